@@ -1,0 +1,243 @@
+/**
+ * The single source of the config's shape. The JSON Schema file shipped in schema/ (for editors, through
+ * `"$schema"`) is generated from these definitions, and the TypeScript types below are derived from them:
+ * nothing about the config's shape is written twice. Every field says what it means and its default.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULTS } from './defaults.js';
+
+const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
+
+/** A duration such as `500ms`, `10s`, `2m`, `1h`; `0` turns the timeout off. */
+const Duration = (description: string, def: string) =>
+  Type.String({ pattern: DURATION_PATTERN, description, default: def, examples: ['500ms', '10s', '2m'] });
+
+const Name = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$' });
+
+const StringMap = (description: string) =>
+  Type.Record(Type.String({ minLength: 1 }), Type.String(), { description });
+
+export const EntryPointSchema = Type.Object(
+  {
+    address: Type.String({
+      minLength: 1,
+      description:
+        'Where to listen: `:8080` (all interfaces), `127.0.0.1:8080`, `[::1]:8080`. Port 0 picks a free port (tests).',
+      examples: [':80', ':8080', '127.0.0.1:8080'],
+    }),
+    forwardedHeaders: Type.Optional(
+      Type.Object(
+        {
+          trustedIPs: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              description:
+                'Addresses or CIDRs of proxies in front of gatehouse. From them, incoming X-Forwarded-* headers are kept and appended to; from anyone else they are replaced.',
+              examples: [['10.0.0.0/8', '192.168.1.1']],
+            }),
+          ),
+          insecure: Type.Optional(
+            Type.Boolean({ description: 'Trust X-Forwarded-* from every client. Only behind a proxy you control.', default: false }),
+          ),
+        },
+        { additionalProperties: false, description: 'Whether to trust X-Forwarded-* headers that clients send.' },
+      ),
+    ),
+    timeouts: Type.Optional(
+      Type.Object(
+        {
+          headers: Type.Optional(Duration('Time a client has to send its request headers (slowloris guard).', DEFAULTS.headersTimeout)),
+          request: Type.Optional(Duration('Time a client has to send a whole request, body included.', DEFAULTS.requestTimeout)),
+          idle: Type.Optional(Duration('How long an idle keep-alive client connection stays open.', DEFAULTS.idleTimeout)),
+        },
+        { additionalProperties: false, description: 'Client-side timeouts of this entry point.' },
+      ),
+    ),
+    maxHeaderSize: Type.Optional(
+      Type.Integer({
+        minimum: 1024,
+        maximum: 1048576,
+        description: 'Largest request head in bytes (request line and all headers); a larger one is answered 431.',
+        default: DEFAULTS.maxHeaderSize,
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'A listening address and its client-side limits.' },
+);
+
+export const RespondSchema = Type.Object(
+  {
+    status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599, description: 'Status code.', default: DEFAULTS.respondStatus })),
+    headers: Type.Optional(StringMap('Response headers.')),
+    body: Type.Optional(Type.String({ description: 'Response body (UTF-8). Empty when absent.' })),
+  },
+  { additionalProperties: false, description: 'Answer every matching request with a fixed response.' },
+);
+
+export const RedirectSchema = Type.Object(
+  {
+    location: Type.String({
+      minLength: 1,
+      description:
+        'Target URL. Placeholders from the request: `{scheme}`, `{host}` (no port), `{port}`, `{path}`, `{query}` (with its `?`, or empty), `{uri}` (path and query).',
+      examples: ['https://{host}{uri}', 'https://example.com/'],
+    }),
+    status: Type.Optional(
+      Type.Union([Type.Literal(301), Type.Literal(302), Type.Literal(303), Type.Literal(307), Type.Literal(308)], {
+        description: 'Redirect status. 307/308 keep the method and body; 301/302 let browsers switch to GET.',
+        default: DEFAULTS.redirectStatus,
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Answer every matching request with a redirect.' },
+);
+
+const PluginSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Name it was registered under with the library API.' }),
+    options: Type.Optional(Type.Unknown({ description: 'Passed as is to the factory.' })),
+  },
+  { additionalProperties: false, description: 'A custom handler or middleware registered through the library API.' },
+);
+
+export const RouterSchema = Type.Object(
+  {
+    rule: Type.String({
+      minLength: 1,
+      description:
+        "Traefik v3 rule: Host, HostRegexp, Path, PathPrefix, PathRegexp, Method, Header, HeaderRegexp, Query, QueryRegexp, ClientIP, combined with &&, || and ! and parentheses. Example: Host(`app.example.com`) && PathPrefix(`/api`).",
+      examples: ['Host(`app.example.com`)', 'Host(`*.lab.example`) && PathPrefix(`/api`)'],
+    }),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'Higher is tried first. Default: the length of the rule, so more specific rules win (as in Traefik).',
+      }),
+    ),
+    entryPoints: Type.Optional(
+      Type.Array(Name, { description: 'Entry points this router listens on. Default: all of them.', uniqueItems: true }),
+    ),
+    middlewares: Type.Optional(
+      Type.Array(Name, { description: 'Middlewares applied in order, by their name in http.middlewares.' }),
+    ),
+    service: Type.Optional(Type.String({ minLength: 1, description: 'Name of the service in http.services.' })),
+    respond: Type.Optional(RespondSchema),
+    redirect: Type.Optional(RedirectSchema),
+  },
+  {
+    additionalProperties: false,
+    description: 'Sends the requests its rule matches to a service, or answers them itself (respond, redirect). Exactly one of service, respond, redirect.',
+  },
+);
+
+export const ServerSchema = Type.Object(
+  {
+    url: Type.String({
+      minLength: 1,
+      description: 'Upstream base URL, http:// only for now; a path here is prefixed to the request path.',
+      examples: ['http://127.0.0.1:3000', 'http://nas.lan:5000'],
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const LoadBalancerSchema = Type.Object(
+  {
+    servers: Type.Array(ServerSchema, { minItems: 1, description: 'Upstreams; requests go round robin.' }),
+    passHostHeader: Type.Optional(
+      Type.Boolean({
+        description: "Send the client's Host header upstream (true), or the upstream URL's host (false).",
+        default: DEFAULTS.passHostHeader,
+      }),
+    ),
+    timeouts: Type.Optional(
+      Type.Object(
+        {
+          connect: Type.Optional(Duration('Time to open a connection to an upstream; past it, 502.', DEFAULTS.connectTimeout)),
+          responseHeaders: Type.Optional(
+            Duration('Time from sending a request to receiving the response headers; past it, 504.', DEFAULTS.responseHeadersTimeout),
+          ),
+          idle: Type.Optional(Duration('How long an idle upstream keep-alive connection is kept.', DEFAULTS.upstreamIdleTimeout)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    maxConnections: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Connections per upstream server in the keep-alive pool.', default: DEFAULTS.upstreamConnections }),
+    ),
+  },
+  { additionalProperties: false, description: 'Forward requests to one or more upstream servers.' },
+);
+
+export const ServiceSchema = Type.Object(
+  {
+    loadBalancer: Type.Optional(LoadBalancerSchema),
+    plugin: Type.Optional(PluginSchema),
+  },
+  { additionalProperties: false, description: 'Where matched requests go. Exactly one of loadBalancer, plugin.' },
+);
+
+export const MiddlewareSchema = Type.Object(
+  {
+    plugin: Type.Optional(PluginSchema),
+  },
+  { additionalProperties: false, description: 'A step between router and service. Exactly one kind.' },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String({ description: 'Path or URL of this JSON Schema, for editors.' })),
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(
+            Type.Union(
+              ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+              { description: 'Log level; the GATEHOUSE_LOG_LEVEL environment variable overrides it.', default: DEFAULTS.logLevel },
+            ),
+          ),
+          accessLog: Type.Optional(Type.Boolean({ description: 'One JSON line per request.', default: DEFAULTS.accessLog })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    lifecycle: Type.Optional(
+      Type.Object(
+        {
+          graceTimeout: Type.Optional(
+            Duration('After SIGTERM/SIGINT, how long in-flight requests may finish before they are cut.', DEFAULTS.graceTimeout),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    entryPoints: Type.Record(Name, EntryPointSchema, {
+      description: 'Named listening addresses, e.g. {"web": {"address": ":80"}}.',
+      minProperties: 1,
+    }),
+    http: Type.Optional(
+      Type.Object(
+        {
+          routers: Type.Optional(Type.Record(Name, RouterSchema, { description: 'Named routers.' })),
+          services: Type.Optional(Type.Record(Name, ServiceSchema, { description: 'Named services.' })),
+          middlewares: Type.Optional(Type.Record(Name, MiddlewareSchema, { description: 'Named middlewares.' })),
+        },
+        { additionalProperties: false, description: 'HTTP routing: routers, services, middlewares.' },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    $id: 'https://gatehouse.dev/schema/gatehouse.schema.json',
+    title: 'gatehouse config',
+    description: 'One file per environment (config.prod.json, config.test.json). String values may use ${VAR} and ${VAR:-default}.',
+  },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type EntryPointConfig = Static<typeof EntryPointSchema>;
+export type RouterConfig = Static<typeof RouterSchema>;
+export type ServiceConfig = Static<typeof ServiceSchema>;
+export type LoadBalancerConfig = Static<typeof LoadBalancerSchema>;
+export type MiddlewareConfig = Static<typeof MiddlewareSchema>;
+export type RespondConfig = Static<typeof RespondSchema>;
+export type RedirectConfig = Static<typeof RedirectSchema>;

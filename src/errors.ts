@@ -1,0 +1,71 @@
+/**
+ * The one catalogue of gatehouse's error codes. Every code has a line here and a section in docs/errors.md
+ * (a test keeps the two in step). Codes are stable: scripts and operators may match on them.
+ */
+export const ERROR_CODES = {
+  CONFIG_READ: 'The config file could not be read (missing, unreadable, or a directory).',
+  CONFIG_SYNTAX: 'The config file is not valid JSON; the message gives line and column.',
+  CONFIG_VARIABLE: 'A ${VAR} reference names an unset environment variable and has no default.',
+  CONFIG_SCHEMA: 'A value in the config does not match the schema (wrong type, unknown key, missing field).',
+  CONFIG_REFERENCE: 'A router names a service, middleware or entry point that does not exist.',
+  RULE_SYNTAX: 'A router rule does not parse; the message gives the column.',
+  RULE_MATCHER: 'A router rule uses an unknown matcher, a wrong argument count, or an invalid regular expression.',
+  PLUGIN_UNKNOWN: 'The config names a custom handler or middleware that was not registered through the library API.',
+  PLUGIN_FAILED: 'A custom handler or middleware threw while it was being created from its options.',
+  LISTEN_FAILED: 'An entry point could not bind its address (in use, no permission, bad address).',
+  UPSTREAM_CONNECT: 'The upstream refused or dropped the connection before answering (502).',
+  UPSTREAM_TIMEOUT: 'The upstream sent no response headers within the timeout (504).',
+  UPSTREAM_FAILED: 'The upstream connection failed while the response was being relayed.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Where in a config a problem sits, for messages that point the operator at the right line. */
+export interface ErrorLocation {
+  file?: string;
+  /** JSON Pointer-like path, e.g. `/http/routers/web/rule`. */
+  path?: string;
+  line?: number;
+  column?: number;
+}
+
+/** A gatehouse error: a stable `code`, a human message, and where it happened when known. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly location: ErrorLocation;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; location?: ErrorLocation } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.location = options.location ?? {};
+  }
+
+  /** One readable line: `file:line:col path: message [CODE]`. */
+  override toString(): string {
+    return `${formatLocation(this.location)}${this.message} [${this.code}]`;
+  }
+}
+
+/** Several problems found in one pass (a config check reports all of them at once). */
+export class GatehouseErrors extends Error {
+  readonly errors: readonly GatehouseError[];
+
+  constructor(errors: readonly GatehouseError[]) {
+    super(errors.map((e) => e.toString()).join('\n'));
+    this.name = 'GatehouseErrors';
+    this.errors = errors;
+  }
+}
+
+/** `file:line:col at /json/path: ` prefix, with the parts that are known. */
+export function formatLocation(loc: ErrorLocation): string {
+  let out = '';
+  if (loc.file) {
+    out += loc.file;
+    if (loc.line !== undefined) out += `:${loc.line}`;
+    if (loc.column !== undefined) out += `:${loc.column}`;
+  }
+  if (loc.path !== undefined) out += `${out ? ' ' : ''}at ${loc.path || '/'}`;
+  return out ? `${out}: ` : '';
+}
