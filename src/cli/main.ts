@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * The `gatehouse` command: thin, it parses argv and calls the library API.
+ *   gatehouse start [--config FILE]   run (embedded demo config when no file is given)
+ *   gatehouse check [--config FILE]   validate a config, print every problem, exit 0 or 1
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkConfig, createGatehouse, type Gatehouse } from '../api.js';
+import { GatehouseError, GatehouseErrors } from '../errors.js';
+import { demoConfig } from './demo-config.js';
+
+const USAGE = `Usage: gatehouse <command> [--config FILE]
+
+Commands:
+  start    Run the proxy. Config from --config, else $GATEHOUSE_CONFIG, else the embedded demo (HTTP on :8080).
+  check    Validate a config file: print every problem and exit 1, or exit 0 when it is valid.
+  version  Print the version.
+
+Environment:
+  GATEHOUSE_CONFIG      config file when --config is not given
+  GATEHOUSE_LOG_LEVEL   log level (fatal, error, warn, info, debug, trace, silent)
+`;
+
+/** Print problems one per line on stderr and exit 1. */
+function fail(err: unknown): never {
+  const lines =
+    err instanceof GatehouseErrors ? err.errors.map((e) => e.toString()) : err instanceof GatehouseError ? [err.toString()] : [String((err as Error)?.stack ?? err)];
+  for (const line of lines) process.stderr.write(`gatehouse: ${line}\n`);
+  process.exit(1);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function start(file: string | undefined): Promise<void> {
+  let gh: Gatehouse;
+  try {
+    gh = createGatehouse({ config: file ?? demoConfig() });
+    await gh.start();
+  } catch (err) {
+    fail(err);
+  }
+  if (!file) {
+    const web = gh.addresses()['web'];
+    process.stderr.write(`gatehouse: running the embedded demo config. Open http://localhost:${web?.port ?? 8080}/\n`);
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`gatehouse: second ${signal}, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    gh.stop().then(
+      () => process.exit(0),
+      (err) => fail(err),
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function check(file: string | undefined): void {
+  if (!file) fail(new Error('check needs a config file: --config FILE or GATEHOUSE_CONFIG'));
+  let problems: readonly GatehouseError[];
+  try {
+    problems = checkConfig(file);
+  } catch (err) {
+    fail(err);
+  }
+  if (problems.length > 0) fail(new GatehouseErrors(problems));
+  process.stdout.write(`${file}: config ok\n`);
+}
+
+function main(argv: string[]): void {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    });
+  } catch (err) {
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? (values.version ? 'version' : values.help ? 'help' : 'start');
+  const file = values.config ?? process.env['GATEHOUSE_CONFIG'] ?? undefined;
+  switch (command) {
+    case 'start':
+      void start(file || undefined);
+      return;
+    case 'check':
+      check(file || undefined);
+      return;
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return;
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2));

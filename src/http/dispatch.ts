@@ -1,0 +1,102 @@
+/**
+ * The HTTP entry of one entry point: request → context → router → handler chain, and the access log line.
+ * This is the hot path: one context object per request, compiled matchers only, no config parsing.
+ */
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import { createContext, type EntryPointInfo, type RequestContext } from './context.js';
+import { matchRoute, type CompiledRoute } from './router.js';
+
+const NOT_FOUND = Buffer.from('404 page not found\n');
+const INTERNAL = Buffer.from('Internal Server Error\n');
+
+/** What a dispatcher reads on every request: the routes of the current runtime (swapped whole on reload). */
+export interface RouteSource {
+  routes(entryPoint: string): readonly CompiledRoute[];
+}
+
+/** Request and upgrade listeners for one entry point's server. */
+export interface Dispatcher {
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** Build the listeners of one entry point. `accessLog` false skips the per-request line. */
+export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean): Dispatcher {
+  const logAccess = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, sentBefore: number): void => {
+    const socket = req.socket;
+    log.info(
+      {
+        entryPoint: ctx.entryPoint,
+        method: ctx.method,
+        host: ctx.host,
+        path: ctx.path,
+        status: res.statusCode,
+        bytes: (socket?.bytesWritten ?? sentBefore) - sentBefore,
+        durationMs: Math.round((performance.now() - ctx.start) * 100) / 100,
+        router: ctx.router,
+        upstream: ctx.upstream,
+        clientIp: ctx.clientIp,
+        ...(res.writableFinished ? null : { aborted: true }),
+      },
+      'request',
+    );
+  };
+
+  const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+    const route = matchRoute(source.routes(entry.name), ctx);
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND.length });
+      res.end(NOT_FOUND);
+      return;
+    }
+    ctx.router = route.name;
+    try {
+      const out = route.handler(req, res, ctx);
+      if (out !== undefined && typeof (out as Promise<void>).then === 'function') {
+        (out as Promise<void>).then(undefined, (err: unknown) => failed(res, ctx, err));
+      }
+    } catch (err) {
+      failed(res, ctx, err);
+    }
+  };
+
+  const failed = (res: ServerResponse, ctx: RequestContext, err: unknown): void => {
+    log.error({ err, router: ctx.router, host: ctx.host, path: ctx.path }, 'handler failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': INTERNAL.length });
+      res.end(INTERNAL);
+    } else {
+      res.destroy();
+    }
+  };
+
+  return {
+    onRequest(req, res) {
+      const ctx = createContext(req, entry, log, performance.now());
+      if (accessLog) {
+        const sentBefore = req.socket.bytesWritten;
+        res.once('close', () => logAccess(req, res, ctx, sentBefore));
+      }
+      run(req, res, ctx);
+    },
+    onUpgrade(req, socket, head) {
+      // The handler chain speaks to a ServerResponse; bind one to the raw socket so a middleware or a `respond`
+      // router can answer the upgrade request normally. A forwarding service takes the socket back (detachSocket).
+      const ctx = createContext(req, entry, log, performance.now());
+      ctx.upgrade = { socket, head };
+      const res = new ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as import('node:net').Socket);
+      res.once('finish', () => socket.end());
+      socket.on('error', (err) => log.debug({ err, host: ctx.host }, 'upgrade socket error'));
+      if (accessLog) {
+        const sentBefore = (socket as import('node:net').Socket).bytesWritten ?? 0;
+        socket.once('close', () => logAccess(req, res, ctx, sentBefore));
+      }
+      run(req, res, ctx);
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Services: what a router hands its requests to. Built once per config; a service that cannot be built is recorded
+ * as a problem, and the routers that name it are disabled (STYLE 6), not the proxy.
+ */
+import type { Config, LoadBalancerConfig } from '../config/index.js';
+import { DEFAULTS, parseDuration } from '../config/index.js';
+import { GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createUpstream, type Upstream } from '../upstream/index.js';
+import type { Handler, Plugins } from './contract.js';
+
+/** The built services of one config: a handler or the reason it could not be built, by service name. */
+export interface ServiceSet {
+  readonly handlers: ReadonlyMap<string, Handler | GatehouseError>;
+  /** Close every upstream pool the set opened. */
+  close(): Promise<void>;
+}
+
+/** Build every service in `config.http.services`. Never throws: failures become entries holding the error. */
+export function buildServices(config: Config, plugins: Plugins, log: Logger): ServiceSet {
+  const handlers = new Map<string, Handler | GatehouseError>();
+  const upstreams: Upstream[] = [];
+  for (const [name, spec] of Object.entries(config.http?.services ?? {})) {
+    const path = `/http/services/${name}`;
+    const kinds = Object.keys(spec);
+    if (kinds.length !== 1) {
+      handlers.set(
+        name,
+        new GatehouseError('CONFIG_SCHEMA', `service "${name}" must have exactly one of loadBalancer, plugin; found ${kinds.length ? kinds.join(', ') : 'none'}`, {
+          location: { path },
+        }),
+      );
+      continue;
+    }
+    if (spec.loadBalancer) {
+      const upstream = createUpstream(upstreamOptions(spec.loadBalancer), log.child({ service: name }));
+      upstreams.push(upstream);
+      handlers.set(name, forwardingHandler(upstream));
+    } else if (spec.plugin) {
+      handlers.set(name, buildPlugin(spec.plugin.name, spec.plugin.options, plugins.handlers, `${path}/plugin`, (f, o) => f(o)));
+    }
+  }
+  return {
+    handlers,
+    close: async () => {
+      await Promise.allSettled(upstreams.map((u) => u.close()));
+    },
+  };
+}
+
+function upstreamOptions(lb: LoadBalancerConfig) {
+  const t = lb.timeouts ?? {};
+  return {
+    servers: lb.servers.map((s) => s.url),
+    passHostHeader: lb.passHostHeader ?? DEFAULTS.passHostHeader,
+    connectTimeoutMs: parseDuration(t.connect ?? DEFAULTS.connectTimeout),
+    responseHeadersTimeoutMs: parseDuration(t.responseHeaders ?? DEFAULTS.responseHeadersTimeout),
+    idleTimeoutMs: parseDuration(t.idle ?? DEFAULTS.upstreamIdleTimeout),
+    maxConnections: lb.maxConnections ?? DEFAULTS.upstreamConnections,
+  };
+}
+
+/** Plain requests go through the pool; an Upgrade request takes its socket back from the response and is piped. */
+function forwardingHandler(upstream: Upstream): Handler {
+  return (req, res, ctx) => {
+    const up = ctx.upgrade;
+    if (up) {
+      res.detachSocket(up.socket as import('node:net').Socket);
+      upstream.upgrade(req, up.socket, up.head, ctx);
+    } else {
+      upstream.forward(req, res, ctx);
+    }
+  };
+}
+
+/**
+ * Look up a registered factory and call it with its options. Unknown names and throwing factories become errors
+ * with the config path, so the operator sees which entry to fix.
+ */
+export function buildPlugin<F, R>(
+  name: string,
+  options: unknown,
+  registry: Readonly<Record<string, F>> | undefined,
+  path: string,
+  call: (factory: F, options: unknown) => R,
+): R | GatehouseError {
+  const factory = registry?.[name];
+  if (!factory) {
+    const known = Object.keys(registry ?? {});
+    return new GatehouseError(
+      'PLUGIN_UNKNOWN',
+      `no custom piece named "${name}" was registered through the library API${known.length ? ` (registered: ${known.join(', ')})` : ''}`,
+      { location: { path } },
+    );
+  }
+  try {
+    return call(factory, options);
+  } catch (cause) {
+    return new GatehouseError('PLUGIN_FAILED', `"${name}" could not be created: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+      location: { path },
+    });
+  }
+}

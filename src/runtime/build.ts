@@ -1,0 +1,35 @@
+/**
+ * Config → Runtime: everything a config compiles into (services with their pools, middlewares, routes), built once
+ * and immutable afterwards. A reload builds a new one, swaps the reference, and disposes of the old (STYLE 8).
+ */
+import type { Config } from '../config/index.js';
+import type { Plugins } from '../http/contract.js';
+import { buildMiddlewares } from '../http/middlewares.js';
+import { buildRouteTable, type CompiledRoute, type RouterProblem } from '../http/router.js';
+import { buildServices } from '../http/services.js';
+import type { Logger } from '../log.js';
+
+/** A compiled config. `routes` is what the dispatcher reads on every request. */
+export interface Runtime {
+  readonly config: Config;
+  /** Routers that were disabled, with the reason. */
+  readonly problems: readonly RouterProblem[];
+  routes(entryPoint: string): readonly CompiledRoute[];
+  /** Close what the runtime opened (upstream pools). Requests still running on it may fail after this. */
+  dispose(): Promise<void>;
+}
+
+const NO_ROUTES: readonly CompiledRoute[] = [];
+
+/** Compile a validated config. Never throws for a broken router: it is disabled and listed in `problems`. */
+export function buildRuntime(config: Config, plugins: Plugins, log: Logger): Runtime {
+  const services = buildServices(config, plugins, log);
+  const middlewares = buildMiddlewares(config, plugins);
+  const table = buildRouteTable(config, services, middlewares);
+  return {
+    config,
+    problems: table.problems,
+    routes: (entryPoint) => table.byEntryPoint.get(entryPoint) ?? NO_ROUTES,
+    dispose: () => services.close(),
+  };
+}

@@ -1,0 +1,1 @@
+export { buildRuntime, type Runtime } from './build.js';
