@@ -14,8 +14,12 @@ const Duration = (description: string, def: string) =>
 
 const Name = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$' });
 
+/** An HTTP field name is an RFC 9110 §5.6.2 token; anything else would throw when the response is written. */
+const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" });
+
+// additionalProperties: false on every record, or keys that miss the key pattern would pass unchecked.
 const StringMap = (description: string) =>
-  Type.Record(Type.String({ minLength: 1 }), Type.String(), { description });
+  Type.Record(HeaderName, Type.String(), { description, additionalProperties: false });
 
 export const EntryPointSchema = Type.Object(
   {
@@ -137,7 +141,7 @@ export const ServerSchema = Type.Object(
       examples: ['http://127.0.0.1:3000', 'http://nas.lan:5000'],
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'One upstream server.' },
 );
 
 export const LoadBalancerSchema = Type.Object(
@@ -158,7 +162,7 @@ export const LoadBalancerSchema = Type.Object(
           ),
           idle: Type.Optional(Duration('How long an idle upstream keep-alive connection is kept.', DEFAULTS.upstreamIdleTimeout)),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Upstream-side timeouts of this load balancer.' },
       ),
     ),
     maxConnections: Type.Optional(
@@ -191,13 +195,13 @@ export const ConfigSchema = Type.Object(
         {
           level: Type.Optional(
             Type.Union(
-              ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+              [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
               { description: 'Log level; the GATEHOUSE_LOG_LEVEL environment variable overrides it.', default: DEFAULTS.logLevel },
             ),
           ),
           accessLog: Type.Optional(Type.Boolean({ description: 'One JSON line per request.', default: DEFAULTS.accessLog })),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Logging.' },
       ),
     ),
     lifecycle: Type.Optional(
@@ -207,19 +211,20 @@ export const ConfigSchema = Type.Object(
             Duration('After SIGTERM/SIGINT, how long in-flight requests may finish before they are cut.', DEFAULTS.graceTimeout),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Process lifecycle: how shutdown goes.' },
       ),
     ),
     entryPoints: Type.Record(Name, EntryPointSchema, {
       description: 'Named listening addresses, e.g. {"web": {"address": ":80"}}.',
       minProperties: 1,
+      additionalProperties: false,
     }),
     http: Type.Optional(
       Type.Object(
         {
-          routers: Type.Optional(Type.Record(Name, RouterSchema, { description: 'Named routers.' })),
-          services: Type.Optional(Type.Record(Name, ServiceSchema, { description: 'Named services.' })),
-          middlewares: Type.Optional(Type.Record(Name, MiddlewareSchema, { description: 'Named middlewares.' })),
+          routers: Type.Optional(Type.Record(Name, RouterSchema, { description: 'Named routers.', additionalProperties: false })),
+          services: Type.Optional(Type.Record(Name, ServiceSchema, { description: 'Named services.', additionalProperties: false })),
+          middlewares: Type.Optional(Type.Record(Name, MiddlewareSchema, { description: 'Named middlewares.', additionalProperties: false })),
         },
         { additionalProperties: false, description: 'HTTP routing: routers, services, middlewares.' },
       ),
