@@ -182,3 +182,11 @@ describe('operators over real matchers', () => {
     ['precedence: && before ||', 'Host(`b.example`) && Path(`/x`) || Method(`GET`)', { host: 'a.example' }, true],
   ])('%s', (_d, rule, input, expected) => check(rule, input, expected));
 });
+
+describe('ClientIP answers stay right across alternating peers (per-matcher last-answer memo)', () => {
+  it('re-checks when the address changes', () => {
+    const rule = compileHttpRule('ClientIP(`127.0.0.0/8`)');
+    const peers = ['127.0.0.1', '127.0.0.1', '::1', '::ffff:127.0.0.5', '10.0.0.1', '10.0.0.1', '127.0.0.1'];
+    expect(peers.map((clientIp) => rule(request({ clientIp })))).toEqual([true, true, false, true, false, false, true]);
+  });
+});
