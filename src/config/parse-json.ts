@@ -100,6 +100,7 @@ interface SyntaxProblem {
 }
 
 function firstSyntaxError(text: string): SyntaxProblem | undefined {
+  if (text.trim() === '') return { offset: 0, message: 'the file is empty' };
   let first: SyntaxProblem | undefined;
   // Which container we are in decides whether a missing comma is "closing brace" or "closing bracket".
   const containers: ('object' | 'array')[] = [];
@@ -133,7 +134,6 @@ function syntaxMessage(code: string, text: string, offset: number, length: numbe
       if (afterComma(text, offset) && (found === '}' || found === ']')) return 'trailing comma is not allowed';
       return 'expected a property name in double quotes';
     case 'ValueExpected':
-      if (text.trim() === '') return 'the file is empty';
       if (afterComma(text, offset) && (found === '}' || found === ']')) return 'trailing comma is not allowed';
       return atEnd ? 'unexpected end of file: expected a value' : 'expected a value';
     case 'ColonExpected':

@@ -87,8 +87,11 @@ function toProblem(error: ErrorObject): SchemaProblem {
       return valueProblem(path, `at least ${plural(Number(params.limit), 'item')}`, `${plural(arrayLength(error.data), 'item')}`);
     case 'minProperties':
       return valueProblem(path, `at least ${plural(Number(params.limit), 'entry', 'entries')}`, 'none');
-    case 'uniqueItems':
-      return { path, at: 'value', message: `duplicate items at ${String(params.j)} and ${String(params.i)}` };
+    case 'uniqueItems': {
+      const [first, again] = [Number(params.i), Number(params.j)].sort((a, b) => a - b) as [number, number];
+      const item = Array.isArray(error.data) ? describe(error.data[first]) : 'item';
+      return { path: [...path, String(again)], at: 'value', message: `duplicate item ${item} (first at ${first})` };
+    }
     default:
       return { path, at: 'value', message: error.message ?? `fails ${error.keyword}` };
   }
