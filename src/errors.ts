@@ -58,12 +58,12 @@ export class GatehouseErrors extends Error {
   }
 }
 
-/** `file:line:col at /json/path: ` prefix, with the parts that are known. */
+/** `file:line:col at /json/path: ` prefix (`line L:C` when there is no file name), with the parts that are known. */
 export function formatLocation(loc: ErrorLocation): string {
-  let out = '';
-  if (loc.file) {
-    out += loc.file;
-    if (loc.line !== undefined) out += `:${loc.line}`;
+  let out = loc.file ?? '';
+  // Text checked without a file name (the library API) still deserves its line and column.
+  if (loc.line !== undefined) {
+    out += loc.file ? `:${loc.line}` : `line ${loc.line}`;
     if (loc.column !== undefined) out += `:${loc.column}`;
   }
   if (loc.path !== undefined) out += `${out ? ' ' : ''}at ${loc.path || '/'}`;

@@ -131,12 +131,15 @@ describe('loadConfigFile read errors', () => {
 });
 
 describe('parseConfigText', () => {
-  it('names the file only in messages, and has no file prefix without one', () => {
+  it('names the file only in messages, and still gives line and column without one', () => {
     expect(messages(() => parseConfigText('{"entryPoints": 1}', { file: 'config.prod.json', env: {} }))).toEqual([
       'config.prod.json:1:17 at /entryPoints: expected an object, found number 1 [CONFIG_SCHEMA]',
     ]);
     expect(messages(() => parseConfigText('{"entryPoints": 1}', { env: {} }))).toEqual([
-      'at /entryPoints: expected an object, found number 1 [CONFIG_SCHEMA]',
+      'line 1:17 at /entryPoints: expected an object, found number 1 [CONFIG_SCHEMA]',
+    ]);
+    expect(messages(() => parseConfigText('{"entryPoints" 1}', { env: {} }))).toEqual([
+      'line 1:16: invalid JSON: expected a colon after the property name [CONFIG_SYNTAX]',
     ]);
   });
 
@@ -146,6 +149,13 @@ describe('parseConfigText', () => {
       'c.json:1:36 at /entryPoints/a/address: environment variable P is not set (write ${P:-value} to give a default) [CONFIG_VARIABLE]',
       'c.json:1:41 at /entryPoints/a/address: environment variable P is not set (write ${P:-value} to give a default) [CONFIG_VARIABLE]',
       'c.json:1:67 at /entryPoints/b/address: environment variable P is not set (write ${P:-value} to give a default) [CONFIG_VARIABLE]',
+    ]);
+  });
+
+  it('names the reference a wrong value came from', () => {
+    const text = '{"entryPoints": {"web": {"address": ":80", "timeouts": {"idle": "${IDLE:-1 minute}"}}}}';
+    expect(messages(() => parseConfigText(text, { file: 'c.json', env: {} }))).toEqual([
+      'c.json:1:65 at /entryPoints/web/timeouts/idle: expected a duration such as 500ms, 10s, 2m, 1h or 0; found "1 minute" (substituted from "${IDLE:-1 minute}") [CONFIG_SCHEMA]',
     ]);
   });
 

@@ -40,7 +40,10 @@ export function parseConfigText(text: string, options: { file?: string; env?: No
   const failed = new Set(substituted.problems.map((p) => toPointer(p.path)));
   for (const p of schemaProblems(substituted.value)) {
     if (p.at === 'value' && failed.has(toPointer(p.path))) continue;
-    found.push(locate(doc, file, 'CONFIG_SCHEMA', p.path, p.message, { at: p.at }));
+    // The file shows `${VAR}`, the message the value it became: name both, or the two seem to disagree.
+    const raw = p.at === 'value' ? valueAt(doc.value, p.path) : undefined;
+    const note = typeof raw === 'string' && raw !== valueAt(substituted.value, p.path) ? ` (substituted from ${JSON.stringify(raw)})` : '';
+    found.push(locate(doc, file, 'CONFIG_SCHEMA', p.path, p.message + note, { at: p.at }));
   }
   if (found.length > 0) throw new GatehouseErrors(sortUnique(found));
   return deepFreeze(substituted.value) as Config;
@@ -93,6 +96,15 @@ function sortUnique(found: Located[]): GatehouseError[] {
       seen.add(key);
       return true;
     });
+}
+
+function valueAt(value: unknown, path: JsonPath): unknown {
+  let node = value;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, segment)) return undefined;
+    node = (node as Record<string, unknown>)[segment];
+  }
+  return node;
 }
 
 /** RFC 6901 JSON Pointer of a path. */
