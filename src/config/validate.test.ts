@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { describe as group, expect, it } from 'vitest';
-import { configJsonSchema, describe, schemaProblems } from './validate.js';
+import { describe, expect, it } from 'vitest';
+import { configJsonSchema, describeValue, schemaProblems } from './validate.js';
 import { SCHEMA_FILE, schemaFileText } from './write-schema.js';
 
 const web = { web: { address: ':80' } };
 
-group('configJsonSchema', () => {
+describe('configJsonSchema', () => {
   it('is what the committed schema file holds (run `npm run build && npm run schema` after changing schema.ts)', () => {
     expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(schemaFileText());
   });
@@ -26,7 +26,7 @@ group('configJsonSchema', () => {
   });
 });
 
-group('schemaProblems', () => {
+describe('schemaProblems', () => {
   it.each([
     ['a minimal config is valid', { entryPoints: web }, []],
     ['missing entryPoints', {}, [{ path: [], at: 'value', message: 'missing required key "entryPoints"' }]],
@@ -71,7 +71,7 @@ group('schemaProblems', () => {
   });
 });
 
-group('describe', () => {
+describe('describeValue', () => {
   it.each([
     ['a string, quoted', 'abc', '"abc"'],
     ['a long string, cut', 'x'.repeat(100), `"${'x'.repeat(57)}..."`],
@@ -81,6 +81,6 @@ group('describe', () => {
     ['an array', [1], 'an array'],
     ['an object', { a: 1 }, 'an object'],
   ])('%s', (_description, value, expected) => {
-    expect(describe(value)).toBe(expected);
+    expect(describeValue(value)).toBe(expected);
   });
 });

@@ -44,7 +44,7 @@ export function schemaProblems(value: unknown): SchemaProblem[] {
 
 function toProblem(error: ErrorObject): SchemaProblem {
   const path = decodePointer(error.instancePath);
-  const found = describe(error.data);
+  const found = describeValue(error.data);
   const params = error.params as Record<string, unknown>;
   const parent = (error.parentSchema ?? {}) as Record<string, unknown>;
   switch (error.keyword) {
@@ -89,7 +89,7 @@ function toProblem(error: ErrorObject): SchemaProblem {
       return valueProblem(path, `at least ${plural(Number(params.limit), 'entry', 'entries')}`, 'none');
     case 'uniqueItems': {
       const [first, again] = [Number(params.i), Number(params.j)].sort((a, b) => a - b) as [number, number];
-      const item = Array.isArray(error.data) ? describe(error.data[first]) : 'item';
+      const item = Array.isArray(error.data) ? describeValue(error.data[first]) : 'item';
       return { path: [...path, String(again)], at: 'value', message: `duplicate item ${item} (first at ${first})` };
     }
     default:
@@ -120,7 +120,7 @@ function typeName(type: unknown): string {
 }
 
 /** What was found, short: strings quoted (and cut when long), numbers and booleans with their type. */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   switch (typeof value) {
