@@ -60,7 +60,33 @@ describe('gatehouse check', () => {
     expect(res.code, res.stderr).toBe(0);
   });
 
-  it('prints every problem, not only the first, and exits 1', async () => {
+  it.each([
+    {
+      description: 'two schema problems',
+      config: { entryPoints: { web: { address: '127.0.0.1:0', maxHeaderSize: 10, timeouts: { idle: 'soon' } } } },
+      mentions: [/maxHeaderSize/, /timeouts\/idle/],
+    },
+    {
+      description: 'three router problems (syntax, matcher, reference)',
+      config: {
+        entryPoints: { web: { address: '127.0.0.1:0' } },
+        http: {
+          routers: {
+            bad1: { rule: 'Host(`a.test`', respond: { body: 'x' } },
+            bad2: { rule: 'Hots(`b.test`)', respond: { body: 'x' } },
+            orphan: { rule: 'Host(`c.test`)', service: 'nowhere' },
+          },
+        },
+      },
+      mentions: [/bad1/, /bad2/, /nowhere/],
+    },
+  ])('prints all of $description and exits 1', async ({ config, mentions }) => {
+    const res = await runGatehouseCli(['check'], { config });
+    expect(res.code).toBe(1);
+    for (const m of mentions) expect(res.stdout + res.stderr).toMatch(m);
+  });
+
+  it('prints schema and router problems together, not only the first kind, and exits 1', async () => {
     const res = await runGatehouseCli(['check'], {
       config: {
         entryPoints: { web: { address: '127.0.0.1:0', maxHeaderSize: 10 } },

@@ -90,6 +90,15 @@ describe('startup', () => {
     expect(res.text).toBe('from env config');
   });
 
+  it('GATEHOUSE_LOG_LEVEL overrides the configured level', async () => {
+    // With the configured "error" level the start line would never appear; the harness waits for it.
+    const gh = await startGatehouse(
+      { log: { level: 'error' }, entryPoints: { web: { address: '127.0.0.1:0' } } },
+      { env: { GATEHOUSE_LOG_LEVEL: 'debug' } },
+    );
+    expect(gh.logs.some((l) => l.msg === 'gatehouse started' && l.level === 'info')).toBe(true);
+  });
+
   it('logs one "entry point listening" line per entry point, before "gatehouse started"', async () => {
     const gh = await startGatehouse({ entryPoints: { one: { address: '127.0.0.1:0' }, two: { address: '127.0.0.1:0' } } });
     const listening = gh.logs.filter((l) => l.msg === 'entry point listening');
