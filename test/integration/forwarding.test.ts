@@ -8,6 +8,7 @@ import { closeAllUpstreams, startEchoUpstream, startHttpUpstream, type EchoReply
 let gh: GatehouseProcess;
 let echo: HttpUpstream;
 let hoppy: HttpUpstream;
+let second: HttpUpstream;
 
 beforeAll(async () => {
   echo = await startEchoUpstream();
@@ -23,6 +24,7 @@ beforeAll(async () => {
     });
     res.end('ok');
   });
+  second = await startEchoUpstream();
   gh = await startGatehouse({
     entryPoints: {
       web: { address: '127.0.0.1:0' },
@@ -32,10 +34,16 @@ beforeAll(async () => {
       routers: {
         echo: { rule: 'Host(`fwd.test`)', service: 'echo' },
         hoppy: { rule: 'Host(`hop.test`)', service: 'hoppy' },
+        ownHost: { rule: 'Host(`own.test`)', service: 'ownHost' },
+        based: { rule: 'Host(`based.test`)', service: 'based' },
+        pair: { rule: 'Host(`pair.test`)', service: 'pair' },
       },
       services: {
         echo: { loadBalancer: { servers: [{ url: echo.url }] } },
         hoppy: { loadBalancer: { servers: [{ url: hoppy.url }] } },
+        ownHost: { loadBalancer: { servers: [{ url: echo.url }], passHostHeader: false } },
+        based: { loadBalancer: { servers: [{ url: `${echo.url}/base` }] } },
+        pair: { loadBalancer: { servers: [{ url: echo.url }, { url: second.url }] } },
       },
     },
   });
@@ -132,5 +140,25 @@ describe('request passed upstream', () => {
     expect(res.headers['x-end-to-end']).toBe('kept');
     expect(res.headers['x-upstream-hop']).toBeUndefined();
     expect(String(res.headers.connection ?? '')).not.toMatch(/x-upstream-hop/i);
+  });
+});
+
+describe('load balancer options', () => {
+  it('passHostHeader: false sends the upstream URL host instead of the client Host', async () => {
+    const seen = await echoed('web', { host: 'own.test' });
+    expect(seen.headers.host).toBe(`127.0.0.1:${echo.port}`);
+    expect(seen.headers['x-forwarded-host']).toBe('own.test');
+  });
+
+  it('a path in the server URL is prefixed to the request path', async () => {
+    const seen = await echoed('web', { host: 'based.test', path: '/a/b?q=1' });
+    expect(seen.url).toBe('/base/a/b?q=1');
+  });
+
+  it('spreads requests over the servers round robin', async () => {
+    const before = [echo.requests.length, second.requests.length] as const;
+    for (let i = 0; i < 4; i++) await echoed('web', { host: 'pair.test', path: `/rr/${i}` });
+    expect(echo.requests.length - before[0]).toBe(2);
+    expect(second.requests.length - before[1]).toBe(2);
   });
 });
