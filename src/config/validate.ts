@@ -4,7 +4,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigSchema } from './schema.js';
-import { suggestClosest } from './suggest.js';
+import { suggestClosest } from '../suggest.js';
 
 /** Draft-07: what Ajv's default class speaks and what editors support most completely. */
 const JSON_SCHEMA_DRAFT = 'http://json-schema.org/draft-07/schema#';

@@ -13,7 +13,7 @@ import type { MiddlewareSet } from './middlewares.js';
 import { createRedirectHandler } from './redirect.js';
 import { createRespondHandler } from './respond.js';
 import type { ServiceSet } from './services.js';
-import { suggestClosest as closest } from '../config/suggest.js';
+import { suggestClosest as closest } from '../suggest.js';
 
 /** One router ready to serve. */
 export interface CompiledRoute {

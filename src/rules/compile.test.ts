@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GatehouseError } from '../errors.js';
 import { compileRule, matcherError, type MatcherTable } from './compile.js';
 import { compileHttpRule } from './http-matchers.js';
-import { editDistance, suggestName } from './suggest.js';
+import { suggestClosest } from '../suggest.js';
 
 function errorOf(fn: () => unknown): GatehouseError {
   try {
@@ -125,23 +125,13 @@ describe('compileHttpRule: matcher errors', () => {
   );
 });
 
-describe('suggestName', () => {
-  it.each<[string, string, number]>([
-    ['identical', 'Host', 0],
-    ['transposition counts once', 'Hsot', 1],
-    ['one insertion', 'Hosts', 1],
-    ['one substitution', 'Hist', 1],
-    ['empty', '', 4],
-  ])('edit distance to Host: %s', (_description, word, distance) => {
-    expect(editDistance(word, 'Host')).toBe(distance);
-  });
-
+describe('matcher name suggestions', () => {
   it.each<[string, string, string | undefined]>([
     ['close typo', 'Pth', 'Path'],
     ['case only', 'HOSTREGEXP', 'HostRegexp'],
     ['missing letter at the end', 'HostRegex', 'HostRegexp'],
     ['too far', 'Banana', undefined],
   ])('%s', (_description, word, expected) => {
-    expect(suggestName(word, ['Host', 'HostRegexp', 'Path', 'PathPrefix'])).toBe(expected);
+    expect(suggestClosest(word, ['Host', 'HostRegexp', 'Path', 'PathPrefix'])).toBe(expected);
   });
 });

@@ -5,7 +5,7 @@
 import { GatehouseError } from '../errors.js';
 import type { RuleNode } from './ast.js';
 import { parseRule } from './parse.js';
-import { suggestName } from './suggest.js';
+import { suggestClosest } from '../suggest.js';
 
 /** Where a matcher sits in its rule, for error messages a builder throws. */
 export interface MatcherSite {
@@ -72,7 +72,7 @@ function compileCall<I>(node: Extract<RuleNode, { type: 'call' }>, table: Matche
   const spec = name === undefined ? undefined : table[name];
   const column = node.column;
   if (name === undefined || spec === undefined) {
-    const guess = suggestName(node.name, Object.keys(table));
+    const guess = suggestClosest(node.name, Object.keys(table));
     const hint = guess === undefined ? `; known matchers: ${Object.keys(table).join(', ')}` : `; did you mean "${guess}"?`;
     throw new GatehouseError('RULE_MATCHER', `unknown matcher "${node.name}" at column ${column}${hint}`, {
       location: { column },
