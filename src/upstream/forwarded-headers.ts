@@ -1,0 +1,143 @@
+/**
+ * Header hygiene between client and upstream: hop-by-hop headers removed both ways (RFC 9110 §7.6.1) and the
+ * de-facto X-Forwarded-* headers set. Works on Node's flat `rawHeaders` arrays so case, order and duplicates
+ * (several Set-Cookie lines) survive, and so no header object is built per request.
+ */
+
+/**
+ * Hop-by-hop headers: they describe one connection, so a proxy must not relay them (RFC 9110 §7.6.1).
+ * Proxy-Authorization and Proxy-Authenticate are here too: RFC 9110 §11.7.1-2 scopes them to the next proxy,
+ * which is gatehouse itself; it consumes no proxy credentials, and relaying them would hand a client's proxy
+ * password to the backend. Go's ReverseProxy, Caddy and Traefik strip them for the same reason.
+ * Expect is dropped because Node's server already answered `100-continue` (and undici rejects the header).
+ */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
+]);
+
+/** The same list minus what an Upgrade request needs to reach the upstream (RFC 9110 §7.8). */
+export const HOP_BY_HOP_UPGRADE: ReadonlySet<string> = new Set([...HOP_BY_HOP].filter((h) => h !== 'connection' && h !== 'upgrade'));
+
+/** Incoming headers about earlier hops: kept only from trusted clients, otherwise stripped and replaced. */
+function isForwardedHeader(lower: string): boolean {
+  return lower.startsWith('x-forwarded-') || lower === 'x-real-ip' || lower === 'forwarded';
+}
+
+/** The client side of a request, as far as the forwarded headers need it. */
+export interface ForwardedFrom {
+  clientIp: string;
+  scheme: 'http' | 'https';
+  localPort: number;
+  trustForwarded: boolean;
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 client on a dual-stack socket) → `1.2.3.4`; other addresses unchanged. */
+export function displayIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/**
+ * Names listed in Connection headers (RFC 9110 §7.6.1: they are hop-by-hop too). Returns undefined in the usual
+ * case (`keep-alive`, `close`, `upgrade` or no Connection header) so the common request allocates nothing.
+ */
+function connectionListed(raw: readonly string[]): Set<string> | undefined {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of (raw[i + 1] as string).split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t === '' || t === 'close' || t === 'keep-alive' || t === 'upgrade') continue;
+      (listed ??= new Set()).add(t);
+    }
+  }
+  return listed;
+}
+
+/**
+ * Request headers for the upstream, as a flat `[name, value, …]` array: hop-by-hop removed (`dropped` is
+ * HOP_BY_HOP or HOP_BY_HOP_UPGRADE), Host replaced when `host` is given, X-Forwarded-For/Proto/Host/Port set.
+ * From a trusted client, incoming X-Forwarded-* are kept (For is appended to); from anyone else, replaced.
+ */
+export function upstreamRequestHeaders(
+  raw: readonly string[],
+  from: ForwardedFrom,
+  host: string | undefined,
+  dropped: ReadonlySet<string>,
+): string[] {
+  const out: string[] = [];
+  const listed = connectionListed(raw);
+  const trust = from.trustForwarded;
+  let clientHost: string | undefined;
+  let priorFor: string | undefined;
+  let hasProto = false;
+  let hasHost = false;
+  let hasPort = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (dropped.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    if (lower === 'host') {
+      clientHost ??= value;
+      if (host !== undefined) continue;
+    } else if (isForwardedHeader(lower)) {
+      if (!trust) continue;
+      // Several X-Forwarded-For lines are one list (RFC 9110 §5.3): fold them, then append our hop.
+      if (lower === 'x-forwarded-for') {
+        priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
+        continue;
+      }
+      if (lower === 'x-forwarded-proto') hasProto = true;
+      else if (lower === 'x-forwarded-host') hasHost = true;
+      else if (lower === 'x-forwarded-port') hasPort = true;
+    }
+    out.push(name, value);
+  }
+  if (host !== undefined) out.push('host', host);
+  const ip = displayIp(from.clientIp);
+  out.push('x-forwarded-for', priorFor === undefined ? ip : `${priorFor}, ${ip}`);
+  if (!hasProto) out.push('x-forwarded-proto', from.scheme);
+  if (!hasHost && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  if (!hasPort) out.push('x-forwarded-port', String(from.localPort));
+  return out;
+}
+
+/**
+ * Response headers for the client from undici's raw (Buffer) pairs, as a flat `[name, value, …]` array with
+ * hop-by-hop headers removed. Set-Cookie and other repeated headers stay separate lines, in order.
+ */
+export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1');
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    out.push(name, value);
+  }
+  // A second pass only when a Connection header lists extra names; usual responses skip the Set.
+  for (let i = 0; i < out.length; i += 2) {
+    if ((out[i] as string).length === 10 && (out[i] as string).toLowerCase() === 'connection') {
+      listed = connectionListed(out);
+      break;
+    }
+  }
+  let w = 0;
+  for (let i = 0; i < out.length; i += 2) {
+    const lower = (out[i] as string).toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    out[w++] = out[i] as string;
+    out[w++] = out[i + 1] as string;
+  }
+  out.length = w;
+  return out;
+}
