@@ -3,11 +3,12 @@
  * Custom handlers and middlewares are registered by name here and referenced from the config's `plugin` sections;
  * they follow the same contract as the built-in ones (src/http/contract.ts).
  */
-import { loadConfigFile, validateConfig, type Config } from './config/index.js';
+import { loadConfigFile, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
 import { entryPointSettings, listenHttp, type HttpListener } from './edge/http-listener.js';
-import { GatehouseError } from './errors.js';
-import type { HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
+import { GatehouseError, GatehouseErrors } from './errors.js';
+import type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
+import { buildRouteTable } from './http/router.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
@@ -95,10 +96,21 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   };
 }
 
-/** Load and compile a config without listening: every problem, fatal or per router, for `gatehouse check`. */
+/**
+ * Load and compile a config without listening: every problem, fatal or per router, for `gatehouse check`.
+ * When the file has schema problems, its routers are still checked (rules, references) on the unvalidated value,
+ * so one run lists everything to fix.
+ */
 export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly GatehouseError[] {
-  const config = loadConfigFile(file, env);
-  const silent = createLogger({ level: 'silent' });
+  let config: Config;
+  try {
+    config = loadConfigFile(file, env);
+  } catch (err) {
+    if (!(err instanceof GatehouseErrors)) throw err;
+    const fatal = err.errors.some((e) => e.code === 'CONFIG_READ' || e.code === 'CONFIG_SYNTAX');
+    const routers = fatal ? [] : draftRouterProblems(readConfigDraft(file, env));
+    return [...err.errors, ...routers.map((e) => withFile(e, file))];
+  }
   const problems: GatehouseError[] = [];
   for (const [name, spec] of Object.entries(config.entryPoints)) {
     try {
@@ -108,7 +120,30 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
       problems.push(err);
     }
   }
-  const runtime = buildRuntime(config, {}, silent);
+  const runtime = buildRuntime(config, {}, createLogger({ level: 'silent' }));
   void runtime.dispose();
-  return [...problems, ...runtime.problems.map((p) => p.error)];
+  return [...problems, ...runtime.problems.map((p) => p.error)].map((e) => withFile(e, file));
+}
+
+/** Router problems of a config that failed the schema: services and middlewares stand in by name only. */
+function draftRouterProblems(draft: unknown): readonly GatehouseError[] {
+  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const root = obj(draft);
+  const http = obj(root['http']);
+  const routers = Object.fromEntries(Object.entries(obj(http['routers'])).filter(([, r]) => typeof obj(r)['rule'] === 'string'));
+  const stub: Handler = (_req, res) => void res.end();
+  const services = { handlers: new Map(Object.keys(obj(http['services'])).map((n) => [n, stub])), close: async () => {} };
+  const middlewares = { wrappers: new Map(Object.keys(obj(http['middlewares'])).map((n) => [n, (next: Handler) => next])) };
+  const entryPoints = Object.keys(obj(root['entryPoints']));
+  const draftConfig = { entryPoints: Object.fromEntries(entryPoints.map((n) => [n, { address: ':0' }])), http: { routers } } as unknown as Config;
+  try {
+    return buildRouteTable(draftConfig, services, middlewares).problems.map((p) => p.error);
+  } catch {
+    return []; // a router too malformed to compile was already reported by the schema
+  }
+}
+
+function withFile(err: GatehouseError, file: string): GatehouseError {
+  if (err.location.file) return err;
+  return new GatehouseError(err.code, err.message, { cause: err.cause, location: { ...err.location, file } });
 }

@@ -25,7 +25,7 @@ export function demoConfig(env: NodeJS.ProcessEnv = process.env): Config {
     entryPoints: { web: { address: env['GATEHOUSE_DEMO_ADDRESS'] ?? ':8080' } },
     http: {
       routers: {
-        home: { rule: 'PathPrefix(`/`)', respond: { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: PAGE } },
+        home: { rule: 'PathPrefix(`/`)', priority: 1, respond: { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: PAGE } },
         health: { rule: 'Path(`/health`)', respond: { body: 'ok\n' } },
         go: { rule: 'Path(`/go`)', redirect: { location: '{scheme}://{host}:{port}/', status: 302 } },
       },

@@ -2,5 +2,5 @@
 export * from './schema.js';
 export { DEFAULTS } from './defaults.js';
 export { parseDuration } from './duration.js';
-export { loadConfigFile, parseConfigText, validateConfig } from './load.js';
+export { loadConfigFile, parseConfigText, readConfigDraft, validateConfig } from './load.js';
 export { configJsonSchema } from './validate.js';

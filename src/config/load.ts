@@ -50,6 +50,18 @@ export function parseConfigText(text: string, options: { file?: string; env?: No
 }
 
 /**
+ * The file's value after substitution, not validated: for `gatehouse check`, which keeps looking for router
+ * problems in a file that also has schema problems. Undefined when the file cannot be read or is not JSON.
+ */
+export function readConfigDraft(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
+  try {
+    return substituteVariables(parseJsonDocument(readFileSync(file, 'utf8'), file).value, env).value;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Validates an already-built config object (the library API's path): schema only, no substitution. Returns a
  * deep-frozen copy; the caller's object is left as it was.
  */

@@ -2,13 +2,14 @@
  * One plain-HTTP entry point: a Node http server with the client-side limits of the config (slowloris header
  * timeout, request timeout, keep-alive idle timeout, max header size → 431), handing requests to a dispatcher.
  */
-import { createServer, type Server, type ServerOptions } from 'node:http';
+import { createServer, ServerResponse, type Server, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import type { EntryPointConfig } from '../config/index.js';
 import { DEFAULTS, parseDuration } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import type { EntryPointInfo } from '../http/context.js';
+import { CountingResponse } from '../http/counting-response.js';
 import { createDispatcher, type RouteSource } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import { parseListenAddress } from './address.js';
@@ -74,6 +75,7 @@ export function entryPointSettings(name: string, spec: EntryPointConfig) {
   const requestTimeout = parseDuration(t.request ?? DEFAULTS.requestTimeout);
   const entry: EntryPointInfo = { name, scheme: 'http', trusts: trustPolicy(name, spec) };
   const serverOptions: ServerOptions = {
+    ServerResponse: CountingResponse as unknown as typeof ServerResponse,
     maxHeaderSize: spec.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
     headersTimeout,
     // Node requires headersTimeout <= requestTimeout when the latter is on.

@@ -2,10 +2,11 @@
  * The HTTP entry of one entry point: request → context → router → handler chain, and the access log line.
  * This is the hot path: one context object per request, compiled matchers only, no config parsing.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
+import { CountingResponse } from './counting-response.js';
 import { createContext, type EntryPointInfo, type RequestContext } from './context.js';
 import { matchRoute, type CompiledRoute } from './router.js';
 
@@ -23,10 +24,12 @@ export interface Dispatcher {
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
-/** Build the listeners of one entry point. `accessLog` false skips the per-request line. */
+/**
+ * Build the listeners of one entry point. `accessLog` false skips the per-request line. The server must create its
+ * responses as CountingResponse (the access log reads their body size).
+ */
 export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean): Dispatcher {
-  const logAccess = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, sentBefore: number): void => {
-    const socket = req.socket;
+  const logAccess = (res: ServerResponse, ctx: RequestContext): void => {
     log.info(
       {
         entryPoint: ctx.entryPoint,
@@ -34,7 +37,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
         host: ctx.host,
         path: ctx.path,
         status: res.statusCode,
-        bytes: (socket?.bytesWritten ?? sentBefore) - sentBefore,
+        bytes: ctx.method === 'HEAD' ? 0 : (res as CountingResponse).bodyBytes,
         durationMs: Math.round((performance.now() - ctx.start) * 100) / 100,
         router: ctx.router,
         upstream: ctx.upstream,
@@ -76,10 +79,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
   return {
     onRequest(req, res) {
       const ctx = createContext(req, entry, log, performance.now());
-      if (accessLog) {
-        const sentBefore = req.socket.bytesWritten;
-        res.once('close', () => logAccess(req, res, ctx, sentBefore));
-      }
+      if (accessLog) res.once('close', () => logAccess(res, ctx));
       run(req, res, ctx);
     },
     onUpgrade(req, socket, head) {
@@ -87,15 +87,12 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
       // router can answer the upgrade request normally. A forwarding service takes the socket back (detachSocket).
       const ctx = createContext(req, entry, log, performance.now());
       ctx.upgrade = { socket, head };
-      const res = new ServerResponse(req);
+      const res = new CountingResponse(req);
       res.shouldKeepAlive = false;
       res.assignSocket(socket as import('node:net').Socket);
       res.once('finish', () => socket.end());
       socket.on('error', (err) => log.debug({ err, host: ctx.host }, 'upgrade socket error'));
-      if (accessLog) {
-        const sentBefore = (socket as import('node:net').Socket).bytesWritten ?? 0;
-        socket.once('close', () => logAccess(req, res, ctx, sentBefore));
-      }
+      if (accessLog) socket.once('close', () => logAccess(res, ctx));
       run(req, res, ctx);
     },
   };
