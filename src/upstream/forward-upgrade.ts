@@ -5,8 +5,9 @@
  * What 1.18.1 gets wrong on this path, and what we do about it here:
  * - once piped, a side that is destroyed (or resets) without a clean FIN never ends the other side, so the
  *   peer socket stays open forever: we link the two sockets' 'close' events and destroy both;
- * - a client that hangs up while the upstream has not answered yet leaves the upstream request running:
- *   we destroy it when the client socket closes;
+ * - a client that hangs up while the upstream has not answered yet leaves the upstream request (and the
+ *   half-open client socket) open until the upstream answers, maybe never: we destroy both on the client's
+ *   FIN or close (the test "drops the upstream request…" fails without this);
  * - the client socket has no 'error' listener until the upgrade succeeds (Node's server drops its own when it
  *   hands the socket over), so an early client reset would crash the process: we add one at once;
  * - a refusal (non-101 answer) is relayed with the upstream's `Transfer-Encoding: chunked` header over an
@@ -78,10 +79,14 @@ export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersT
   proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Socket) => {
     const state = pending.get(req);
     track(proxyReq);
-    // Client gone before the upstream answered: nothing will ever read that answer.
+    // Client gone before the upstream answered: nothing will ever read that answer. Node's server sockets
+    // allow half-open, so a client FIN arrives as 'end' with no 'close' after it: both are the client leaving.
     const abandon = (): void => {
-      if (!state?.upgraded) proxyReq.destroy();
+      if (state?.upgraded) return;
+      proxyReq.destroy();
+      socket.destroy();
     };
+    socket.once('end', abandon);
     socket.once('close', abandon);
     if (state && responseHeadersTimeoutMs > 0) {
       state.timer = setTimeout(() => proxyReq.destroy(new UpgradeTimeoutError('no upgrade response in time')), responseHeadersTimeoutMs);
