@@ -5,7 +5,7 @@
 export const ERROR_CODES = {
   CONFIG_READ: 'The config file could not be read (missing, unreadable, or a directory).',
   CONFIG_SYNTAX: 'The config file is not valid JSON; the message gives line and column.',
-  CONFIG_VARIABLE: 'A ${VAR} reference names an unset environment variable and has no default.',
+  CONFIG_VARIABLE: 'A ${VAR} reference names an unset environment variable and has no default, or is malformed.',
   CONFIG_SCHEMA: 'A value in the config does not match the schema (wrong type, unknown key, missing field).',
   CONFIG_REFERENCE: 'A router names a service, middleware or entry point that does not exist.',
   RULE_SYNTAX: 'A router rule does not parse; the message gives the column.',
