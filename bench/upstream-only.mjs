@@ -22,7 +22,6 @@ const server = http.createServer((req, res) => {
   upstream.forward(req, res, {
     clientIp: s.remoteAddress ?? '',
     scheme: 'http',
-    localPort: s.localPort ?? 0,
     trustForwarded: false,
     upstream: undefined,
     log,

@@ -51,7 +51,6 @@ export function createContext(req: IncomingMessage, entry: EntryPointInfo, log: 
     method: req.method ?? 'GET',
     headers: req.headers,
     clientIp,
-    localPort: socket.localPort ?? 0,
     trustForwarded: entry.trusts(clientIp),
     upstream: undefined,
     router: undefined,

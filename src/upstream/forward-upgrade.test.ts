@@ -56,7 +56,7 @@ async function proxyFor(url: string) {
   );
   const server = http.createServer((_req, res) => res.end());
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-    const info: ForwardInfo = { clientIp: socket.remoteAddress ?? '', scheme: 'http', localPort: socket.localPort ?? 0, trustForwarded: false, upstream: undefined, log };
+    const info: ForwardInfo = { clientIp: socket.remoteAddress ?? '', scheme: 'http', trustForwarded: false, upstream: undefined, log };
     upstream.upgrade(req, socket, head, info);
   });
   const port = await listen(server);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clientResponseHeaders, displayIp, HOP_BY_HOP, HOP_BY_HOP_UPGRADE, upstreamRequestHeaders, type ForwardedFrom } from './forwarded-headers.js';
 
-const untrusted: ForwardedFrom = { clientIp: '::ffff:10.1.2.3', scheme: 'https', localPort: 443, trustForwarded: false };
+const untrusted: ForwardedFrom = { clientIp: '::ffff:10.1.2.3', scheme: 'https', trustForwarded: false };
 const trusted: ForwardedFrom = { ...untrusted, trustForwarded: true };
 
 /** Flat pairs → lower-cased multimap, for readable assertions. */
@@ -20,7 +20,11 @@ describe('upstreamRequestHeaders', () => {
     ['trusted: X-Forwarded-Proto kept', trusted, ['X-Forwarded-Proto', 'http'], 'x-forwarded-proto', ['http']],
     ['X-Forwarded-Host is the client Host', untrusted, ['Host', 'a.test:8443'], 'x-forwarded-host', ['a.test:8443']],
     ['untrusted: X-Forwarded-Host replaced', untrusted, ['Host', 'a.test', 'X-Forwarded-Host', 'evil.test'], 'x-forwarded-host', ['a.test']],
-    ['X-Forwarded-Port is the local port', untrusted, [], 'x-forwarded-port', ['443']],
+    ['X-Forwarded-Port is the Host header port', untrusted, ['Host', 'a.test:8443'], 'x-forwarded-port', ['8443']],
+    ['X-Forwarded-Port of an IPv6 Host', untrusted, ['Host', '[::1]:8080'], 'x-forwarded-port', ['8080']],
+    ['X-Forwarded-Port defaults to 443 for https', untrusted, ['Host', 'a.test'], 'x-forwarded-port', ['443']],
+    ['X-Forwarded-Port defaults to 80 for http', { ...untrusted, scheme: 'http' as const }, ['Host', '[::1]'], 'x-forwarded-port', ['80']],
+    ['trusted: X-Forwarded-Port kept', trusted, ['Host', 'a.test:1', 'X-Forwarded-Port', '443'], 'x-forwarded-port', ['443']],
     ['untrusted: X-Real-IP stripped', untrusted, ['X-Real-IP', '6.6.6.6'], 'x-real-ip', undefined],
     ['untrusted: Forwarded stripped', untrusted, ['Forwarded', 'for=6.6.6.6'], 'forwarded', undefined],
     ['plain IPv6 client kept as is', { ...untrusted, clientIp: '::1' }, [], 'x-forwarded-for', ['::1']],

@@ -36,7 +36,6 @@ function isForwardedHeader(lower: string): boolean {
 export interface ForwardedFrom {
   clientIp: string;
   scheme: 'http' | 'https';
-  localPort: number;
   trustForwarded: boolean;
 }
 
@@ -108,8 +107,18 @@ export function upstreamRequestHeaders(
   out.push('x-forwarded-for', priorFor === undefined ? ip : `${priorFor}, ${ip}`);
   if (!hasProto) out.push('x-forwarded-proto', from.scheme);
   if (!hasHost && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
-  if (!hasPort) out.push('x-forwarded-port', String(from.localPort));
+  // The port the client addressed (its Host header), not the one we listen on: behind a port mapping (80→8080) only
+  // the former builds a URL that works for the client. As Traefik does; without a port, the scheme's default.
+  if (!hasPort) out.push('x-forwarded-port', hostPort(clientHost) ?? (from.scheme === 'https' ? '443' : '80'));
   return out;
+}
+
+/** The port of a Host header value (`a.test:8443` → `8443`, `[::1]:80` → `80`), or undefined when it has none. */
+function hostPort(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const colon = host.lastIndexOf(':');
+  if (colon === -1 || colon < host.lastIndexOf(']') || colon === host.length - 1) return undefined;
+  return host.slice(colon + 1);
 }
 
 /**
