@@ -16,6 +16,7 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 1);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const paths = (process.env.BENCH_PATHS ?? 'small,large').split(',').filter(Boolean);
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const START_TIMEOUT_MS = 15_000;
 
 const hasTaskset = (() => {
@@ -29,12 +30,15 @@ const hasTaskset = (() => {
 
 /** Every child we started, so the finally block (and signals) can stop each by PID. */
 const children = new Set();
+/** Every child ever started, to report the stderr of a target that died mid-run. */
+const allStarted = new Set();
 
 function start(core, args, env = {}) {
   const cmd = hasTaskset ? 'taskset' : process.execPath;
   const argv = hasTaskset ? ['-c', String(core), process.execPath, ...args] : args;
   const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
+  allStarted.add(child);
   child.on('exit', () => children.delete(child));
   child.stderrText = '';
   child.stderr.on('data', (d) => {
@@ -97,6 +101,56 @@ function stop(child) {
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
     child.once('exit', () => (clearTimeout(timer), resolve()));
     child.kill('SIGTERM');
+  });
+}
+
+const hasWrk = (() => {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    return err.status === 1; // wrk --version prints its banner and exits 1
+  }
+})();
+const useWrk = hasWrk && process.env.BENCH_LOADGEN !== 'autocannon';
+
+/** One load run in its own process on core 0 (wrk when installed: it leaves more of core 0 to the backend). */
+function load(url, seconds) {
+  return useWrk ? wrk(url, seconds) : autocannon(url, seconds);
+}
+
+/** One wrk run; returns the autocannon-shaped fields the table needs. */
+function wrk(url, seconds) {
+  const child = hasTaskset
+    ? spawn('taskset', ['-c', '0', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => stop(child), (seconds + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
+      const ms = (re) => {
+        const m = re.exec(out);
+        if (!m) return NaN;
+        const v = Number(m[1]);
+        return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+      };
+      const total = num(/(\d+) requests in/);
+      if (!Number.isFinite(total)) return reject(new Error(`wrk exited ${code}: ${out}`));
+      const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      resolve({
+        requests: { average: num(/Requests\/sec:\s+([\d.]+)/), total },
+        latency: { p50: ms(/ 50%\s+([\d.]+)(us|ms|s)/), p99: ms(/ 99%\s+([\d.]+)(us|ms|s)/) },
+        errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+        timeouts: 0,
+        non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+        duration: seconds,
+      });
+    });
   });
 }
 
@@ -163,6 +217,21 @@ const scenarios = [
       return { url: `http://127.0.0.1:${port}`, pid: child.pid };
     },
   },
+  {
+    name: 'gatehouse-nolog',
+    needs: 'dist/cli/main.js',
+    run: async (backend) => {
+      const port = await freePort();
+      const child = start(1, ['dist/cli/main.js', 'start', '--config', 'bench/gatehouse.json'], {
+        GATEHOUSE_BENCH_PORT: String(port),
+        GATEHOUSE_BENCH_BACKEND: backend,
+        GATEHOUSE_LOG_LEVEL: 'warn', // no access log: what routing alone costs
+      });
+      child.stdout.resume();
+      await waitPort(port, child);
+      return { url: `http://127.0.0.1:${port}`, pid: child.pid };
+    },
+  },
 ];
 
 const results = []; // { scenario, path, rps, p50, p99, errors } or { scenario, skipped }
@@ -171,43 +240,55 @@ async function main() {
   const backendChild = start(0, ['bench/backend.mjs']);
   const backendPort = await waitListening(backendChild);
   const backend = `http://127.0.0.1:${backendPort}`;
-  console.error(`backend ${backend}; ${duration}s runs after ${warmup}s warm-up, ${connections} connections; taskset: ${hasTaskset}`);
+  console.error(`backend ${backend}; ${rounds} rounds of ${duration}s runs after ${warmup}s warm-up, ${connections} connections; load: ${useWrk ? 'wrk' : 'autocannon'}; taskset: ${hasTaskset}`);
 
+  // Start every target once, then measure in rounds, scenarios interleaved, so a slow spell of a shared machine
+  // spreads over all of them instead of landing on one; the table shows each scenario's median round.
+  const targets = [];
   for (const sc of scenarios) {
     if (only && !only.includes(sc.name)) continue;
     if (sc.needs && !existsSync(path.join(root, sc.needs))) {
       results.push({ scenario: sc.name, skipped: `skipped: not built (${sc.needs} missing; run npm run build)` });
       continue;
     }
-    const before = new Set(children);
-    let target;
     try {
-      target = await sc.run(backend);
+      targets.push({ sc, target: await sc.run(backend) });
     } catch (err) {
       results.push({ scenario: sc.name, skipped: `skipped: failed to start (${String(err.message).split('\n')[0]})` });
-      continue;
     }
-    for (const p of paths) {
-      const url = `${target.url}/${p}`;
-      if (warmup > 0) await autocannon(url, warmup);
-      const cpu0 = target.pid && cpuSeconds(target.pid);
-      const r = await autocannon(url, duration);
-      const cpu1 = target.pid && cpuSeconds(target.pid);
-      // Proxy CPU per request: the fair measure when the load generator, not the proxy, is the bottleneck.
-      const cpu = cpu0 !== undefined && cpu1 !== undefined && r.requests.total ? cpu1 - cpu0 : undefined;
-      results.push({
-        scenario: sc.name,
-        path: p,
-        rps: r.requests.average,
-        p50: r.latency.p50,
-        p99: r.latency.p99,
-        errors: r.errors + r.timeouts + r.non2xx,
-        cpuPct: cpu === undefined ? undefined : (100 * cpu) / r.duration,
-        cpuUs: cpu === undefined ? undefined : (1e6 * cpu) / r.requests.total,
-      });
-      console.error(`  ${sc.name} /${p}: ${Math.round(r.requests.average)} req/s`);
+  }
+  const runs = new Map(); // "scenario path" → rounds
+  for (let round = 1; round <= rounds; round++) {
+    for (const { sc, target } of targets) {
+      for (const p of paths) {
+        const url = `${target.url}/${p}`;
+        if (warmup > 0) await load(url, warmup);
+        const cpu0 = target.pid && cpuSeconds(target.pid);
+        const r = await load(url, duration);
+        const cpu1 = target.pid && cpuSeconds(target.pid);
+        // Proxy CPU per request: the fair measure when the load generator, not the proxy, is the bottleneck.
+        const cpu = cpu0 !== undefined && cpu1 !== undefined && r.requests.total ? cpu1 - cpu0 : undefined;
+        const key = `${sc.name} ${p}`;
+        if (!runs.has(key)) runs.set(key, []);
+        runs.get(key).push({
+          scenario: sc.name,
+          path: p,
+          rps: r.requests.average,
+          p50: r.latency.p50,
+          p99: r.latency.p99,
+          errors: r.errors + r.timeouts + r.non2xx,
+          cpuPct: cpu === undefined ? undefined : (100 * cpu) / r.duration,
+          cpuUs: cpu === undefined ? undefined : (1e6 * cpu) / r.requests.total,
+        });
+        console.error(`  round ${round}: ${sc.name} /${p}: ${Math.round(r.requests.average)} req/s`);
+        const proc = [...allStarted].find((c) => c.pid === target.pid);
+        if (proc && proc.exitCode !== null) console.error(`  ${sc.name} exited with ${proc.exitCode}: ${proc.stderrText}`);
+      }
     }
-    for (const c of children) if (!before.has(c)) await stop(c);
+  }
+  for (const rs of runs.values()) {
+    const sorted = [...rs].sort((x, y) => x.rps - y.rps);
+    results.push({ ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: rs.map((r) => Math.round(r.rps)) });
   }
 }
 
@@ -217,12 +298,12 @@ function printTable() {
     const b = find(s, r.path);
     return b && b.rps ? (r.rps / b.rps).toFixed(2) : '-';
   };
-  const head = ['scenario', 'path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU %', 'CPU µs/req', 'x direct', 'x bare-undici', 'x bare-http-proxy'];
+  const head = ['scenario', 'path', 'req/s (median)', 'rounds', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU %', 'CPU µs/req', 'x direct', 'x bare-undici', 'x bare-http-proxy'];
   const fmt = (v, d) => (v === undefined || v === 0 ? '-' : v.toFixed(d));
   const rows = results.map((r) =>
     r.skipped
       ? [r.scenario, '-', r.skipped]
-      : [r.scenario, `/${r.path}`, Math.round(r.rps), r.p50, r.p99, r.errors, fmt(r.cpuPct, 0), fmt(r.cpuUs, 0), ratio(r, 'direct'), ratio(r, 'bare-undici'), ratio(r, 'bare-http-proxy')],
+      : [r.scenario, `/${r.path}`, Math.round(r.rps), r.rounds.join(' '), r.p50, r.p99, r.errors, fmt(r.cpuPct, 0), fmt(r.cpuUs, 0), ratio(r, 'direct'), ratio(r, 'bare-undici'), ratio(r, 'bare-http-proxy')],
   );
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map(() => '---').join('|')}|`);

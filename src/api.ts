@@ -10,7 +10,7 @@ import { GatehouseError, GatehouseErrors } from './errors.js';
 import type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 import { buildRouteTable } from './http/router.js';
 import type { RouterProblem } from './http/router.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
 
 export type { Config } from './config/index.js';
@@ -56,7 +56,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   const plugins: Plugins = { handlers: options.handlers ?? {}, middlewares: options.middlewares ?? {} };
   const runtime: Runtime = buildRuntime(config, plugins, log);
   for (const p of runtime.problems) {
-    log.error({ router: p.router, code: p.error.code, path: p.error.location.path }, `router disabled: ${p.error.message}`);
+    log.error({ router: p.router, code: p.error.code, path: p.error.location.path, reason: p.error.message }, 'router disabled');
   }
   const source = { routes: (ep: string) => runtime.routes(ep) };
   const accessLog = config.log?.accessLog ?? DEFAULTS.accessLog;
@@ -80,6 +80,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       }
       listeners = started;
       log.info('gatehouse started');
+      await flushLog(log);
     },
     addresses() {
       return Object.fromEntries(listeners.map((l) => [l.name, l.address()]));
@@ -91,7 +92,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await Promise.all(closing.map((l) => l.close(graceMs)));
       await runtime.dispose();
       log.info('gatehouse stopped');
-      log.flush?.();
+      await flushLog(log);
     },
   };
 }

@@ -36,31 +36,40 @@ function version(): string {
 }
 
 async function start(file: string | undefined): Promise<void> {
-  let gh: Gatehouse;
-  try {
-    gh = createGatehouse({ config: file ?? demoConfig() });
-    await gh.start();
-  } catch (err) {
-    fail(err);
-  }
-  if (!file) {
-    const web = gh.addresses()['web'];
-    process.stderr.write(`gatehouse: running the embedded demo config. Open http://localhost:${web?.port ?? 8080}/\n`);
-  }
+  // Signal handlers first: a supervisor may send SIGTERM as soon as it sees "gatehouse started", and a signal that
+  // arrives before its handler would kill the process without draining.
+  let gh: Gatehouse | undefined;
+  let started = false;
   let stopping = false;
+  const shutdown = () => {
+    gh!.stop().then(
+      () => process.exit(0),
+      (err) => fail(err),
+    );
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       process.stderr.write(`gatehouse: second ${signal}, exiting now\n`);
       process.exit(1);
     }
     stopping = true;
-    gh.stop().then(
-      () => process.exit(0),
-      (err) => fail(err),
-    );
+    if (started) shutdown(); // else: start() sees `stopping` when it returns
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  try {
+    gh = createGatehouse({ config: file ?? demoConfig() });
+    await gh.start();
+  } catch (err) {
+    fail(err);
+  }
+  started = true;
+  if (stopping) return shutdown();
+  if (!file) {
+    const web = gh.addresses()['web'];
+    process.stderr.write(`gatehouse: running the embedded demo config. Open http://localhost:${web?.port ?? 8080}/\n`);
+  }
 }
 
 function check(file: string | undefined): void {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
+import { createAccessLog } from './access-log.js';
 import { CountingResponse } from './counting-response.js';
 import { createContext, type EntryPointInfo, type RequestContext } from './context.js';
 import { matchRoute, type CompiledRoute } from './router.js';
@@ -29,24 +30,7 @@ export interface Dispatcher {
  * responses as CountingResponse (the access log reads their body size).
  */
 export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean): Dispatcher {
-  const logAccess = (res: ServerResponse, ctx: RequestContext): void => {
-    log.info(
-      {
-        entryPoint: ctx.entryPoint,
-        method: ctx.method,
-        host: ctx.host,
-        path: ctx.path,
-        status: res.statusCode,
-        bytes: ctx.method === 'HEAD' ? 0 : (res as CountingResponse).bodyBytes,
-        durationMs: Math.round((performance.now() - ctx.start) * 100) / 100,
-        router: ctx.router,
-        upstream: ctx.upstream,
-        clientIp: ctx.clientIp,
-        ...(res.writableFinished ? null : { aborted: true }),
-      },
-      'request',
-    );
-  };
+  const logAccess = accessLog ? createAccessLog(log) : undefined;
 
   const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
     const route = matchRoute(source.routes(entry.name), ctx);
@@ -79,7 +63,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
   return {
     onRequest(req, res) {
       const ctx = createContext(req, entry, log, performance.now());
-      if (accessLog) res.once('close', () => logAccess(res, ctx));
+      if (logAccess) res.once('close', () => logAccess(res, ctx));
       run(req, res, ctx);
     },
     onUpgrade(req, socket, head) {
@@ -92,7 +76,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
       res.assignSocket(socket as import('node:net').Socket);
       res.once('finish', () => socket.end());
       socket.on('error', (err) => log.debug({ err, host: ctx.host }, 'upgrade socket error'));
-      if (accessLog) socket.once('close', () => logAccess(res, ctx));
+      if (logAccess) socket.once('close', () => logAccess(res, ctx));
       run(req, res, ctx);
     },
   };
