@@ -26,4 +26,15 @@ export const DEFAULTS = {
   graceTimeout: '10s',
   respondStatus: 200,
   redirectStatus: 302,
+  /** Time a client on a TLS entry point has to send its whole ClientHello. */
+  clientHelloTimeout: '5s',
+  /** Largest ClientHello accepted (all records); real ones are under 2 KiB, post-quantum key shares included. */
+  maxClientHelloSize: 16384,
+  /** Where PEM certificate/key pairs are picked up, relative to the working directory. */
+  certsDir: 'certs',
+  /** Where gatehouse keeps what it generates (default certificate, later ACME state); GATEHOUSE_STATE_DIR overrides. */
+  stateDir: 'state',
+  sessionTicketRotation: '12h',
+  /** A passed-through connection with no bytes either way for this long is closed. */
+  tcpIdleTimeout: '10m',
 } as const;

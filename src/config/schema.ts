@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
+import { EntryPointHttpSchema, EntryPointProxyProtocolSchema, EntryPointTlsSchema, TcpSchema, TlsSchema } from './schema-tls.js';
 
 const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
 
@@ -64,6 +65,9 @@ export const EntryPointSchema = Type.Object(
         default: DEFAULTS.maxHeaderSize,
       }),
     ),
+    tls: Type.Optional(EntryPointTlsSchema),
+    proxyProtocol: Type.Optional(EntryPointProxyProtocolSchema),
+    http: Type.Optional(EntryPointHttpSchema),
   },
   { additionalProperties: false, description: 'A listening address and its client-side limits.' },
 );
@@ -126,6 +130,15 @@ export const RouterSchema = Type.Object(
     service: Type.Optional(Type.String({ minLength: 1, description: 'Name of the service in http.services.' })),
     respond: Type.Optional(RespondSchema),
     redirect: Type.Optional(RedirectSchema),
+    tls: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: false,
+          description: 'Serve this router only on TLS entry points (terminated HTTPS); on plain HTTP entry points it does not match.',
+        },
+      ),
+    ),
   },
   {
     additionalProperties: false,
@@ -229,6 +242,16 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false, description: 'HTTP routing: routers, services, middlewares.' },
       ),
     ),
+    tcp: Type.Optional(TcpSchema),
+    tls: Type.Optional(TlsSchema),
+    stateDir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Directory for what gatehouse generates and must keep (the default certificate; ACME accounts and certificates). GATEHOUSE_STATE_DIR overrides it. Relative to the working directory.',
+        default: DEFAULTS.stateDir,
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -246,3 +269,4 @@ export type LoadBalancerConfig = Static<typeof LoadBalancerSchema>;
 export type MiddlewareConfig = Static<typeof MiddlewareSchema>;
 export type RespondConfig = Static<typeof RespondSchema>;
 export type RedirectConfig = Static<typeof RedirectSchema>;
+export type { EntryPointRedirectionConfig, EntryPointTlsConfig, TcpConfig, TcpRouterConfig, TcpServiceConfig, TlsConfig } from './schema-tls.js';
