@@ -34,7 +34,7 @@ describe('schemaProblems', () => {
     ['no entry point', { entryPoints: {} }, [{ path: ['entryPoints'], at: 'value', message: 'expected at least 1 entry, found none' }]],
     ['unknown key with a suggestion', { entryPoints: web, htpp: {} },
       [{ path: ['htpp'], at: 'key', message: 'unknown key "htpp"; did you mean "http"?' }]],
-    ['unknown key without one', { entryPoints: web, tls: {} }, [{ path: ['tls'], at: 'key', message: 'unknown key "tls"' }]],
+    ['unknown key without one', { entryPoints: web, plugins: {} }, [{ path: ['plugins'], at: 'key', message: 'unknown key "plugins"' }]],
     ['invalid record name', { entryPoints: { '-web': { address: ':80' } } },
       [{ path: ['entryPoints', '-web'], at: 'key', message: 'invalid name "-web": expected a name matching ^[A-Za-z0-9][A-Za-z0-9_.@-]*$' }]],
     ['invalid header name', { entryPoints: web, http: { routers: { r: { rule: 'Path(`/`)', respond: { headers: { 'a b': 'x' } } } } } },
