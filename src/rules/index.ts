@@ -9,4 +9,6 @@ export { compileRule, compileTree, matcherError } from './compile.js';
 export type { MatcherSite, MatcherSpec, MatcherTable } from './compile.js';
 export { compileHttpRule, HTTP_MATCHERS } from './http-matchers.js';
 export type { HttpMatchInput, HttpMatcher } from './http-matchers.js';
+export { compileSniRule, SNI_MATCHERS } from './sni-matchers.js';
+export type { SniMatchInput, SniMatcher } from './sni-matchers.js';
 export { defaultPriority } from './priority.js';
