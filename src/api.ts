@@ -5,7 +5,11 @@
  */
 import { loadConfigFile, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
-import { entryPointSettings, listenHttp, type HttpListener } from './edge/http-listener.js';
+import { dirname, resolve } from 'node:path';
+import { createCertStore, resolveStateDir, type CertStore, type CertStoreOptions } from './certs/index.js';
+import { entryPointSettings } from './edge/entry-point.js';
+import { redirectionHook, startEdge, type Edge } from './edge/start.js';
+import type { TlsSources } from './edge/tls-listener.js';
 import { GatehouseError, GatehouseErrors } from './errors.js';
 import type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 import { buildRouteTable } from './http/router.js';
@@ -58,42 +62,67 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   for (const p of runtime.problems) {
     log.error({ router: p.router, code: p.error.code, path: p.error.location.path, reason: p.error.message }, 'router disabled');
   }
-  const source = { routes: (ep: string) => runtime.routes(ep) };
   const accessLog = config.log?.accessLog ?? DEFAULTS.accessLog;
-  let listeners: HttpListener[] = [];
+  const baseDir = typeof options.config === 'string' ? dirname(resolve(options.config)) : process.cwd();
+  let edge: Edge | undefined;
+  let certs: CertStore | undefined;
 
   return {
     config,
     problems: runtime.problems,
     async start() {
-      const started: HttpListener[] = [];
+      certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, baseDir, options.env ?? process.env, log)) : undefined;
+      const store = certs;
+      const sources: TlsSources = {
+        routes: (ep) => runtime.routes(ep),
+        tcpRoutes: (ep) => runtime.tcpRoutes(ep),
+        selectCertificate: (sni) => store?.select(sni),
+      };
       try {
-        for (const [name, spec] of Object.entries(config.entryPoints)) {
-          const l = await listenHttp(name, spec, source, log, accessLog);
-          started.push(l);
-          const a = l.address();
-          log.info({ entryPoint: name, address: a.address, port: a.port }, 'entry point listening');
-        }
+        edge = await startEdge(config, sources, log, accessLog);
       } catch (err) {
-        await Promise.allSettled(started.map((l) => l.close(0)));
+        certs?.close();
         throw err;
       }
-      listeners = started;
       log.info('gatehouse started');
       await flushLog(log);
     },
     addresses() {
-      return Object.fromEntries(listeners.map((l) => [l.name, l.address()]));
+      return edge?.addresses() ?? {};
     },
     async stop(stopOptions = {}) {
       const graceMs = stopOptions.graceMs ?? parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
-      const closing = listeners;
-      listeners = [];
-      await Promise.all(closing.map((l) => l.close(graceMs)));
+      const closing = edge;
+      edge = undefined;
+      await closing?.close(graceMs);
       await runtime.dispose();
+      certs?.close();
       log.info('gatehouse stopped');
       await flushLog(log);
     },
+  };
+}
+
+/** Whether any entry point terminates TLS (then the certificate store is loaded). */
+function needsCertificates(config: Config): boolean {
+  return Object.values(config.entryPoints).some((e) => e.tls !== undefined);
+}
+
+/** The certificate store's settings from the config: paths resolved, defaults applied. */
+function certStoreOptions(config: Config, baseDir: string, env: NodeJS.ProcessEnv, log: Logger): CertStoreOptions {
+  const tls = config.tls ?? {};
+  const def = tls.defaultCertificate ?? {};
+  return {
+    certsDir: resolve(tls.certsDir ?? DEFAULTS.certsDir),
+    files: (tls.certificates ?? []).map((c) => ({ certFile: resolve(baseDir, c.certFile), keyFile: resolve(baseDir, c.keyFile) })),
+    stateDir: resolveStateDir(config, env),
+    defaultCertificate: {
+      ...(def.certFile ? { certFile: resolve(baseDir, def.certFile) } : {}),
+      ...(def.keyFile ? { keyFile: resolve(baseDir, def.keyFile) } : {}),
+      onUnknownName: def.onUnknownName ?? 'serve',
+    },
+    settings: { minVersion: tls.options?.minVersion ?? 'TLSv1.2', ...(tls.options?.ciphers ? { ciphers: tls.options.ciphers } : {}) },
+    log,
   };
 }
 
@@ -116,6 +145,7 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
   for (const [name, spec] of Object.entries(config.entryPoints)) {
     try {
       entryPointSettings(name, spec);
+      redirectionHook(config, name, () => undefined);
     } catch (err) {
       if (!(err instanceof GatehouseError)) throw err;
       problems.push(err);

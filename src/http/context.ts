@@ -32,6 +32,22 @@ export interface EntryPointInfo {
   readonly trusts: (clientIp: string) => boolean;
 }
 
+const CLIENT_ADDRESS = Symbol('gatehouse.clientAddress');
+
+interface AddressedSocket {
+  [CLIENT_ADDRESS]?: { address: string; port: number };
+}
+
+/** Record the real client of a connection (from a PROXY protocol header); requests on it report this address. */
+export function setClientAddress(socket: object, address: string, port: number): void {
+  (socket as AddressedSocket)[CLIENT_ADDRESS] = { address, port };
+}
+
+/** The real client of a connection: what a PROXY header named, else the socket's peer. */
+export function clientAddressOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): { address: string; port: number } {
+  return (socket as AddressedSocket)[CLIENT_ADDRESS] ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+}
+
 /** Build the context of one request. Allocates the context object and, only when needed, two substrings. */
 export function createContext(req: IncomingMessage, entry: EntryPointInfo, log: Logger, start: number): RequestContext {
   const url = req.url ?? '/';
@@ -39,7 +55,7 @@ export function createContext(req: IncomingMessage, entry: EntryPointInfo, log: 
   const rawHost = hostHeader(req.headers);
   const { host, port } = splitHost(rawHost);
   const socket = req.socket;
-  const clientIp = socket.remoteAddress ?? '';
+  const clientIp = (socket as AddressedSocket)[CLIENT_ADDRESS]?.address ?? socket.remoteAddress ?? '';
   return {
     entryPoint: entry.name,
     scheme: entry.scheme,

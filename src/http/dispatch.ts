@@ -19,6 +19,12 @@ export interface RouteSource {
   routes(entryPoint: string): readonly CompiledRoute[];
 }
 
+/**
+ * Runs before the routers on every request of an entry point (the HTTP → HTTPS redirection; the ACME challenge
+ * responder). Returns true when it has answered the request.
+ */
+export type EntryHook = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => boolean;
+
 /** Request and upgrade listeners for one entry point's server. */
 export interface Dispatcher {
   onRequest(req: IncomingMessage, res: ServerResponse): void;
@@ -29,10 +35,11 @@ export interface Dispatcher {
  * Build the listeners of one entry point. `accessLog` false skips the per-request line. The server must create its
  * responses as CountingResponse (the access log reads their body size).
  */
-export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean): Dispatcher {
+export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean, hook?: EntryHook): Dispatcher {
   const logAccess = accessLog ? createAccessLog(log) : undefined;
 
   const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+    if (hook !== undefined && hook(req, res, ctx)) return;
     const route = matchRoute(source.routes(entry.name), ctx);
     if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND.length });
@@ -63,7 +70,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
   return {
     onRequest(req, res) {
       const ctx = createContext(req, entry, log, performance.now());
-      if (logAccess) res.once('close', () => logAccess(res, ctx));
+      if (logAccess) res.on('close', () => logAccess(res, ctx)); // 'close' comes once; `on` skips once's wrapper
       run(req, res, ctx);
     },
     onUpgrade(req, socket, head) {

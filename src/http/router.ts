@@ -38,6 +38,7 @@ export interface RouteTable {
 /** Compile all routers of a config against its built services and middlewares. Never throws. */
 export function buildRouteTable(config: Config, services: ServiceSet, middlewares: MiddlewareSet): RouteTable {
   const entryPoints = Object.keys(config.entryPoints);
+  const tlsEntryPoints = entryPoints.filter((e) => config.entryPoints[e]?.tls !== undefined);
   const byEntryPoint = new Map<string, CompiledRoute[]>(entryPoints.map((e) => [e, []]));
   const problems: RouterProblem[] = [];
   for (const [name, spec] of Object.entries(config.http?.routers ?? {})) {
@@ -46,7 +47,9 @@ export function buildRouteTable(config: Config, services: ServiceSet, middleware
       problems.push({ router: name, error: route });
       continue;
     }
-    for (const ep of spec.entryPoints ?? entryPoints) byEntryPoint.get(ep)!.push(route);
+    // A router with `tls` serves only terminated HTTPS: it is left off plain entry points.
+    const on = spec.entryPoints ?? (spec.tls ? tlsEntryPoints : entryPoints);
+    for (const ep of on) if (!spec.tls || tlsEntryPoints.includes(ep)) byEntryPoint.get(ep)!.push(route);
   }
   for (const routes of byEntryPoint.values()) routes.sort(byPriority);
   return { byEntryPoint, problems };

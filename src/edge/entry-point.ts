@@ -1,0 +1,71 @@
+/**
+ * What an entry point's config compiles into, once: its listening address, the facts every request on it shares
+ * (scheme, whom to trust for X-Forwarded-*), the HTTP server options carrying its client-side limits, and the TLS
+ * and PROXY protocol settings of a TLS entry point. `check` runs this too, so a bad address or CIDR is reported
+ * before anything listens.
+ */
+import { ServerResponse, type ServerOptions } from 'node:http';
+import type { EntryPointConfig } from '../config/index.js';
+import { DEFAULTS, parseDuration } from '../config/index.js';
+import { GatehouseError } from '../errors.js';
+import type { EntryPointInfo } from '../http/context.js';
+import { CountingResponse } from '../http/counting-response.js';
+import { addressMatcher, AddressListError, compileAddressList } from '../ip/address-list.js';
+import { parseListenAddress, type ListenAddress } from './address.js';
+
+/** The compiled settings of one entry point. */
+export interface EntryPointSettings {
+  readonly name: string;
+  readonly address: ListenAddress;
+  readonly entry: EntryPointInfo;
+  readonly serverOptions: ServerOptions;
+  /** Set for a TLS entry point: how long and how much of a ClientHello to wait for. */
+  readonly tls: { readonly clientHelloTimeoutMs: number; readonly maxClientHelloSize: number } | undefined;
+  /** Set when a load balancer in front sends PROXY protocol headers: whom to accept them from. */
+  readonly proxyProtocolFrom: ((ip: string) => boolean) | undefined;
+}
+
+/** Compile an entry point's config. Throws CONFIG_SCHEMA for a bad address or CIDR. */
+export function entryPointSettings(name: string, spec: EntryPointConfig): EntryPointSettings {
+  const address = parseListenAddress(spec.address, name);
+  const t = spec.timeouts ?? {};
+  const headersTimeout = parseDuration(t.headers ?? DEFAULTS.headersTimeout);
+  const requestTimeout = parseDuration(t.request ?? DEFAULTS.requestTimeout);
+  const entry: EntryPointInfo = {
+    name,
+    scheme: spec.tls ? 'https' : 'http',
+    trusts: spec.forwardedHeaders?.insecure
+      ? () => true
+      : addressList(spec.forwardedHeaders?.trustedIPs, `/entryPoints/${name}/forwardedHeaders/trustedIPs`, name),
+  };
+  const serverOptions: ServerOptions = {
+    ServerResponse: CountingResponse as unknown as typeof ServerResponse,
+    maxHeaderSize: spec.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
+    headersTimeout,
+    // Node requires headersTimeout <= requestTimeout when the latter is on.
+    requestTimeout: requestTimeout === 0 ? 0 : Math.max(requestTimeout, headersTimeout),
+    keepAliveTimeout: parseDuration(t.idle ?? DEFAULTS.idleTimeout),
+    // How often Node checks the two timeouts above; its 30 s default would let a slowloris client linger.
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor((headersTimeout || 30_000) / 4))),
+  };
+  const tls = spec.tls
+    ? {
+        clientHelloTimeoutMs: parseDuration(spec.tls.clientHelloTimeout ?? DEFAULTS.clientHelloTimeout),
+        maxClientHelloSize: spec.tls.maxClientHelloSize ?? DEFAULTS.maxClientHelloSize,
+      }
+    : undefined;
+  const proxyProtocolFrom = spec.proxyProtocol
+    ? addressList(spec.proxyProtocol.trustedIPs, `/entryPoints/${name}/proxyProtocol/trustedIPs`, name)
+    : undefined;
+  return { name, address, entry, serverOptions, tls, proxyProtocolFrom };
+}
+
+function addressList(entries: readonly string[] | undefined, path: string, name: string): (ip: string) => boolean {
+  if (!entries || entries.length === 0) return () => false;
+  try {
+    return addressMatcher(compileAddressList(entries));
+  } catch (err) {
+    if (!(err instanceof AddressListError)) throw err;
+    throw new GatehouseError('CONFIG_SCHEMA', `entry point "${name}": ${err.message}`, { location: { path: `${path}/${err.index}` } });
+  }
+}

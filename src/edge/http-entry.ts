@@ -1,0 +1,45 @@
+/**
+ * The HTTP side of an entry point: a Node http server with the entry point's limits, handing requests and upgrades
+ * to a dispatcher. A plain entry point listens with it directly; a TLS entry point (or one behind a PROXY protocol
+ * load balancer) feeds it the connections it has unwrapped.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { createDispatcher, type EntryHook, type RouteSource } from '../http/dispatch.js';
+import type { Logger } from '../log.js';
+import type { EntryPointSettings } from './entry-point.js';
+
+/** Build the http server of an entry point (not listening). */
+export function createHttpEntry(settings: EntryPointSettings, source: RouteSource, log: Logger, accessLog: boolean, hook?: EntryHook): Server {
+  const dispatcher = createDispatcher(settings.entry, source, log, accessLog, hook);
+  const server = createServer(settings.serverOptions, dispatcher.onRequest);
+  server.on('upgrade', dispatcher.onUpgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, log, settings.name));
+  return server;
+}
+
+/**
+ * Make an http server that another listener feeds (`server.emit('connection', socket)`) enforce its timeouts and
+ * track its connections: Node starts both when the server emits 'listening', which a server that never listens
+ * itself would not do.
+ */
+export function startFedServer(server: Server): void {
+  server.emit('listening');
+}
+
+const CLIENT_ERRORS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
+/** A request Node could not parse or that timed out: answer it if the socket still can, log it, close it. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger, entryPoint: string): void {
+  const status = CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request';
+  log.info({ entryPoint, code: err.code, clientIp: socket.remoteAddress }, 'client error');
+  if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    const body = `${status.slice(4)}\n`;
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  } else {
+    socket.destroy();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * A TLS entry point: one port, two modes. Each connection's ClientHello is peeked (nothing consumed), then by SNI,
+ * ALPN and client address it is either passed through untouched to a TCP route's backend (which terminates TLS with
+ * its own certificate), or terminated here with the certificate for its name and handed to the entry point's HTTP
+ * server as HTTPS. The edge never waits on anything but the ClientHello: certificate selection reads an index.
+ */
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { EntryHook, RouteSource } from '../http/dispatch.js';
+import { clientAddressOf, setClientAddress } from '../http/context.js';
+import type { Logger } from '../log.js';
+import { matchTcpRoute, type TcpRoute } from '../tcp/index.js';
+import { bind, boundAddress, drain } from './bind.js';
+import type { PeekFailure } from './client-hello.js';
+import type { EntryPointSettings } from './entry-point.js';
+import { createHttpEntry, startFedServer } from './http-entry.js';
+import type { Listener } from './http-listener.js';
+import { peekClientHello } from './peek.js';
+import { acceptProxyHeader } from './proxy-accept.js';
+
+/** What a TLS entry point reads per connection: the TCP routes and the certificates in force. */
+export interface TlsSources extends RouteSource {
+  tcpRoutes(entryPoint: string): readonly TcpRoute[];
+  /** The context for an SNI (undefined: no SNI), or undefined to refuse the handshake. */
+  selectCertificate(sni: string | undefined): SecureContext | undefined;
+}
+
+/** Time a client has to finish the handshake once we have its ClientHello. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** ALPN offered on terminated connections; HTTP/2 comes with its own issue. */
+const ALPN = ['http/1.1'];
+
+const PLAIN_HTTP_BODY = 'This port speaks TLS: use https:// to reach this site.\n';
+const PLAIN_HTTP_ANSWER = `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(PLAIN_HTTP_BODY)}\r\n\r\n${PLAIN_HTTP_BODY}`;
+
+/** Bind a TLS entry point. Rejects with LISTEN_FAILED naming the entry point. */
+export async function listenTls(settings: EntryPointSettings, text: string, sources: TlsSources, log: Logger, accessLog: boolean, hook?: EntryHook): Promise<Listener> {
+  const tls = settings.tls!;
+  const name = settings.name;
+  const http = createHttpEntry(settings, sources, log, accessLog, hook);
+  startFedServer(http);
+  const open = new Set<Socket>();
+
+  const terminate = (socket: Socket, replay: Buffer, sni: string | undefined): void => {
+    const context = sources.selectCertificate(sni);
+    if (context === undefined) {
+      log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress }, 'handshake refused: no certificate for this name');
+      socket.destroy();
+      return;
+    }
+    // The peeked bytes go back into the socket's buffer; TLSSocket reads what is buffered before the handle.
+    socket.unshift(replay);
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ALPN });
+    const client = clientAddressOf(socket);
+    if (client.address !== socket.remoteAddress) setClientAddress(secure, client.address, client.port);
+    const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      open.add(secure);
+      secure.once('close', () => open.delete(secure));
+      http.emit('connection', secure);
+    });
+    secure.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      log.debug({ entryPoint: name, sni, code: err.code, err: err.message }, 'tls connection error');
+    });
+    secure.once('close', () => clearTimeout(timer));
+  };
+
+  const handle = async (socket: Socket): Promise<void> => {
+    socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ entryPoint: name, code: err.code }, 'client socket error'));
+    if (settings.proxyProtocolFrom && !(await acceptProxyHeader(socket, settings.proxyProtocolFrom, settings, log))) return;
+    const peek = await peekClientHello(socket, { timeoutMs: tls.clientHelloTimeoutMs, maxBytes: tls.maxClientHelloSize });
+    if (!peek.ok) return reject(socket, peek.reason, name, log);
+    const client = clientAddressOf(socket);
+    const route = matchTcpRoute(sources.tcpRoutes(name), { sni: peek.hello.sni ?? '', alpn: peek.hello.alpn, clientIp: client.address });
+    if (route) {
+      route.forwarder.forward(socket, peek.bytes, {
+        clientIp: client.address,
+        clientPort: client.port,
+        localIp: socket.localAddress ?? '',
+        localPort: socket.localPort ?? 0,
+      });
+      return;
+    }
+    terminate(socket, peek.bytes, peek.hello.sni);
+  };
+
+  const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
+    handle(socket).catch((err: unknown) => {
+      log.error({ entryPoint: name, err }, 'tls connection failed');
+      socket.destroy();
+    });
+  });
+  await bind(listener, settings.address, name, text);
+  listener.on('error', (err) => log.error({ err, entryPoint: name }, 'entry point error'));
+  return {
+    name,
+    address: () => boundAddress(listener),
+    close: (graceMs) => drain(listener, http, graceMs, () => open.size),
+  };
+}
+
+/** A connection that did not start with a usable ClientHello: a helpful answer to plain HTTP, else just closed. */
+function reject(socket: Socket, reason: PeekFailure, entryPoint: string, log: Logger): void {
+  const quiet = reason === 'timeout' || reason === 'closed';
+  log[quiet ? 'debug' : 'info']({ entryPoint, reason, clientIp: socket.remoteAddress }, 'connection without a usable ClientHello');
+  if (reason === 'http' && socket.writable) {
+    socket.end(PLAIN_HTTP_ANSWER);
+    socket.resume(); // drain what the client still sends so the answer can go out
+    setTimeout(() => socket.destroy(), 1_000).unref();
+    return;
+  }
+  socket.destroy();
+}
