@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   UPSTREAM_CONNECT: 'The upstream refused or dropped the connection before answering (502).',
   UPSTREAM_TIMEOUT: 'The upstream sent no response headers within the timeout (504).',
   UPSTREAM_FAILED: 'The upstream connection failed while the response was being relayed.',
+  CERT_INVALID: 'A certificate or key handed to the certificate store is unusable (not PEM, no matching key, unsupported key type).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
