@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   UPSTREAM_CONNECT: 'The upstream refused or dropped the connection before answering (502).',
   UPSTREAM_TIMEOUT: 'The upstream sent no response headers within the timeout (504).',
   UPSTREAM_FAILED: 'The upstream connection failed while the response was being relayed.',
+  UPSTREAM_UNHEALTHY: 'An upstream server failed its health check (active) or too many requests (passive) and was taken out.',
+  UPSTREAM_UNAVAILABLE: 'No server of a service is usable (all down or cooling off); requests are answered 503.',
   CERT_INVALID: 'A certificate or key handed to the certificate store is unusable (not PEM, no matching key, unsupported key type).',
 } as const;
 

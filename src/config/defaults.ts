@@ -22,6 +22,26 @@ export const DEFAULTS = {
   /** Connections per upstream in the keep-alive pool. */
   upstreamConnections: 128,
   passHostHeader: true,
+  /** How a load balancer picks a server for each request. */
+  lbStrategy: 'roundRobin',
+  /** A server's share of requests relative to the others'. */
+  serverWeight: 1,
+  /** Time between two active health checks of a server. */
+  healthCheckInterval: '30s',
+  /** Time a health check response has to arrive; past it, the check fails. */
+  healthCheckTimeout: '5s',
+  healthCheckMethod: 'GET',
+  /** Failures within `passiveFailureWindow` that take a server out (nginx's max_fails). */
+  passiveMaxFailedAttempts: 1,
+  passiveFailureWindow: '10s',
+  /** How long a server taken out by passive checks stays out (nginx's fail_timeout). */
+  passiveCooldown: '10s',
+  /** Retry non-idempotent requests (POST, PATCH) when the connection failed before anything was sent. */
+  retryNonIdempotent: false,
+  stickyCookiePath: '/',
+  stickyCookieHttpOnly: true,
+  stickyCookieSecure: false,
+  stickyCookieSameSite: 'lax',
   /** How long in-flight requests may run on after SIGTERM/SIGINT before they are cut. */
   graceTimeout: '10s',
   respondStatus: 200,

@@ -6,7 +6,7 @@ import type { Config, LoadBalancerConfig } from '../config/index.js';
 import { DEFAULTS, parseDuration } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createUpstream, type Upstream } from '../upstream/index.js';
+import { createUpstream, serverId, type Upstream, type UpstreamOptions } from '../upstream/index.js';
 import type { Handler, Plugins } from './contract.js';
 
 /** The built services of one config: a handler or the reason it could not be built, by service name. */
@@ -33,7 +33,14 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger): Se
       continue;
     }
     if (spec.loadBalancer) {
-      const upstream = createUpstream(upstreamOptions(spec.loadBalancer), log.child({ service: name }));
+      let upstream: Upstream;
+      try {
+        upstream = createUpstream(upstreamOptions(spec.loadBalancer, name), log.child({ service: name }));
+      } catch (cause) {
+        // A server URL the schema lets through but the forwarder cannot use (https://, ftp://): this service only.
+        handlers.set(name, new GatehouseError('CONFIG_SCHEMA', (cause as Error).message, { cause, location: { path: `${path}/loadBalancer` } }));
+        continue;
+      }
       upstreams.push(upstream);
       handlers.set(name, forwardingHandler(upstream));
     } else if (spec.plugin) {
@@ -48,17 +55,62 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger): Se
   };
 }
 
-function upstreamOptions(lb: LoadBalancerConfig) {
+/** The load balancer config of service `name` with every default applied and durations in ms. */
+export function upstreamOptions(lb: LoadBalancerConfig, name: string): UpstreamOptions {
   const t = lb.timeouts ?? {};
+  const hc = lb.healthCheck;
+  const passive = lb.passiveHealthCheck;
+  const cookie = lb.sticky?.cookie;
+  const interval = hc && parseDuration(hc.interval ?? DEFAULTS.healthCheckInterval);
   return {
-    servers: lb.servers.map((s) => s.url),
+    servers: lb.servers.map((s) => ({ url: s.url, weight: s.weight ?? DEFAULTS.serverWeight })),
     passHostHeader: lb.passHostHeader ?? DEFAULTS.passHostHeader,
     connectTimeoutMs: parseDuration(t.connect ?? DEFAULTS.connectTimeout),
     responseHeadersTimeoutMs: parseDuration(t.responseHeaders ?? DEFAULTS.responseHeadersTimeout),
     idleTimeoutMs: parseDuration(t.idle ?? DEFAULTS.upstreamIdleTimeout),
     maxConnections: lb.maxConnections ?? DEFAULTS.upstreamConnections,
+    strategy: lb.strategy ?? DEFAULTS.lbStrategy,
+    ...(hc &&
+      interval !== undefined && {
+        healthCheck: {
+          path: hc.path,
+          method: hc.method ?? DEFAULTS.healthCheckMethod,
+          ...(hc.scheme && { scheme: hc.scheme }),
+          ...(hc.port !== undefined && { port: hc.port }),
+          ...(hc.hostname !== undefined && { hostname: hc.hostname }),
+          ...(hc.headers && { headers: hc.headers }),
+          ...(hc.status !== undefined && { status: hc.status }),
+          // A 0 interval would spin: checks need a pause between them, so 0 means the shortest sane one.
+          intervalMs: Math.max(interval, MIN_CHECK_INTERVAL_MS),
+          unhealthyIntervalMs: Math.max(hc.unhealthyInterval ? parseDuration(hc.unhealthyInterval) : interval, MIN_CHECK_INTERVAL_MS),
+          // A check with no deadline could hang forever and stop the loop: 0 falls back to the default.
+          timeoutMs: parseDuration(hc.timeout ?? DEFAULTS.healthCheckTimeout) || parseDuration(DEFAULTS.healthCheckTimeout),
+        },
+      }),
+    ...(passive && {
+      passiveHealthCheck: {
+        maxFailedAttempts: passive.maxFailedAttempts ?? DEFAULTS.passiveMaxFailedAttempts,
+        failureWindowMs: parseDuration(passive.failureWindow ?? DEFAULTS.passiveFailureWindow),
+        cooldownMs: parseDuration(passive.cooldown ?? DEFAULTS.passiveCooldown),
+      },
+    }),
+    retry: { ...(lb.retry?.attempts !== undefined && { attempts: lb.retry.attempts }), nonIdempotent: lb.retry?.nonIdempotent ?? DEFAULTS.retryNonIdempotent },
+    ...(cookie && {
+      sticky: {
+        // Traefik's default name is likewise derived from the service, so two services' cookies never collide.
+        name: cookie.name ?? `_gh_${serverId(name).slice(0, 8)}`,
+        secure: cookie.secure ?? DEFAULTS.stickyCookieSecure,
+        httpOnly: cookie.httpOnly ?? DEFAULTS.stickyCookieHttpOnly,
+        sameSite: cookie.sameSite ?? DEFAULTS.stickyCookieSameSite,
+        ...(cookie.maxAge !== undefined && { maxAge: cookie.maxAge }),
+        path: cookie.path ?? DEFAULTS.stickyCookiePath,
+      },
+    }),
   };
 }
+
+/** Health checks closer together than this are refused: they would load the upstream more than they tell. */
+const MIN_CHECK_INTERVAL_MS = 100;
 
 /** Plain requests go through the pool; an Upgrade request takes its socket back from the response and is piped. */
 function forwardingHandler(upstream: Upstream): Handler {

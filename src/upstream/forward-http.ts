@@ -1,14 +1,17 @@
 /**
  * Forwarding one HTTP request through an undici Pool with a dispatch handler that writes straight into the
  * client's ServerResponse: no intermediate Readable/Writable, raw header arrays both ways, and backpressure
- * that pauses undici's parser only when the client really falls behind (see RESPONSE_BUFFER_BYTES).
+ * that pauses undici's parser only when the client really falls behind (see RESPONSE_BUFFER_BYTES). An attempt
+ * that fails before anything was sent is handed to the next server the load balancer allows.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
 import { clientResponseHeaders, upstreamRequestHeaders, HOP_BY_HOP, type ForwardedFrom } from './forwarded-headers.js';
-import type { UpstreamServer } from './load-balancer.js';
+import type { LoadBalancer } from './load-balancer.js';
+import type { StickyCookie } from './sticky-cookie.js';
+import type { UpstreamServer } from './upstream-server.js';
 
 /** What the forwarder needs of the client side; the HTTP handler's request context satisfies it structurally. */
 export interface ForwardInfo extends ForwardedFrom {
@@ -45,21 +48,69 @@ function classify(err: Error & { code?: string }): { status: number; code: Error
   return { status: 502, code: 'UPSTREAM_CONNECT' };
 }
 
-/** Relays one upstream response into `res`; one instance per request, driven by undici's dispatch. */
+/** Relays one upstream response into `res`; one instance per request (across its retries), driven by undici. */
 class ResponseRelay implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #clientGone = false;
   #done = false;
+  /** undici called onConnect: the request is being written, so it is no longer "nothing sent". */
+  #connected = false;
+  /** The current attempt counts in its server's inFlight. */
+  #counted = false;
+  #attempt = 1;
+  /** Bits of the servers this request tried (UpstreamServer.bit). */
+  #tried = 0;
+  #server: UpstreamServer;
+  #setCookie: boolean;
+  readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #info: ForwardInfo;
-  readonly #server: UpstreamServer;
+  readonly #lb: LoadBalancer;
 
-  constructor(res: ServerResponse, info: ForwardInfo, server: UpstreamServer) {
+  constructor(req: IncomingMessage, res: ServerResponse, info: ForwardInfo, lb: LoadBalancer, server: UpstreamServer, setCookie: boolean) {
+    this.#req = req;
     this.#res = res;
     this.#info = info;
+    this.#lb = lb;
     this.#server = server;
+    this.#setCookie = setCookie;
     res.once('close', this.#onClientClose);
+  }
+
+  /** Send the request to the current server. */
+  dispatch(): void {
+    if (this.#clientGone) return;
+    const server = this.#server;
+    const req = this.#req;
+    this.#info.upstream = server.url;
+    this.#tried |= server.bit;
+    this.#connected = false;
+    this.#abort = null;
+    server.inFlight++;
+    this.#counted = true;
+    try {
+      const url = req.url ?? '/';
+      server.pool.dispatch(
+        {
+          path: server.pathPrefix === '' ? url : server.pathPrefix + url,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: upstreamRequestHeaders(req.rawHeaders, this.#info, this.#lb.passHostHeader ? undefined : server.host, HOP_BY_HOP),
+          // Streamed, never buffered: undici reads `req` as the upstream socket accepts bytes.
+          body: hasBody(req) ? req : null,
+        },
+        this,
+      );
+    } catch (err) {
+      // Invalid request options (a header undici rejects): answered like any other failure before a response.
+      this.onError(err as Error);
+    }
+  }
+
+  #release(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.#server.inFlight--;
   }
 
   /** The client's response closed: if that was before we finished, cancel the upstream request too. */
@@ -76,6 +127,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
+    this.#connected = true;
     if (this.#clientGone) abort(new ClientGoneError('client closed the connection'));
   }
 
@@ -85,7 +137,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     const res = this.#res;
     if (res.destroyed) return true;
     this.#resume = resume;
-    res.writeHead(statusCode, statusText || undefined, clientResponseHeaders(rawHeaders));
+    const headers = clientResponseHeaders(rawHeaders);
+    if (this.#setCookie) headers.push('Set-Cookie', (this.#lb.sticky as StickyCookie).setCookie(this.#server));
+    res.writeHead(statusCode, statusText || undefined, headers);
     return true;
   }
 
@@ -100,28 +154,51 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#done = true;
+    this.#release();
     this.#res.end();
   }
 
   onError(err: Error & { code?: string }): void {
-    this.#done = true;
+    this.#release();
     const res = this.#res;
+    const server = this.#server;
     if (this.#clientGone || err instanceof ClientGoneError) {
-      this.#info.log.debug({ upstream: this.#server.url }, 'client closed before the upstream response ended');
+      this.#done = true;
+      this.#info.log.debug({ upstream: server.url }, 'client closed before the upstream response ended');
       return;
     }
+    const { status, code } = res.headersSent ? FAILED_MID_RESPONSE : classify(err);
+    this.#lb.failed(server, err.code ?? code);
+    if (!this.#connected && !res.headersSent) {
+      const next = this.#lb.next(this.#req, hasBody(this.#req) && this.#req.readableDidRead, this.#attempt, this.#tried);
+      if (next !== undefined) {
+        this.#info.log.warn({ err, code, upstream: server.url, retryOn: next.url, attempt: this.#attempt }, 'upstream failed, retrying');
+        this.#server = next;
+        this.#attempt++;
+        // The client may hold a cookie for the server that failed: pin it to the one that answers.
+        this.#setCookie = this.#lb.sticky !== undefined;
+        // Not from inside undici's error loop: the next dispatch starts on a clean stack.
+        process.nextTick(redispatch, this);
+        return;
+      }
+    }
+    this.#done = true;
+    this.#info.log.warn({ err, code, upstream: server.url }, 'upstream failed');
     if (res.headersSent) {
       // Part of the body is already out: a truncated connection is the only honest signal left to the client.
-      this.#info.log.warn({ err, code: 'UPSTREAM_FAILED', upstream: this.#server.url }, 'upstream failed');
       res.destroy();
       return;
     }
-    const { status, code } = classify(err);
-    this.#info.log.warn({ err, code, upstream: this.#server.url }, 'upstream failed');
     const body = status === 504 ? GATEWAY_TIMEOUT : BAD_GATEWAY;
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
     res.end(body);
   }
+}
+
+const FAILED_MID_RESPONSE = { status: 502, code: 'UPSTREAM_FAILED' } as const;
+
+function redispatch(relay: ResponseRelay): void {
+  relay.dispatch();
 }
 
 /** True when the request carries a body (RFC 9112 §6.3): a Content-Length above 0 or a Transfer-Encoding. */
@@ -132,30 +209,18 @@ function hasBody(req: IncomingMessage): boolean {
   return len !== undefined && len !== '0';
 }
 
-/** Send `req` to `server` and relay the answer into `res`; ends `res` in every outcome and never throws. */
+/**
+ * Send `req` to `server` (chosen by `lb`) and relay the answer into `res`; a failure before anything was sent
+ * moves on to the next server `lb` allows. Ends `res` in every outcome and never throws. `setCookie`: answer
+ * with the sticky cookie for the server that responds.
+ */
 export function forwardHttp(
   req: IncomingMessage,
   res: ServerResponse,
   info: ForwardInfo,
   server: UpstreamServer,
-  passHostHeader: boolean,
+  lb: LoadBalancer,
+  setCookie: boolean,
 ): void {
-  info.upstream = server.url;
-  const relay = new ResponseRelay(res, info, server);
-  try {
-    const url = req.url ?? '/';
-    server.pool.dispatch(
-      {
-        path: server.pathPrefix === '' ? url : server.pathPrefix + url,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(req.rawHeaders, info, passHostHeader ? undefined : server.host, HOP_BY_HOP),
-        // Streamed, never buffered: undici reads `req` as the upstream socket accepts bytes.
-        body: hasBody(req) ? req : null,
-      },
-      relay,
-    );
-  } catch (err) {
-    // Invalid request options (a header undici rejects): answered like any other failure before a response.
-    relay.onError(err as Error);
-  }
+  new ResponseRelay(req, res, info, lb, server, setCookie).dispatch();
 }

@@ -23,7 +23,7 @@ import httpProxy from 'http-proxy';
 import type { ErrorCode } from '../errors.js';
 import { upstreamRequestHeaders, HOP_BY_HOP_UPGRADE } from './forwarded-headers.js';
 import type { ForwardInfo } from './forward-http.js';
-import type { UpstreamServer } from './load-balancer.js';
+import type { UpstreamServer } from './upstream-server.js';
 
 /** Forwards upgrades to any server of one service; owns every socket it opened until they close. */
 export interface UpgradeForwarder {

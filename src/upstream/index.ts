@@ -1,7 +1,8 @@
 /**
- * The upstream side of gatehouse: one service's servers behind round robin, plain requests forwarded through
- * undici keep-alive pools, upgrades through http-proxy. Callers build one Upstream per service and per config
- * snapshot, and close() it when the snapshot is retired.
+ * The upstream side of gatehouse: one service's servers behind a load balancer (weighted round robin or least
+ * connections, sticky cookies, active and passive health checks, retries), plain requests forwarded through undici
+ * keep-alive pools, upgrades through http-proxy. Callers build one Upstream per service and per config snapshot,
+ * and close() it when the snapshot is retired: that also stops its health checks.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,15 +10,26 @@ import type { Logger } from 'pino';
 import type { Pool } from 'undici';
 import { forwardHttp, type ForwardInfo } from './forward-http.js';
 import { createUpgradeForwarder } from './forward-upgrade.js';
-import { createServer, RoundRobin } from './load-balancer.js';
+import { startHealthChecks, type HealthCheckOptions, type HealthChecks } from './health-check.js';
+import { LoadBalancer } from './load-balancer.js';
+import type { PassiveHealthOptions } from './passive-health.js';
+import type { Strategy } from './selection.js';
+import type { StickyCookieOptions } from './sticky-cookie.js';
+import { createServer, type ServerSpec } from './upstream-server.js';
 
 export type { ForwardInfo } from './forward-http.js';
+export type { HealthCheckOptions } from './health-check.js';
+export type { PassiveHealthOptions } from './passive-health.js';
+export type { Strategy } from './selection.js';
+export type { StickyCookieOptions } from './sticky-cookie.js';
+export type { ServerSpec } from './upstream-server.js';
+export { serverId } from './upstream-server.js';
 export { HOP_BY_HOP, HOP_BY_HOP_UPGRADE, displayIp } from './forwarded-headers.js';
 
 /** A service's upstream settings, already resolved from the config (durations in ms, 0 = off). */
 export interface UpstreamOptions {
-  /** http:// base URLs; a path in the URL is prefixed to the request path. */
-  servers: string[];
+  /** http:// base URLs (or URL and weight); a path in the URL is prefixed to the request path. */
+  servers: readonly ServerSpec[];
   /** true: the client's Host goes upstream; false: the server URL's host. */
   passHostHeader: boolean;
   connectTimeoutMs: number;
@@ -25,20 +37,39 @@ export interface UpstreamOptions {
   idleTimeoutMs: number;
   /** Connections per server. */
   maxConnections: number;
+  /** Default roundRobin. */
+  strategy?: Strategy;
+  /** Active checks; absent = every server counts as up. */
+  healthCheck?: HealthCheckOptions;
+  /** Passive checks; absent = off. */
+  passiveHealthCheck?: PassiveHealthOptions;
+  /** Default: every server may be tried once, idempotent methods only. */
+  retry?: { attempts?: number; nonIdempotent?: boolean };
+  /** Sticky sessions; absent = off. */
+  sticky?: StickyCookieOptions;
 }
 
 /** Forwards requests of one service to its servers. */
 export interface Upstream {
-  /** Forward one request; always ends `res` (with the upstream's response, or 502/504 plain text). Never throws. */
+  /**
+   * Forward one request; always ends `res` (with the upstream's response, 502/504 plain text, or 503 when no
+   * server is usable). Never throws.
+   */
   forward(req: IncomingMessage, res: ServerResponse, info: ForwardInfo): void;
   /** Forward an Upgrade (WebSocket) request from the server's 'upgrade' event. Never throws. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, info: ForwardInfo): void;
-  /** Close pools and upgrade sockets it owns. */
+  /** Stop health checks, close pools and the upgrade sockets it owns. */
   close(): Promise<void>;
 }
 
 /** In-flight requests get this long to finish on a retired pool before their connections are cut. */
 const POOL_CLOSE_GRACE_MS = 10_000;
+
+const UNAVAILABLE_BODY = 'Service Unavailable: no healthy upstream\n';
+const UNAVAILABLE = Buffer.from(UNAVAILABLE_BODY);
+const UNAVAILABLE_RAW =
+  `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${UNAVAILABLE.length}\r\n` +
+  `connection: close\r\n\r\n${UNAVAILABLE_BODY}`;
 
 /** Close gracefully (in-flight requests finish, idle sockets close), then destroy whatever is still running. */
 async function closePool(pool: Pool, log: Logger): Promise<void> {
@@ -56,26 +87,55 @@ async function closePool(pool: Pool, log: Logger): Promise<void> {
 }
 
 /**
- * Build the upstream of one service. Parses the server URLs and opens nothing yet (connections are made on
- * first use); throws a TypeError for a URL that is not http:// or an empty server list.
+ * Build the upstream of one service and start its health checks (if any). Parses the server URLs and opens no
+ * pool connection yet (connections are made on first use); throws a TypeError for a URL that is not http://,
+ * a bad weight, or an empty server list.
  */
 export function createUpstream(options: UpstreamOptions, log: Logger): Upstream {
-  const balancer = new RoundRobin(options.servers.map((url) => createServer(url, options)));
+  const servers = options.servers.map((spec, i) => createServer(spec, i, options));
+  const lb = new LoadBalancer(
+    servers,
+    {
+      passHostHeader: options.passHostHeader,
+      strategy: options.strategy ?? 'roundRobin',
+      retry: {
+        attempts: Math.max(1, options.retry?.attempts ?? servers.length),
+        nonIdempotent: options.retry?.nonIdempotent ?? false,
+      },
+      ...(options.passiveHealthCheck && { passiveHealthCheck: options.passiveHealthCheck }),
+      ...(options.sticky && { sticky: options.sticky }),
+    },
+    log,
+  );
+  const checks: HealthChecks | undefined = options.healthCheck && startHealthChecks(servers, options.healthCheck, log);
   const upgrades = createUpgradeForwarder(options.passHostHeader, options.responseHeadersTimeoutMs);
-  const passHost = options.passHostHeader;
   let closed = false;
   return {
     forward(req, res, info) {
-      forwardHttp(req, res, info, balancer.next(), passHost);
+      const server = lb.choose(req.rawHeaders);
+      if (server === undefined) {
+        info.upstream = undefined;
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': UNAVAILABLE.length });
+        res.end(UNAVAILABLE);
+        return;
+      }
+      forwardHttp(req, res, info, server, lb, lb.sticky !== undefined && !lb.pinnedHit);
     },
     upgrade(req, socket, head, info) {
-      upgrades.forward(req, socket, head, info, balancer.next());
+      const server = lb.choose(req.rawHeaders);
+      if (server === undefined) {
+        socket.on('error', () => {});
+        socket.end(UNAVAILABLE_RAW);
+        return;
+      }
+      upgrades.forward(req, socket, head, info, server);
     },
     async close() {
       if (closed) return;
       closed = true;
+      checks?.stop();
       upgrades.close();
-      await Promise.all(balancer.servers.map((s) => closePool(s.pool, log)));
+      await Promise.all(servers.map((s) => closePool(s.pool, log)));
     },
   };
 }

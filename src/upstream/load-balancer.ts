@@ -1,69 +1,101 @@
 /**
- * The servers of one service, each with what can be worked out once (origin, path prefix, Host value, its
- * keep-alive undici Pool), and round-robin selection among them.
+ * The load balancer of one service: which server a request goes to (sticky cookie first, then the selection
+ * policy among usable servers), whether a failed attempt may go to another one, and the bookkeeping that
+ * health and least-connections need. Everything here is built at config load; per request it compares numbers.
  */
-import { Pool } from 'undici';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import { PassiveHealth, type PassiveHealthOptions } from './passive-health.js';
+import { createPolicy, type SelectionPolicy, type Strategy } from './selection.js';
+import { StickyCookie, type StickyCookieOptions } from './sticky-cookie.js';
+import { isUsable, type UpstreamServer } from './upstream-server.js';
 
-/** Pool settings shared by every server of a service; times in ms, 0 = off. */
-export interface PoolSettings {
-  connectTimeoutMs: number;
-  responseHeadersTimeoutMs: number;
-  idleTimeoutMs: number;
-  maxConnections: number;
+/** Retry settings, already defaulted. */
+export interface RetryOptions {
+  /** Servers one request may try in all; 1 = no retry. */
+  attempts: number;
+  /** Retry non-idempotent methods too. */
+  nonIdempotent: boolean;
 }
 
-/** One upstream server, precomputed so the per-request path only concatenates strings. */
-export interface UpstreamServer {
-  /** The configured URL, as logs and the access log show it. */
-  readonly url: string;
-  /** `http://host:port`, the target of upgrades. */
-  readonly origin: string;
-  /** Path of the URL without its trailing slash (`''` for none), prefixed to every request path. */
-  readonly pathPrefix: string;
-  /** The URL's host (with port when given), sent as Host when passHostHeader is false. */
-  readonly host: string;
-  readonly pool: Pool;
+/** What the load balancer is built from. */
+export interface LoadBalancerOptions {
+  /** true: the client's Host goes upstream; false: the server URL's host. */
+  passHostHeader: boolean;
+  strategy: Strategy;
+  retry: RetryOptions;
+  passiveHealthCheck?: PassiveHealthOptions;
+  sticky?: StickyCookieOptions;
 }
 
-/** Timers beyond 2^31-1 ms overflow in Node, so "no idle limit" is the longest a timer can wait (~24.8 days). */
-const NO_LIMIT_MS = 2_147_483_647;
+/** RFC 9110 §9.2.2: the methods a client (or proxy) may repeat automatically after a communication failure. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-/** Build one server: parses the URL once; throws a TypeError on a URL that is not http://. */
-export function createServer(url: string, settings: PoolSettings): UpstreamServer {
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'http:') throw new TypeError(`upstream URL must be http://, got ${url}`);
-  const idle = settings.idleTimeoutMs > 0 ? settings.idleTimeoutMs : NO_LIMIT_MS;
-  const pool = new Pool(parsed.origin, {
-    connections: settings.maxConnections,
-    // One request per connection at a time: pipelining makes one slow response stall the ones queued behind it.
-    pipelining: 1,
-    connect: { timeout: settings.connectTimeoutMs },
-    headersTimeout: settings.responseHeadersTimeoutMs,
-    // No body timeout: a server-sent event stream or long poll may be silent for minutes; the client side's
-    // own timeouts and disconnects end those.
-    bodyTimeout: 0,
-    keepAliveTimeout: idle,
-    // The upstream's `Keep-Alive: timeout=` hint may shorten the idle time, never lengthen it past ours.
-    keepAliveMaxTimeout: idle,
-  });
-  const pathname = parsed.pathname.endsWith('/') ? parsed.pathname.slice(0, -1) : parsed.pathname;
-  return { url, origin: parsed.origin, pathPrefix: pathname, host: parsed.host, pool };
-}
-
-/** Round robin over a fixed list of servers; `next()` is O(1) and allocation-free. */
-export class RoundRobin {
+/** Chooses servers for one service; `choose` and `next` run per request and allocate nothing. */
+export class LoadBalancer {
   readonly servers: readonly UpstreamServer[];
-  #index = 0;
+  readonly sticky: StickyCookie | undefined;
+  readonly passHostHeader: boolean;
+  /** Whether the last `choose` used the server named by the request's sticky cookie; read it right after. */
+  pinnedHit = false;
+  readonly #policy: SelectionPolicy;
+  readonly #passive: PassiveHealth | undefined;
+  readonly #retry: RetryOptions;
+  readonly #log: Logger;
+  /** Set while no server is usable, so the outage is logged once, not once per refused request. */
+  #outage = false;
 
-  constructor(servers: readonly UpstreamServer[]) {
+  constructor(servers: readonly UpstreamServer[], options: LoadBalancerOptions, log: Logger) {
     if (servers.length === 0) throw new TypeError('an upstream needs at least one server');
     this.servers = servers;
+    this.#policy = createPolicy(options.strategy, servers);
+    this.#passive = options.passiveHealthCheck && new PassiveHealth(servers.length, options.passiveHealthCheck, log);
+    this.sticky = options.sticky && new StickyCookie(options.sticky, servers);
+    this.#retry = options.retry;
+    this.passHostHeader = options.passHostHeader;
+    this.#log = log;
   }
 
-  /** The server for the next request, cycling through all of them in order. */
-  next(): UpstreamServer {
-    const server = this.servers[this.#index] as UpstreamServer;
-    this.#index = this.#index + 1 === this.servers.length ? 0 : this.#index + 1;
+  /**
+   * The server for a new request: the one its sticky cookie names when that one is usable, else the policy's
+   * pick; undefined when no server is usable (the caller answers 503).
+   */
+  choose(rawHeaders: readonly string[]): UpstreamServer | undefined {
+    const now = Date.now();
+    this.pinnedHit = false;
+    if (this.sticky !== undefined) {
+      const pinned = this.sticky.pinned(rawHeaders);
+      if (pinned !== undefined && isUsable(pinned, now)) {
+        this.pinnedHit = true;
+        this.#outage = false;
+        return pinned;
+      }
+    }
+    const server = this.#policy.pick(0, now);
+    if (server === undefined) {
+      if (!this.#outage) {
+        this.#outage = true;
+        this.#log.warn({ code: 'UPSTREAM_UNAVAILABLE', servers: this.servers.length }, 'no healthy upstream');
+      }
+    } else {
+      this.#outage = false;
+    }
     return server;
+  }
+
+  /**
+   * Another server for a request whose attempt number `attempt` (1-based) failed before anything was sent, or
+   * undefined when it must not be retried: the method is not idempotent (unless configured), its body was already
+   * read, the attempts are spent, or every usable server was tried.
+   */
+  next(req: IncomingMessage, bodyStarted: boolean, attempt: number, tried: number): UpstreamServer | undefined {
+    if (attempt >= this.#retry.attempts || bodyStarted) return undefined;
+    if (!this.#retry.nonIdempotent && !IDEMPOTENT.has(req.method as string)) return undefined;
+    return this.#policy.pick(tried, Date.now());
+  }
+
+  /** Record a failed attempt on `server` for passive health (no-op when passive checks are off). */
+  failed(server: UpstreamServer, reason: string): void {
+    this.#passive?.failed(server, Date.now(), reason);
   }
 }
