@@ -52,7 +52,8 @@ export function buildSniIndex<T>(certs: readonly IndexedCert<T>[], fallback: T |
       all.push(cert);
       claims.set(name, all);
       const prev = table.get(key);
-      if (!prev || cert.notAfter.getTime() > prev.notAfter.getTime()) table.set(key, cert);
+      // On a tie the later one wins: certificates put by the ACME manager come after the files.
+      if (!prev || cert.notAfter.getTime() >= prev.notAfter.getTime()) table.set(key, cert);
     }
   }
   const conflicts: NameConflict[] = [];

@@ -47,6 +47,13 @@ export interface CertStore {
   readonly defaultContext: SecureContext;
   /** The options every context is built with (protocol versions, ciphers, curves), for the https.Server too. */
   readonly contextOptions: SecureContextOptions;
+  /**
+   * Options for the https.Server itself: `contextOptions` plus the default certificate, which is what a client
+   * without SNI gets (Node calls SNICallback only when SNI is present). With onUnknownName 'refuse' there is no
+   * certificate, so such a client's handshake fails with a handshake_failure alert. Read again after the default
+   * certificate changes (see `defaultContext`), and apply with `server.setSecureContext()`.
+   */
+  serverOptions(): SecureContextOptions;
   /** What is in service, the default certificate last. */
   list(): readonly CertInfo[];
   /** Adds or replaces the certificate named `source`; serves it from the next handshake. Throws CERT_INVALID. */
@@ -189,6 +196,7 @@ export async function createCertStore(options: CertStoreOptions): Promise<CertSt
       return fallbackContext;
     },
     contextOptions,
+    serverOptions: () => (refuse ? { ...contextOptions } : { ...contextOptions, cert: fallback.pair.chainPem, key: fallback.pair.key.pem }),
     list() {
       const info = (s: Served, isDefault: boolean): CertInfo => ({
         names: s.pair.leaf.names,
