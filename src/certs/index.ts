@@ -5,3 +5,4 @@ export { dnsNames, pairCertificates, parsePemFile, type CertPair, type KeyType, 
 export { DEFAULT_CERT_NAME, generateSelfSigned, loadOrCreateDefaultCertificate, type PemPair } from './self-signed.js';
 export { ensurePrivateDir, writeFileAtomic } from './atomic-write.js';
 export { DEFAULT_CIPHERS, DEFAULT_ECDH_CURVE, secureContextBase, TicketKeys, type TicketKeyHolder, type TlsSettings } from './tls-settings.js';
+export { resolveCertsDir, resolveConfigRelative, resolveStateDir, resolveTlsPaths, type TlsPaths } from '../config/paths.js';
