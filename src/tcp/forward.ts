@@ -1,0 +1,173 @@
+/**
+ * The passthrough forwarder of one route: connects to the service's next backend, sends the optional PROXY
+ * protocol header and the ClientHello bytes the edge peeked, then joins the two sockets (pipe.ts). It never
+ * reads or alters the TLS stream, so the client sees the backend's certificate and gatehouse holds no key.
+ */
+import { connect, type Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import type { TcpBackend, TcpBackendRing } from './backend.js';
+import { joinSockets, type Pipe, type PipeResult } from './pipe.js';
+
+/** The addresses of one client connection, as the PROXY protocol header reports them. */
+export interface PeerAddresses {
+  /** The client's address (the socket's, or the one a trusted PROXY header from a load balancer carried). */
+  clientIp: string;
+  clientPort: number;
+  /** The address and port the client connected to (our entry point's). */
+  localIp: string;
+  localPort: number;
+}
+
+/** Takes over a peeked client connection and passes it through to a backend. */
+export interface TcpForwarder {
+  /**
+   * Connect to the next backend (round robin), send the PROXY header if configured, then `replay` (the peeked
+   * bytes), then pipe both ways. Owns `client` from now on: always ends or destroys it. Never throws. Call it
+   * synchronously after removing your own 'data' listeners and timers, so no byte is read into the void.
+   */
+  forward(client: Socket, replay: Buffer, peer: PeerAddresses): void;
+  /** Destroy the connections it holds (shutdown, or when the runtime is disposed); resolves when they are closed. */
+  close(): Promise<void>;
+}
+
+/** What a forwarder needs; times in milliseconds, 0 = off. */
+export interface TcpForwarderOptions {
+  readonly route: string;
+  readonly service: string;
+  readonly ring: TcpBackendRing;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** Builds the PROXY protocol header for a connection; absent, none is sent. */
+  readonly proxyHeader?: (peer: PeerAddresses) => Buffer;
+  readonly log: Logger;
+}
+
+/** Connect failures get a code from the catalogue (docs/errors.md) so operators can alert on them. */
+type ConnectCode = 'TCP_CONNECT' | 'TCP_CONNECT_TIMEOUT';
+
+/** One client connection from hand-over to close; `cancel` stops a connect attempt under way. */
+interface Passage {
+  readonly client: Socket;
+  backend: Socket | undefined;
+  pipe: Pipe | undefined;
+  cancel: (() => void) | undefined;
+}
+
+/** Creates the forwarder of one route. Every backend is tried at most once per connection before giving up. */
+export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
+  const { route, service, ring, connectTimeoutMs, idleTimeoutMs, proxyHeader, log } = options;
+  const live = new Set<Passage>();
+  let closed = false;
+
+  function forward(client: Socket, replay: Buffer, peer: PeerAddresses): void {
+    try {
+      if (closed) {
+        client.destroy();
+        return;
+      }
+      // Until the backend answers, the client's further bytes wait in the kernel, not in our memory.
+      client.pause();
+      client.setTimeout(0);
+      const passage: Passage = { client, backend: undefined, pipe: undefined, cancel: undefined };
+      live.add(passage);
+      // A client that leaves while we connect takes the attempt with it.
+      const onEarlyEnd = (): void => {
+        passage.cancel?.();
+        client.destroy();
+        live.delete(passage);
+      };
+      client.on('error', onEarlyEnd);
+      client.on('close', onEarlyEnd);
+      const started = performance.now();
+
+      const attempt = (triesLeft: number): void => {
+        const backend = ring.next();
+        const socket = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+        passage.backend = socket;
+        const timer =
+          connectTimeoutMs > 0
+            ? setTimeout(() => fail('TCP_CONNECT_TIMEOUT', new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs)
+            : undefined;
+        const stop = (): void => {
+          clearTimeout(timer);
+          socket.removeListener('error', onError);
+          socket.removeListener('connect', onConnect);
+          passage.cancel = undefined;
+        };
+        passage.cancel = () => {
+          stop();
+          socket.destroy();
+        };
+        const fail = (code: ConnectCode, err: Error): void => {
+          stop();
+          socket.destroy();
+          log.warn({ code, err, route, service, backend: backend.address, clientIp: peer.clientIp }, 'passthrough backend connect failed');
+          if (triesLeft > 1) return attempt(triesLeft - 1);
+          client.removeListener('close', onEarlyEnd);
+          client.removeListener('error', onEarlyEnd);
+          client.on('error', ignore); // a reset from the client while we close it says nothing new
+          client.destroy();
+          live.delete(passage);
+        };
+        const onError = (err: Error): void => fail('TCP_CONNECT', err);
+        const onConnect = (): void => {
+          stop();
+          client.removeListener('error', onEarlyEnd);
+          client.removeListener('close', onEarlyEnd);
+          // One write of header + ClientHello: a backend expects the PROXY header first and whole (PROXY protocol
+          // spec §2.1: "the receiver ... must not start to parse the header until it has received it entirely").
+          socket.write(proxyHeader ? Buffer.concat([proxyHeader(peer), replay]) : replay);
+          passage.pipe = joinSockets(client, socket, idleTimeoutMs, (result) => {
+            live.delete(passage);
+            report(result, backend, peer, started, replay.length);
+          });
+        };
+        socket.on('error', onError);
+        socket.on('connect', onConnect);
+      };
+      attempt(ring.backends.length);
+    } catch (err) {
+      // Nothing above should throw; if it does, the client must still not be left hanging.
+      log.error({ err, route, service }, 'passthrough failed');
+      client.destroy();
+    }
+  }
+
+  function report(result: PipeResult, backend: TcpBackend, peer: PeerAddresses, started: number, replayed: number): void {
+    log.debug(
+      {
+        route,
+        service,
+        backend: backend.address,
+        clientIp: peer.clientIp,
+        bytesUp: replayed + result.bytesUp,
+        bytesDown: result.bytesDown,
+        durationMs: Math.round(performance.now() - started),
+        end: result.end,
+        ...(result.error ? { err: result.error } : {}),
+      },
+      'passthrough connection closed',
+    );
+  }
+
+  return {
+    forward,
+    close: async () => {
+      closed = true;
+      const closing = [...live].map((p) => {
+        const sockets = [p.client, p.backend].filter((s): s is Socket => s !== undefined && !s.closed);
+        const gone = Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
+        if (p.pipe) p.pipe.abort();
+        else {
+          p.cancel?.();
+          for (const s of sockets) s.destroy();
+        }
+        return gone;
+      });
+      live.clear();
+      await Promise.all(closing);
+    },
+  };
+}
+
+function ignore(): void {}
