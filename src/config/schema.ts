@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
+import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
 import { EntryPointHttpSchema, EntryPointProxyProtocolSchema, EntryPointTlsSchema, TcpSchema, TlsSchema } from './schema-tls.js';
 
 const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
@@ -314,9 +315,10 @@ export const ServiceSchema = Type.Object(
 
 export const MiddlewareSchema = Type.Object(
   {
+    ...BUILTIN_MIDDLEWARE_SCHEMAS,
     plugin: Type.Optional(PluginSchema),
   },
-  { additionalProperties: false, description: 'A step between router and service. Exactly one kind.' },
+  { additionalProperties: false, description: 'A step between router and service, configured as in Traefik. Exactly one kind.' },
 );
 
 export const ConfigSchema = Type.Object(

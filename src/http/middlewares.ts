@@ -5,6 +5,7 @@
  */
 import type { Config, MiddlewareConfig } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
+import { BUILTIN_MIDDLEWARES, createLookup, type MiddlewareLookup } from '../middlewares/index.js';
 import type { Handler, Plugins } from './contract.js';
 import { buildPlugin } from './services.js';
 
@@ -20,9 +21,25 @@ type Builder<K extends keyof MiddlewareConfig> = (
   spec: NonNullable<MiddlewareConfig[K]>,
   path: string,
   plugins: Plugins,
+  lookup: MiddlewareLookup,
 ) => Wrapper | GatehouseError;
 
+/** A built-in builder throws a GatehouseError for options it cannot compile; here that becomes the recorded reason. */
+function builtin<K extends keyof typeof BUILTIN_MIDDLEWARES>(kind: K): Builder<K> {
+  return (spec, path, _plugins, lookup) => {
+    try {
+      return BUILTIN_MIDDLEWARES[kind](spec, path, lookup);
+    } catch (err) {
+      if (err instanceof GatehouseError) return err;
+      return new GatehouseError('MIDDLEWARE_CONFIG', `${kind}: ${(err as Error)?.message ?? String(err)}`, { cause: err, location: { path } });
+    }
+  };
+}
+
 const BUILDERS: { [K in keyof MiddlewareConfig]-?: Builder<K> } = {
+  ...(Object.fromEntries(Object.keys(BUILTIN_MIDDLEWARES).map((k) => [k, builtin(k as keyof typeof BUILTIN_MIDDLEWARES)])) as {
+    [K in keyof typeof BUILTIN_MIDDLEWARES]: Builder<K>;
+  }),
   plugin: (spec, path, plugins) =>
     buildPlugin(spec.name, spec.options, plugins.middlewares, `${path}/plugin`, (factory, options) => {
       // Validate eagerly: a factory that throws on its options must fail at config load, not on the first request.
@@ -38,21 +55,20 @@ const notReached: Handler = (_req, res) => {
 
 /** Build every middleware in `config.http.middlewares`. Never throws. */
 export function buildMiddlewares(config: Config, plugins: Plugins): MiddlewareSet {
-  const wrappers = new Map<string, Wrapper | GatehouseError>();
-  for (const [name, spec] of Object.entries(config.http?.middlewares ?? {})) {
+  const specs = config.http?.middlewares ?? {};
+  // Built through a memoised lookup, so a chain can build its members first and a cycle is caught (chain.ts).
+  const { lookup, built: wrappers } = createLookup(new Set(Object.keys(specs)), (name, lookup) => {
+    const spec = specs[name]!;
     const path = `/http/middlewares/${name}`;
     const kinds = Object.keys(spec) as (keyof MiddlewareConfig)[];
     if (kinds.length !== 1) {
-      wrappers.set(
-        name,
-        new GatehouseError('CONFIG_SCHEMA', `middleware "${name}" must have exactly one kind (${Object.keys(BUILDERS).join(', ')}); found ${kinds.length ? kinds.join(', ') : 'none'}`, {
-          location: { path },
-        }),
-      );
-      continue;
+      return new GatehouseError('CONFIG_SCHEMA', `middleware "${name}" must have exactly one kind (${Object.keys(BUILDERS).join(', ')}); found ${kinds.length ? kinds.join(', ') : 'none'}`, {
+        location: { path },
+      });
     }
     const kind = kinds[0]!;
-    wrappers.set(name, (BUILDERS[kind] as Builder<typeof kind>)(spec[kind]!, path, plugins));
-  }
+    return (BUILDERS[kind] as Builder<typeof kind>)(spec[kind]!, path, plugins, lookup);
+  });
+  for (const name of Object.keys(specs)) lookup(name);
   return { wrappers };
 }

@@ -1,0 +1,122 @@
+/**
+ * `forwardAuth`: before a request goes upstream, ask an auth service (Authelia, Authentik, oauth2-proxy) with a
+ * GET carrying the client's headers and X-Forwarded-Method/-Proto/-Host/-Uri/-For, as Traefik does. A 2xx lets the
+ * request through with `authResponseHeaders` copied onto it (any the client sent under those names are removed
+ * first, so a client cannot pose as a logged-in user); any other answer (401, a 302 to a login page) goes back to
+ * the client as it came. An auth service that cannot be reached fails closed: 502 and a log line.
+ */
+import type { IncomingMessage } from 'node:http';
+import { request } from 'undici';
+import type { ForwardAuthConfig } from '../config/schema-middlewares.js';
+import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
+import { parseDuration } from '../config/duration.js';
+import type { RequestContext } from '../http/context.js';
+import type { Wrapper } from '../http/middlewares.js';
+import { HOP_BY_HOP, displayIp } from '../upstream/index.js';
+import { isAcmeChallenge } from './acme-path.js';
+import { middlewareConfigError } from './config-error.js';
+import { setRequestHeader } from './request-edits.js';
+
+/** Largest auth-service body relayed to the client (a login page or a JSON error); longer ones are cut. */
+export const MAX_AUTH_BODY_BYTES = 1024 * 1024;
+
+const BAD_GATEWAY = Buffer.from('Bad Gateway\n');
+
+/** Request headers never sent to the auth service: connection-scoped ones, the body's framing (no body goes). */
+const NOT_SENT: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length', 'host']);
+
+/** Build a forwardAuth; throws MIDDLEWARE_CONFIG when `address` is not an http(s) URL. */
+export function createForwardAuth(spec: ForwardAuthConfig, path: string): Wrapper {
+  let url: URL;
+  try {
+    url = new URL(spec.address);
+  } catch (cause) {
+    throw middlewareConfigError(`${path}/address`, `"${spec.address}" is not a URL`, cause);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw middlewareConfigError(`${path}/address`, `"${spec.address}" is not an http(s) URL`);
+  const address = url.href;
+  const timeoutMs = parseDuration(spec.timeout ?? MIDDLEWARE_DEFAULTS.forwardAuthTimeout);
+  const only = spec.authRequestHeaders ? new Set(spec.authRequestHeaders.map((h) => h.toLowerCase())) : undefined;
+  const copied = (spec.authResponseHeaders ?? []).map((h) => [h, h.toLowerCase()] as const);
+  const trustHeader = spec.trustForwardHeader ?? false;
+
+  const authHeaders = (req: IncomingMessage, ctx: RequestContext): string[] => {
+    const trust = trustHeader && ctx.trustForwarded;
+    const out: string[] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const lower = raw[i]!.toLowerCase();
+      if (NOT_SENT.has(lower) || lower.startsWith('x-forwarded-')) continue;
+      if (only !== undefined && !only.has(lower)) continue;
+      out.push(raw[i]!, raw[i + 1]!);
+    }
+    const h = req.headers;
+    const priorFor = trust ? h['x-forwarded-for'] : undefined;
+    const ip = displayIp(ctx.clientIp);
+    out.push('x-forwarded-for', priorFor ? `${String(priorFor)}, ${ip}` : ip);
+    out.push('x-forwarded-method', (trust && (h['x-forwarded-method'] as string | undefined)) || ctx.method);
+    out.push('x-forwarded-proto', (trust && (h['x-forwarded-proto'] as string | undefined)) || ctx.scheme);
+    out.push('x-forwarded-host', (trust && (h['x-forwarded-host'] as string | undefined)) || ctx.rawHost);
+    out.push('x-forwarded-uri', (trust && (h['x-forwarded-uri'] as string | undefined)) || (req.url ?? '/'));
+    return out;
+  };
+
+  return (next) => async (req, res, ctx) => {
+    if (isAcmeChallenge(ctx.method, ctx.path)) return next(req, res, ctx);
+    let answer: Awaited<ReturnType<typeof request>>;
+    try {
+      answer = await request(address, {
+        method: 'GET',
+        headers: authHeaders(req, ctx),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } catch (err) {
+      ctx.log.warn({ err, code: 'UPSTREAM_CONNECT', address, router: ctx.router }, 'forward auth failed');
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BAD_GATEWAY.length });
+      res.end(BAD_GATEWAY);
+      return;
+    }
+    const { statusCode, headers: authResHeaders, body } = answer;
+    if (statusCode >= 200 && statusCode < 300) {
+      body.dump().catch(() => undefined); // the body of a yes is not used; free the connection
+      for (const [name, lower] of copied) {
+        const v = authResHeaders[lower];
+        if (v === undefined) setRequestHeader(req, ctx, name);
+        else setRequestHeader(req, ctx, name, ...(Array.isArray(v) ? v : [v]));
+      }
+      return next(req, res, ctx);
+    }
+    let payload: Buffer;
+    try {
+      payload = await readCapped(body);
+    } catch (err) {
+      ctx.log.warn({ err, code: 'UPSTREAM_FAILED', address, router: ctx.router }, 'forward auth failed');
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BAD_GATEWAY.length });
+      res.end(BAD_GATEWAY);
+      return;
+    }
+    for (const [name, value] of Object.entries(authResHeaders)) {
+      if (value === undefined || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+      res.setHeader(name, value);
+    }
+    res.setHeader('content-length', payload.length);
+    res.writeHead(statusCode);
+    res.end(payload);
+  };
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const room = MAX_AUTH_BODY_BYTES - size;
+    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    size += Math.min(chunk.length, room);
+    if (size >= MAX_AUTH_BODY_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks, size);
+}
