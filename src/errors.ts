@@ -12,15 +12,16 @@ export const ERROR_CODES = {
   RULE_MATCHER: 'A router rule uses an unknown matcher, a wrong argument count, or an invalid regular expression.',
   PLUGIN_UNKNOWN: 'The config names a custom handler or middleware that was not registered through the library API.',
   PLUGIN_FAILED: 'A custom handler or middleware threw while it was being created from its options.',
+  MIDDLEWARE_CONFIG: 'A built-in middleware cannot be built from its options (bad CIDR or regex, unreadable usersFile, chain cycle).',
   LISTEN_FAILED: 'An entry point could not bind its address (in use, no permission, bad address).',
   UPSTREAM_CONNECT: 'The upstream refused or dropped the connection before answering (502).',
   UPSTREAM_TIMEOUT: 'The upstream sent no response headers within the timeout (504).',
   UPSTREAM_FAILED: 'The upstream connection failed while the response was being relayed.',
-  TCP_CONNECT: 'A passthrough backend refused the connection or could not be reached; the client connection is closed.',
-  TCP_CONNECT_TIMEOUT: 'A passthrough backend did not accept the connection within the connect timeout.',
   UPSTREAM_UNHEALTHY: 'An upstream server failed its health check (active) or too many requests (passive) and was taken out.',
   UPSTREAM_UNAVAILABLE: 'No server of a service is usable (all down or cooling off); requests are answered 503.',
   CERT_INVALID: 'A certificate or key handed to the certificate store is unusable (not PEM, no matching key, unsupported key type).',
+  TCP_CONNECT: 'A passthrough backend refused the connection or could not be reached; the client connection is closed.',
+  TCP_CONNECT_TIMEOUT: 'A passthrough backend did not accept the connection within the connect timeout.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
