@@ -26,6 +26,8 @@ export interface CertStoreOptions {
   log: Logger;
   /** Quiet time after a change in certsDir before it is scanned (editors and cp write in several steps). */
   debounceMs?: number;
+  /** Called after the default certificate was regenerated (it expires yearly): re-apply `serverOptions()`. */
+  onDefaultChange?: () => void;
   /** The safety-net rescan, for file systems where fs.watch sees nothing (bind mounts, NFS). */
   rescanIntervalMs?: number;
 }
@@ -102,9 +104,12 @@ export async function createCertStore(options: CertStoreOptions): Promise<CertSt
   };
 
   const scan = async () => {
-    if (fallback.generated && fallback.pair.leaf.notAfter.getTime() - 24 * 3600 * 1000 < Date.now()) {
+    let changed = false;
+    if (fallback.selfSigned && fallback.pair.leaf.notAfter.getTime() - 24 * 3600 * 1000 < Date.now()) {
       fallback = await loadDefault(options, log);
       fallbackContext = compile(fallback.pair);
+      changed = true;
+      options.onDefaultChange?.();
     }
     const listed = await listCertsDir(certsDir);
     watcher.update(listed !== undefined);
@@ -156,7 +161,6 @@ export async function createCertStore(options: CertStoreOptions): Promise<CertSt
     for (const file of reported.keys()) if (!troubled.has(file)) reported.delete(file);
     for (const [file, reason] of troubled) reported.set(file, reason);
 
-    let changed = false;
     for (const [id, s] of next) {
       if (fromFiles.has(id)) continue;
       changed = true;
@@ -233,14 +237,14 @@ export async function createCertStore(options: CertStoreOptions): Promise<CertSt
 }
 
 /** The configured default certificate when it loads, else the generated one (a broken file disables only itself). */
-async function loadDefault(options: CertStoreOptions, log: Logger) {
+async function loadDefault(options: CertStoreOptions, log: Logger): Promise<{ pair: CertPair; selfSigned: boolean }> {
   const { certFile, keyFile } = options.defaultCertificate;
   if (certFile !== undefined || keyFile !== undefined) {
     const pair = certFile !== undefined && keyFile !== undefined ? await readPair(certFile, keyFile) : undefined;
-    if (pair) return { pair, generated: false };
+    if (pair) return { pair, selfSigned: false };
     log.error({ certFile, keyFile }, 'default certificate unusable, generating one');
   }
-  return loadOrCreateDefaultCertificate(options.stateDir, log);
+  return { pair: (await loadOrCreateDefaultCertificate(options.stateDir, log)).pair, selfSigned: true };
 }
 
 /**
