@@ -68,6 +68,8 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
       // Until the backend answers, the client's further bytes wait in the kernel, not in our memory.
       client.pause();
       client.setTimeout(0);
+      // Built before connecting: a peer the header cannot describe (the encoder throws) costs no backend connection.
+      const first = proxyHeader ? Buffer.concat([proxyHeader(peer), replay]) : replay;
       const passage: Passage = { client, backend: undefined, pipe: undefined, cancel: undefined };
       live.add(passage);
       // A client that leaves while we connect takes the attempt with it.
@@ -116,7 +118,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
           client.removeListener('close', onEarlyEnd);
           // One write of header + ClientHello: a backend expects the PROXY header first and whole (PROXY protocol
           // spec §2.1: "the receiver ... must not start to parse the header until it has received it entirely").
-          socket.write(proxyHeader ? Buffer.concat([proxyHeader(peer), replay]) : replay);
+          socket.write(first);
           passage.pipe = joinSockets(client, socket, idleTimeoutMs, (result) => {
             live.delete(passage);
             report(result, backend, peer, started, replay.length);

@@ -1,0 +1,121 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { validateConfig, type Config } from '../config/index.js';
+import { createLogger } from '../log.js';
+import { parseBackendAddress } from './backend.js';
+import { buildTcpRoutes, matchTcpRoute, type TcpRouteTable } from './router.js';
+
+const log = createLogger({ level: 'silent' });
+const tables: TcpRouteTable[] = [];
+afterAll(async () => {
+  await Promise.all(tables.map((t) => t.close()));
+});
+
+type Tcp = NonNullable<Config['tcp']>;
+
+/** A validated config: the schema has its say first, as at load time. */
+function build(routers: NonNullable<Tcp['routers']>, services: Tcp['services'] = {}): TcpRouteTable {
+  const config = validateConfig({
+    entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} }, alt: { address: '127.0.0.1:0', tls: {} }, web: { address: '127.0.0.1:0' } },
+    tcp: {
+      routers,
+      services: {
+        vm: { loadBalancer: { servers: [{ address: '127.0.0.1:9443' }] } },
+        test: { loadBalancer: { servers: [{ address: '127.0.0.1:9444' }], proxyProtocol: { version: 1 } } },
+        ...services,
+      },
+    },
+  });
+  const table = buildTcpRoutes(config, log);
+  tables.push(table);
+  return table;
+}
+
+const hello = (sni: string, alpn: string[] = []) => ({ sni, alpn, clientIp: '127.0.0.1' });
+
+describe('route order', () => {
+  const table = build({
+    catchAll: { rule: 'HostSNI(`*`)', service: 'vm' },
+    zone: { rule: 'HostSNI(`*.test.example.com`)', service: 'test' },
+    exact: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' },
+    pinned: { rule: 'HostSNI(`pinned.example.com`) || HostSNI(`*.test.example.com`)', priority: 1000, service: 'vm', entryPoints: ['alt'] },
+    tieB: { rule: 'HostSNI(`tie.example.com`)', priority: 100, service: 'vm' },
+    tieA: { rule: 'HostSNI(`tie.example.com`)', priority: 100, service: 'test' },
+  });
+
+  it('has no problems', () => {
+    expect(table.problems).toEqual([]);
+  });
+
+  it('lists only TLS entry points', () => {
+    expect([...table.byEntryPoint.keys()].sort()).toEqual(['alt', 'websecure']);
+  });
+
+  it.each([
+    ['exact name', 'websecure', hello('vm.example.com'), 'exact'],
+    ['one-label wildcard', 'websecure', hello('app.test.example.com'), 'zone'],
+    ['two labels fall to the catch-all', 'websecure', hello('a.b.test.example.com'), 'catchAll'],
+    ['no SNI falls to the catch-all', 'websecure', hello(''), 'catchAll'],
+    ['explicit priority beats rule length', 'alt', hello('app.test.example.com'), 'pinned'],
+    ['a router only on its entry points', 'websecure', hello('pinned.example.com'), 'catchAll'],
+    ['equal priority: by name', 'websecure', hello('tie.example.com'), 'tieA'],
+  ])('%s', (_d, entryPoint, input, expected) => {
+    expect(matchTcpRoute(table.byEntryPoint.get(entryPoint)!, input)?.name).toBe(expected);
+  });
+
+  it('answers undefined when nothing matches (the edge then terminates)', () => {
+    const only = build({ exact: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } });
+    expect(matchTcpRoute(only.byEntryPoint.get('websecure')!, hello('other.example.com'))).toBeUndefined();
+  });
+});
+
+describe('broken routers are disabled, the others serve', () => {
+  it.each([
+    ['a missing service', { rule: 'HostSNI(`a.example`)', service: 'mv' }, 'CONFIG_REFERENCE', /TCP service "mv" does not exist; did you mean "vm"\?/, '/tcp/routers/bad/service'],
+    ['a plain entry point', { rule: 'HostSNI(`a.example`)', service: 'vm', entryPoints: ['web'] }, 'CONFIG_REFERENCE', /has no "tls" section/, '/tcp/routers/bad/entryPoints/0'],
+    ['an unknown entry point', { rule: 'HostSNI(`a.example`)', service: 'vm', entryPoints: ['nope'] }, 'CONFIG_REFERENCE', /entry point "nope" does not exist/, '/tcp/routers/bad/entryPoints/0'],
+    ['an HTTP matcher', { rule: 'Host(`a.example`)', service: 'vm' }, 'RULE_MATCHER', /unknown matcher "Host"/, '/tcp/routers/bad/rule'],
+    ['a rule that does not parse', { rule: 'HostSNI(`a.example`', service: 'vm' }, 'RULE_SYNTAX', /TCP router "bad"/, '/tcp/routers/bad/rule'],
+    ['a service with a bad address', { rule: 'HostSNI(`a.example`)', service: 'noport' }, 'CONFIG_SCHEMA', /is not host:port/, '/tcp/services/noport/loadBalancer/servers/0/address'],
+  ])('%s', (_d, router, code, message, path) => {
+    const table = build({ bad: router, good: { rule: 'HostSNI(`good.example`)', service: 'vm' } }, {
+      noport: { loadBalancer: { servers: [{ address: 'vm.lan' }] } },
+    });
+    expect(table.problems).toHaveLength(1);
+    const [problem] = table.problems;
+    expect(problem!.router).toBe('bad');
+    expect(problem!.error.code).toBe(code);
+    expect(problem!.error.message).toMatch(message);
+    expect(problem!.error.location.path).toBe(path);
+    expect(matchTcpRoute(table.byEntryPoint.get('websecure')!, hello('good.example'))?.name).toBe('good');
+  });
+
+  it('reports every router when no entry point speaks TLS', () => {
+    const config = validateConfig({
+      entryPoints: { web: { address: '127.0.0.1:0' } },
+      tcp: { routers: { r: { rule: 'HostSNI(`*`)', service: 's' } }, services: { s: { loadBalancer: { servers: [{ address: '127.0.0.1:1' }] } } } },
+    });
+    const table = buildTcpRoutes(config, log);
+    tables.push(table);
+    expect(table.byEntryPoint.size).toBe(0);
+    expect(table.problems.map((p) => [p.router, p.error.code])).toEqual([['r', 'CONFIG_REFERENCE']]);
+  });
+});
+
+describe('backend addresses', () => {
+  it.each([
+    ['IPv4 and port', '10.0.0.5:443', { host: '10.0.0.5', port: 443 }],
+    ['host name', 'test-proxy.lan:8443', { host: 'test-proxy.lan', port: 8443 }],
+    ['bracketed IPv6', '[::1]:443', { host: '::1', port: 443 }],
+    ['surrounding spaces', ' 127.0.0.1:1 ', { host: '127.0.0.1', port: 1 }],
+    ['no port', 'vm.lan', undefined],
+    ['port 0', '127.0.0.1:0', undefined],
+    ['port past 65535', '127.0.0.1:65536', undefined],
+    ['bare IPv6 (port ambiguous)', '::1:443', undefined],
+    ['brackets around a name', '[vm.lan]:443', undefined],
+    ['a URL', 'tcp://vm.lan:443', undefined],
+  ])('%s', (_d, text, expected) => {
+    const parsed = parseBackendAddress(text);
+    if (expected === undefined) expect(parsed).toBeUndefined();
+    else expect(parsed).toMatchObject(expected);
+  });
+});
