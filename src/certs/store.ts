@@ -152,7 +152,7 @@ export async function createCertStore(options: CertStoreOptions): Promise<CertSt
       if (!troubled.has(old.pair.certFile) && !troubled.has(old.pair.keyFile)) continue;
       if ([...next.values()].some((n) => n.pair.certFile === old.pair.certFile)) continue;
       next.set(id, old);
-      kept.push(old.pair.certFile);
+      kept.push(old.pair.certFile, old.pair.keyFile);
     }
     for (const [file, reason] of troubled) {
       if (reported.get(file) === reason) continue;

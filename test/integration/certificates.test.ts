@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect, createServer, type PeerCertificate, type Server } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCertStore, type CertStore, type CertStoreOptions } from '../../src/certs/index.js';
+import { createCertStore, generateSelfSigned, type CertStore, type CertStoreOptions } from '../../src/certs/index.js';
 import { createLogger } from '../../src/log.js';
 import { linesWith, parseLogLine, type LogLine } from '../helpers/log-lines.js';
 
@@ -282,6 +282,15 @@ describe('changes in certsDir without a restart', () => {
     expect((await handshake(h.port, 'left.example')).cert?.fingerprint256).toBe(before?.fingerprint256);
     // No key material in any line.
     expect(JSON.stringify(h.logs)).not.toContain('PRIVATE KEY');
+  });
+
+  it('an expired certificate is loaded with a warning and loses its name to a valid one', async () => {
+    const expired = await generateSelfSigned('dup.example', new Date(Date.now() - 400 * 86400_000), 30);
+    const h = await start(['long.pem']);
+    writeFileSync(join(h.certsDir, 'expired.pem'), expired.certPem + expired.keyPem);
+    await h.store.rescan();
+    expect(linesWith(h.logs, 'certificate expired', { source: join(h.certsDir, 'expired.pem') })).toHaveLength(1);
+    expect((await handshake(h.port, 'dup.example', { verify: true })).cert?.subject.CN).toBe('long');
   });
 
   it('a certificate whose files are removed stops being served', async () => {
