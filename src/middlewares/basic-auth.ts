@@ -1,8 +1,8 @@
 /**
  * `basicAuth` (RFC 7617): users from inline htpasswd lines and/or an htpasswd file, compiled at load.
  *
- * bcrypt is slow on purpose, and bcryptjs runs on the event loop, so three things keep it from being turned
- * against the proxy:
+ * bcrypt is slow on purpose, so besides running it on a worker thread (bcrypt-worker.ts), three things keep it
+ * from being turned against the proxy:
  * - a success is remembered for CACHE_TTL_MS, keyed by a SHA-256 of the header (never the password itself),
  *   so a logged-in browser pays bcrypt once a minute, not once per request;
  * - a failure is never cached and never faster: an unknown user is checked against a decoy hash of the same cost;
@@ -22,7 +22,7 @@ import { removeRequestHeader } from './request-edits.js';
 
 /** Remembered successes per middleware; the oldest is dropped past this. */
 export const CACHE_MAX = 1024;
-/** Slow checks run at once; bcryptjs interleaves them on the one event loop, so more would only add latency. */
+/** Slow checks handed to the bcrypt worker at once; it computes one at a time, so more would only add latency. */
 export const MAX_RUNNING = 2;
 /** Slow checks waiting for a slot; past this, 429. */
 export const MAX_WAITING = 32;

@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
-import bcrypt from 'bcryptjs';
+import { bcryptCompare } from './bcrypt-worker.js';
 
 // apache-md5 ships no types; it is one function (password, salt-or-hash) → `$apr1$salt$hash`.
 const apacheMd5 = createRequire(import.meta.url)('apache-md5') as (password: string, salt: string) => string;
@@ -14,7 +14,7 @@ const apacheMd5 = createRequire(import.meta.url)('apache-md5') as (password: str
 /** One user's password check. `slow` ones (bcrypt) go through basic-auth's bounded queue. */
 export interface PasswordCheck {
   readonly slow: boolean;
-  /** Resolves true when `password` matches. bcrypt runs through bcryptjs's async API, in slices. */
+  /** Resolves true when `password` matches. bcrypt runs on a worker thread (bcrypt-worker.ts). */
   check(password: string): Promise<boolean>;
 }
 
@@ -64,7 +64,7 @@ function checkFor(hash: string): PasswordCheck | undefined {
   if (BCRYPT.test(hash)) {
     // bcryptjs reads $2y$ (PHP/Apache's name for the fixed algorithm) as $2b$; they are the same computation.
     const normal = hash.startsWith('$2y$') ? `$2b$${hash.slice(4)}` : hash;
-    return { slow: true, check: (password) => bcrypt.compare(password, normal) };
+    return { slow: true, check: (password) => bcryptCompare(password, normal) };
   }
   if (APR1.test(hash)) {
     const expected = Buffer.from(hash);
@@ -99,5 +99,5 @@ export function highestBcryptCost(lines: readonly string[]): number {
 export function decoyCheck(cost: number): PasswordCheck {
   if (cost === 0) return { slow: false, check: async () => false };
   const decoy = `$2b$${String(cost).padStart(2, '0')}$${'Gatehouse.decoy.salt..'}${'x'.repeat(31)}`;
-  return { slow: true, check: async (password) => (await bcrypt.compare(password, decoy)) && false };
+  return { slow: true, check: async (password) => (await bcryptCompare(password, decoy)) && false };
 }
