@@ -26,8 +26,12 @@ export interface TcpForwarder {
    * synchronously after removing your own 'data' listeners and timers, so no byte is read into the void.
    */
   forward(client: Socket, replay: Buffer, peer: PeerAddresses): void;
-  /** Destroy the connections it holds (shutdown, or when the runtime is disposed); resolves when they are closed. */
-  close(): Promise<void>;
+  /**
+   * Refuse new connections and destroy the ones it holds, after letting them run on for up to `graceMs` (default 0:
+   * at once). A reload passes a grace so piped streams finish on the runtime they started with; resolves when all
+   * are closed.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** What a forwarder needs; times in milliseconds, 0 = off. */
@@ -135,6 +139,19 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
     }
   }
 
+  /** Resolves when the last live connection has closed, or after `ms`. */
+  function drained(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, ms);
+      const poll = setInterval(() => live.size === 0 && finish(), 50);
+      function finish(): void {
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve();
+      }
+    });
+  }
+
   function report(result: PipeResult, backend: TcpBackend, peer: PeerAddresses, started: number, replayed: number): void {
     log.debug(
       {
@@ -154,8 +171,9 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
 
   return {
     forward,
-    close: async () => {
+    close: async (graceMs = 0) => {
       closed = true;
+      if (graceMs > 0 && live.size > 0) await drained(graceMs);
       const closing = [...live].map((p) => {
         const sockets = [p.client, p.backend].filter((s): s is Socket => s !== undefined && !s.closed);
         const gone = Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));

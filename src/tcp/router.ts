@@ -26,8 +26,8 @@ export interface TcpRouteTable {
   /** Only TLS entry points (those with `tls` set); each has an entry, empty when no router listens there. */
   readonly byEntryPoint: ReadonlyMap<string, readonly TcpRoute[]>;
   readonly problems: readonly { router: string; error: GatehouseError }[];
-  /** Close every forwarder's connections (runtime disposal, shutdown). */
-  close(): Promise<void>;
+  /** Close every forwarder's connections, after up to `graceMs` for them to finish (see TcpForwarder.close). */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Compile all TCP routers and services of a config. Never throws. */
@@ -61,8 +61,8 @@ export function buildTcpRoutes(config: Config, log: Logger): TcpRouteTable {
   return {
     byEntryPoint,
     problems,
-    close: async () => {
-      await Promise.allSettled(forwarders.map((f) => f.close()));
+    close: async (graceMs) => {
+      await Promise.allSettled(forwarders.map((f) => f.close(graceMs)));
     },
   };
 }

@@ -1,0 +1,126 @@
+/**
+ * nginx as the receiving side of the PROXY protocol: a real server that understands v1 and v2, answering every
+ * request with the client address it read from the header (`$proxy_protocol_addr:$proxy_protocol_port`). It runs
+ * in the foreground without a master process, from its own temp prefix, config and pid file, on 127.0.0.1 only,
+ * and is stopped by its PID. When nginx is missing, the helper installs nginx-light with apt-get if it runs as
+ * root, and otherwise fails with the command to run.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx'];
+const INSTALL_HINT = 'install it with `sudo apt-get install -y nginx-light` (Debian/Ubuntu) and run the tests again';
+const START_TIMEOUT_MS = 5000;
+const STOP_TIMEOUT_MS = 5000;
+
+/** A running nginx. */
+export interface Nginx {
+  readonly pid: number;
+  /** Plain HTTP, `listen ... proxy_protocol`. */
+  readonly httpPort: number;
+  /** TLS with the backend fixture certificate (test/fixtures/tls), `listen ... ssl proxy_protocol`. */
+  readonly tlsPort: number;
+  stop(): Promise<void>;
+}
+
+/** Path of the nginx binary, installing nginx-light first when it is missing and we may; throws with a hint otherwise. */
+export function nginxBinary(): string {
+  const found = CANDIDATES.find((p) => existsSync(p));
+  if (found) return found;
+  if (process.getuid?.() !== 0) throw new Error(`nginx is not installed and the tests are not running as root: ${INSTALL_HINT}`);
+  try {
+    execFileSync('apt-get', ['install', '-y', '-q', 'nginx-light'], { stdio: 'ignore', timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (err) {
+    throw new Error(`nginx is not installed and \`apt-get install -y nginx-light\` failed (${(err as Error).message}): ${INSTALL_HINT}`);
+  }
+  const installed = CANDIDATES.find((p) => existsSync(p));
+  if (!installed) throw new Error(`nginx-light was installed but no nginx binary was found: ${INSTALL_HINT}`);
+  return installed;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function config(dir: string, httpPort: number, tlsPort: number): string {
+  const fixtures = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+  const answer = 'location / { default_type text/plain; return 200 "$proxy_protocol_addr:$proxy_protocol_port\\n"; }';
+  return `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  server { listen 127.0.0.1:${httpPort} proxy_protocol; ${answer} }
+  server {
+    listen 127.0.0.1:${tlsPort} ssl proxy_protocol;
+    ssl_certificate ${fixtures}backend.pem;
+    ssl_certificate_key ${fixtures}backend-key.pem;
+    ${answer}
+  }
+}
+`;
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Start nginx on two free loopback ports; rejects (after stopping it) if it is not listening within 5 s. */
+export async function startNginx(): Promise<Nginx> {
+  const binary = nginxBinary();
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-'));
+  await mkdir(join(dir, 'tmp'));
+  const httpPort = await freePort();
+  const tlsPort = await freePort();
+  await writeFile(join(dir, 'nginx.conf'), config(dir, httpPort, tlsPort));
+  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGQUIT');
+      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const until = Date.now() + START_TIMEOUT_MS;
+  while (!((await reachable(httpPort)) && (await reachable(tlsPort)))) {
+    if (child.exitCode !== null || Date.now() > until) {
+      const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+      await stop();
+      throw new Error(`nginx did not start listening on 127.0.0.1:${httpPort}/${tlsPort}: ${stderr}${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { pid: child.pid!, httpPort, tlsPort, stop };
+}
