@@ -28,7 +28,7 @@ type Builder<K extends keyof MiddlewareConfig> = (
 function builtin<K extends keyof typeof BUILTIN_MIDDLEWARES>(kind: K): Builder<K> {
   return (spec, path, _plugins, lookup) => {
     try {
-      return BUILTIN_MIDDLEWARES[kind](spec, path, lookup);
+      return (BUILTIN_MIDDLEWARES[kind] as (s: typeof spec, p: string, l: MiddlewareLookup) => Wrapper)(spec, path, lookup);
     } catch (err) {
       if (err instanceof GatehouseError) return err;
       return new GatehouseError('MIDDLEWARE_CONFIG', `${kind}: ${(err as Error)?.message ?? String(err)}`, { cause: err, location: { path } });
