@@ -5,14 +5,14 @@
  * file-system events.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect, createServer, type PeerCertificate, type Server } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createCertStore, generateSelfSigned, type CertStore, type CertStoreOptions } from '../../src/certs/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCertStore, generateSelfSigned, loadOrCreateDefaultCertificate, type CertStore, type CertStoreOptions } from '../../src/certs/index.js';
 import { createLogger } from '../../src/log.js';
 import { linesWith, parseLogLine, type LogLine } from '../helpers/log-lines.js';
 
@@ -23,6 +23,15 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
+
+// One default certificate generated for the whole file and copied into each test's state directory: an RSA
+// keygen per test would be most of this file's time. The tests about generation pass their own empty stateDir.
+let templateState: string;
+beforeAll(async () => {
+  templateState = mkdtempSync(join(tmpdir(), 'gatehouse-state-'));
+  await loadOrCreateDefaultCertificate(templateState, createLogger({ level: 'silent' }));
+});
+afterAll(() => rmSync(templateState, { recursive: true, force: true }));
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-certs-'));
@@ -46,7 +55,11 @@ interface Harness {
 async function start(files: string[], overrides: Partial<CertStoreOptions> = {}): Promise<Harness> {
   const certsDir = overrides.certsDir ?? tempDir();
   for (const f of files) fixture(certsDir, f);
-  const stateDir = overrides.stateDir ?? tempDir();
+  let stateDir = overrides.stateDir;
+  if (stateDir === undefined) {
+    stateDir = tempDir();
+    cpSync(join(templateState, 'default-cert'), join(stateDir, 'default-cert'), { recursive: true });
+  }
   const logs: LogLine[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
