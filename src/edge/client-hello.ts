@@ -43,6 +43,9 @@ const HTTP_METHODS = ['GET ', 'POST ', 'HEAD ', 'PUT ', 'DELETE ', 'OPTIONS ', '
 );
 const LONGEST_METHOD = Math.max(...HTTP_METHODS.map((m) => m.length));
 
+/** Big-endian uint16 at `at`; callers have checked `at + 2 <= length`. Inlined by V8, unlike readUInt16BE's checks. */
+const u16 = (b: Buffer, at: number): number => (b[at]! << 8) | b[at + 1]!;
+
 const invalid = (reason: PeekFailure): ClientHelloParse => ({ status: 'invalid', reason });
 
 /**
@@ -89,14 +92,14 @@ function reassemble(data: Buffer, maxBytes: number): ClientHelloParse {
   let gathered = 0; // handshake bytes in complete records so far
   let headerBytes = 0; // how many of the 4 handshake header bytes have been read
   let bodyLength = 0;
-  let first: Buffer | undefined;
+  let firstStart = -1;
   let more: Buffer[] | undefined;
   while (true) {
     if (pos + RECORD_HEADER > data.length) return needMore(pos + RECORD_HEADER, maxBytes);
     if (data[pos] !== CONTENT_HANDSHAKE) return invalid(pos === 0 ? 'not-tls' : 'malformed');
     // legacy_record_version is 0x0300..0x0304 in practice; a major other than 3 is not TLS at all.
     if (data[pos + 1] !== 3) return invalid(pos === 0 ? 'not-tls' : 'malformed');
-    const length = data.readUInt16BE(pos + 3);
+    const length = u16(data, pos + 3);
     if (length === 0 || length > MAX_RECORD) return invalid('malformed');
     const end = pos + RECORD_HEADER + length;
     if (end > maxBytes) return invalid('too-large');
@@ -106,9 +109,9 @@ function reassemble(data: Buffer, maxBytes: number): ClientHelloParse {
       if (headerBytes === 0 && data[i] !== HANDSHAKE_CLIENT_HELLO) return invalid('malformed');
       if (headerBytes > 0) bodyLength = (bodyLength << 8) | data[i]!;
     }
-    const fragment = data.subarray(pos + RECORD_HEADER, end);
-    if (first === undefined) first = fragment;
-    else (more ??= [first]).push(fragment);
+    // Views are made only once a second record shows the message is fragmented.
+    if (firstStart < 0) firstStart = pos + RECORD_HEADER;
+    else (more ??= [data.subarray(firstStart, firstStart + gathered)]).push(data.subarray(pos + RECORD_HEADER, end));
     gathered += length;
     pos = end;
     if (headerBytes < HANDSHAKE_HEADER) continue;
@@ -117,8 +120,8 @@ function reassemble(data: Buffer, maxBytes: number): ClientHelloParse {
       // The ClientHello is the client's only handshake message before the server speaks: a record that carries
       // bytes past it contradicts the handshake length.
       if (gathered > total) return invalid('malformed');
-      const message = more ? Buffer.concat(more, gathered) : first;
-      return parseBody(message.subarray(HANDSHAKE_HEADER));
+      if (more === undefined) return parseBody(data, firstStart + HANDSHAKE_HEADER, firstStart + total);
+      return parseBody(Buffer.concat(more, gathered), HANDSHAKE_HEADER, total);
     }
     // What is missing needs at least one more record header; refuse now rather than after reading it all.
     if (pos + RECORD_HEADER + (total - gathered) > maxBytes) return invalid('too-large');
@@ -126,16 +129,15 @@ function reassemble(data: Buffer, maxBytes: number): ClientHelloParse {
 }
 
 /** RFC 8446 §4.1.2 ClientHello body: version, random, session id, suites, compression, then the extensions. */
-function parseBody(body: Buffer): ClientHelloParse {
-  const end = body.length;
-  if (end < 2 + 32 + 1) return invalid('malformed');
-  const legacyVersion = body.readUInt16BE(0);
-  let pos = 34;
+function parseBody(body: Buffer, start: number, end: number): ClientHelloParse {
+  if (end - start < 2 + 32 + 1) return invalid('malformed');
+  const legacyVersion = u16(body, start);
+  let pos = start + 34;
   const sessionId = body[pos]!;
   if (sessionId > 32) return invalid('malformed');
   pos += 1 + sessionId;
   if (pos + 2 > end) return invalid('malformed');
-  const suites = body.readUInt16BE(pos);
+  const suites = u16(body, pos);
   // cipher_suites<2..2^16-2>: two-byte entries, at least one.
   if (suites < 2 || suites % 2 !== 0) return invalid('malformed');
   pos += 2 + suites;
@@ -146,7 +148,7 @@ function parseBody(body: Buffer): ClientHelloParse {
   if (pos > end) return invalid('malformed');
   // RFC 5246 §7.4.1.2: a TLS 1.2 hello may stop here, with no extensions at all.
   if (pos === end) return { status: 'complete', hello: { sni: undefined, alpn: [], version: legacyVersion } };
-  if (pos + 2 > end || pos + 2 + body.readUInt16BE(pos) !== end) return invalid('malformed');
+  if (pos + 2 > end || pos + 2 + u16(body, pos) !== end) return invalid('malformed');
   return parseExtensions(body, pos + 2, end, legacyVersion);
 }
 
@@ -159,8 +161,8 @@ function parseExtensions(body: Buffer, start: number, end: number, legacyVersion
   let pos = start;
   while (pos < end) {
     if (pos + 4 > end) return invalid('malformed');
-    const type = body.readUInt16BE(pos);
-    const extEnd = pos + 4 + body.readUInt16BE(pos + 2);
+    const type = u16(body, pos);
+    const extEnd = pos + 4 + u16(body, pos + 2);
     if (extEnd > end) return invalid('malformed');
     const from = pos + 4;
     pos = extEnd;
@@ -194,13 +196,13 @@ function parseExtensions(body: Buffer, start: number, end: number, legacyVersion
  * be an attempt to confuse logs or routing).
  */
 function readServerName(body: Buffer, from: number, end: number): string | undefined | null {
-  if (from + 2 > end || from + 2 + body.readUInt16BE(from) !== end) return null;
+  if (from + 2 > end || from + 2 + u16(body, from) !== end) return null;
   let pos = from + 2;
   let found: string | undefined;
   while (pos < end) {
     if (pos + 3 > end) return null;
     const nameType = body[pos]!;
-    const nameEnd = pos + 3 + body.readUInt16BE(pos + 1);
+    const nameEnd = pos + 3 + u16(body, pos + 1);
     if (nameEnd > end || nameEnd === pos + 3) return null;
     if (nameType === 0 && found === undefined) {
       if (nameEnd - pos - 3 > MAX_HOST_NAME) return null;
@@ -217,16 +219,26 @@ function readServerName(body: Buffer, from: number, end: number): string | undef
 
 /** RFC 7301 §3.1 ProtocolNameList: non-empty list of non-empty names, lengths exactly filling the extension. */
 function readAlpn(body: Buffer, from: number, end: number): string[] | null {
-  if (from + 2 > end || from + 2 + body.readUInt16BE(from) !== end || end === from + 2) return null;
+  if (from + 2 > end || from + 2 + u16(body, from) !== end || end === from + 2) return null;
   const names: string[] = [];
   let pos = from + 2;
   while (pos < end) {
     const len = body[pos]!;
     if (len === 0 || pos + 1 + len > end) return null;
-    names.push(body.toString('latin1', pos + 1, pos + 1 + len));
+    names.push(knownAlpn(body, pos + 1, len) ?? body.toString('latin1', pos + 1, pos + 1 + len));
     pos += 1 + len;
   }
   return names;
+}
+
+/** The protocol ids nearly every client sends (IANA ALPN registry), shared rather than allocated per connection. */
+const KNOWN_ALPN = ['h2', 'http/1.1', 'acme-tls/1', 'http/1.0'].map((id) => ({ id, bytes: Buffer.from(id, 'latin1') }));
+
+function knownAlpn(body: Buffer, at: number, len: number): string | undefined {
+  for (const k of KNOWN_ALPN) {
+    if (k.bytes.length === len && body.compare(k.bytes, 0, len, at, at + len) === 0) return k.id;
+  }
+  return undefined;
 }
 
 /** RFC 8446 §4.2.1 supported_versions (ClientHello form): the largest entry that is not GREASE (RFC 8701 §2). */
@@ -235,7 +247,7 @@ function readHighestVersion(body: Buffer, from: number, end: number): number {
   if (len < 2 || len % 2 !== 0 || from + 1 + len !== end) return -1;
   let best = 0;
   for (let pos = from + 1; pos < end; pos += 2) {
-    const v = body.readUInt16BE(pos);
+    const v = u16(body, pos);
     const isGrease = (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
     if (!isGrease && v > best) best = v;
   }
