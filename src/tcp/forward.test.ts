@@ -222,6 +222,37 @@ describe('passthrough to a TLS backend', () => {
   });
 });
 
+describe('close with a grace period', () => {
+  it('lets a live connection finish, and refuses new ones meanwhile', async () => {
+    const backend = await startTlsBackend((socket) => {
+      socket.resume();
+      setTimeout(() => socket.end('late answer'), 300);
+    });
+    const { port, forwarder } = await frontDoor([backend.address]);
+    const early = tlsClient(port);
+    await new Promise((r) => early.once('secureConnect', r));
+    const answer = readAll(early);
+    const closing = forwarder.close(3000);
+    const late = tlsClient(port);
+    late.on('error', () => {});
+    await closed(late, 3000);
+    expect(late.authorized).toBe(false); // never got a handshake: the forwarder no longer takes connections
+    expect((await answer).toString()).toBe('late answer');
+    await closing;
+  });
+
+  it('cuts what is still open when the grace runs out', async () => {
+    const backend = await startTlsBackend((socket) => socket.resume());
+    const { port, forwarder } = await frontDoor([backend.address]);
+    const client = tlsClient(port);
+    await new Promise((r) => client.once('secureConnect', r));
+    const t0 = performance.now();
+    await forwarder.close(300);
+    await closed(client, 3000);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+});
+
 describe('backpressure', () => {
   it('a client that does not read holds the backend back instead of filling our memory', async () => {
     const total = 256 * MiB;

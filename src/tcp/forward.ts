@@ -125,7 +125,8 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
           socket.write(first);
           passage.pipe = joinSockets(client, socket, idleTimeoutMs, (result) => {
             live.delete(passage);
-            report(result, backend, peer, started, replay.length);
+            // The line is built only when someone will read it: passthrough connections can be many and short.
+            if (log.isLevelEnabled('debug')) report(result, backend, peer, started, replay.length);
           });
         };
         socket.on('error', onError);
