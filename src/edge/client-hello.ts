@@ -41,7 +41,6 @@ const MAX_HOST_NAME = 255;
 const HTTP_METHODS = ['GET ', 'POST ', 'HEAD ', 'PUT ', 'DELETE ', 'OPTIONS ', 'PATCH ', 'CONNECT ', 'TRACE ', 'PRI '].map((m) =>
   Buffer.from(m, 'latin1'),
 );
-const LONGEST_METHOD = Math.max(...HTTP_METHODS.map((m) => m.length));
 
 /** Big-endian uint16 at `at`; callers have checked `at + 2 <= length`. Inlined by V8, unlike readUInt16BE's checks. */
 const u16 = (b: Buffer, at: number): number => (b[at]! << 8) | b[at + 1]!;
@@ -73,7 +72,7 @@ function classifyNonTls(data: Buffer, maxBytes: number): ClientHelloParse {
     const n = Math.min(method.length, data.length);
     if (data.compare(method, 0, n, 0, n) !== 0) continue;
     if (n === method.length) return invalid('http');
-    return needMore(Math.min(method.length, LONGEST_METHOD), maxBytes);
+    return needMore(method.length, maxBytes);
   }
   return invalid('not-tls');
 }
