@@ -36,6 +36,7 @@ beforeAll(async () => {
   backends['exact'] = await labelled('exact');
   backends['zone'] = await labelled('zone');
   backends['any'] = await labelled('any');
+  backends['alpn'] = await labelled('alpn');
   backends['bulk'] = await startTlsBackend((socket) => {
     const received: Buffer[] = [];
     socket.on('data', (c: Buffer) => received.push(c));
@@ -55,12 +56,15 @@ beforeAll(async () => {
           v1: { rule: 'HostSNI(`v1.pass.test`)', service: 'nginx-v1' },
           v2: { rule: 'HostSNI(`v2.pass.test`)', service: 'nginx-v2' },
           any: { rule: 'HostSNI(`*`)', service: 'any' },
+          // Field note 001: the VM's tls-alpn-01 handshakes go to the VM too, here to a backend of their own.
+          challenge: { rule: 'HostSNI(`vm.pass.test`) && ALPN(`acme-tls/1`)', service: 'alpn' },
           broken: { rule: 'HostSNI(`broken.test`)', service: 'missing' },
         },
         services: {
           exact: service(backends['exact']),
           zone: service(backends['zone']),
           any: service(backends['any']),
+          alpn: service(backends['alpn']),
           bulk: service(backends['bulk']),
           'nginx-v1': { loadBalancer: { servers: [{ address: `127.0.0.1:${nginx.tlsPort}` }], proxyProtocol: { version: 1 } } },
           'nginx-v2': { loadBalancer: { servers: [{ address: `127.0.0.1:${nginx.tlsPort}` }], proxyProtocol: { version: 2 } } },
@@ -80,7 +84,7 @@ afterAll(async () => {
 });
 
 /** A TLS client through gatehouse; `servername: undefined` sends no SNI (node sends none for an IP host). */
-function client(servername: string | undefined, opts: { checkName?: boolean } = {}): Promise<TLSSocket> {
+function client(servername: string | undefined, opts: { checkName?: boolean; alpn?: string[] } = {}): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({
       port,
@@ -89,6 +93,7 @@ function client(servername: string | undefined, opts: { checkName?: boolean } = 
       ...(servername === undefined ? {} : { servername }),
       // The catch-all backend's certificate does not name every SNI a row sends; the fingerprint is checked instead.
       ...(opts.checkName ? {} : { checkServerIdentity: () => undefined }),
+      ...(opts.alpn ? { ALPNProtocols: opts.alpn } : {}),
     });
     const timer = setTimeout(() => {
       socket.destroy();
@@ -132,6 +137,15 @@ describe('routing by SNI', () => {
     // The backend's own certificate, never one of ours: gatehouse did not terminate this connection.
     expect(socket.getPeerCertificate().fingerprint256).toBe(BACKEND_FINGERPRINT);
     expect(socket.authorized).toBe(true);
+    expect((await readAll(socket)).toString()).toBe(`${answer}\n`);
+  });
+
+  it.each<[description: string, alpn: string[] | undefined, answer: string]>([
+    ['ALPN acme-tls/1 goes to the challenge route', ['acme-tls/1'], 'alpn vm.pass.test'],
+    ['other ALPN: the wildcard route', ['h2', 'http/1.1'], 'zone vm.pass.test'],
+    ['no ALPN: the wildcard route', undefined, 'zone vm.pass.test'],
+  ])('%s', async (_d, alpn, answer) => {
+    const socket = await client('vm.pass.test', alpn ? { alpn } : {});
     expect((await readAll(socket)).toString()).toBe(`${answer}\n`);
   });
 
