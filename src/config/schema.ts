@@ -231,7 +231,7 @@ const RetrySchema = Type.Object(
   {
     additionalProperties: false,
     description:
-      'A request whose connection to a server failed before anything was sent (refused, connect timeout) goes to the next server. A request body already read is never sent twice.',
+      'A request whose connection to a server failed before anything was sent (refused, connect timeout) goes to the next server; so does an idempotent request without a body whose connection dropped before any response (a keep-alive connection the server closed as it was reused). A request body already read is never sent twice; a response timeout is never retried.',
   },
 );
 

@@ -169,8 +169,11 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     }
     const { status, code } = res.headersSent ? FAILED_MID_RESPONSE : classify(err);
     this.#lb.failed(server, err.code ?? code);
-    if (!this.#connected && !res.headersSent) {
-      const next = this.#lb.next(this.#req, hasBody(this.#req) && this.#req.readableDidRead, this.#attempt, this.#tried);
+    if (!res.headersSent && (!this.#connected || DROPPED_CONNECTION.has(err.code as string))) {
+      const req = this.#req;
+      // Written: only a request without a body can be sent again. Not written: a body nobody has read yet can.
+      const replayable = !hasBody(req) || (!this.#connected && !req.readableDidRead);
+      const next = this.#lb.next(req, this.#connected, replayable, this.#attempt, this.#tried);
       if (next !== undefined) {
         this.#info.log.warn({ err, code, upstream: server.url, retryOn: next.url, attempt: this.#attempt }, 'upstream failed, retrying');
         this.#server = next;
@@ -196,6 +199,13 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 }
 
 const FAILED_MID_RESPONSE = { status: 502, code: 'UPSTREAM_FAILED' } as const;
+
+/**
+ * The connection closed under a written request before any response byte: typically a keep-alive connection the
+ * server closed (or died with) as we reused it. The server may or may not have seen the request, which is why only
+ * idempotent requests are replayed after these. A response timeout is not among them: that server did get it.
+ */
+const DROPPED_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 function redispatch(relay: ResponseRelay): void {
   relay.dispatch();

@@ -84,13 +84,15 @@ export class LoadBalancer {
   }
 
   /**
-   * Another server for a request whose attempt number `attempt` (1-based) failed before anything was sent, or
-   * undefined when it must not be retried: the method is not idempotent (unless configured), its body was already
-   * read, the attempts are spent, or every usable server was tried.
+   * Another server for a request whose attempt number `attempt` (1-based) failed before any response, or undefined
+   * when it must not be retried. `written`: the request went (at least partly) onto the wire, so the server may
+   * have acted on it: only idempotent methods are replayed then (RFC 9110 §9.2.2), whatever `nonIdempotent` says.
+   * `bodyReplayable`: the request has no body, or none of it was read yet. Also undefined when the attempts are
+   * spent or every usable server was tried.
    */
-  next(req: IncomingMessage, bodyStarted: boolean, attempt: number, tried: number): UpstreamServer | undefined {
-    if (attempt >= this.#retry.attempts || bodyStarted) return undefined;
-    if (!this.#retry.nonIdempotent && !IDEMPOTENT.has(req.method as string)) return undefined;
+  next(req: IncomingMessage, written: boolean, bodyReplayable: boolean, attempt: number, tried: number): UpstreamServer | undefined {
+    if (attempt >= this.#retry.attempts || !bodyReplayable) return undefined;
+    if ((written || !this.#retry.nonIdempotent) && !IDEMPOTENT.has(req.method as string)) return undefined;
     return this.#policy.pick(tried, Date.now());
   }
 

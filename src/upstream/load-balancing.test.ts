@@ -319,6 +319,21 @@ describe('retries', () => {
     }
   });
 
+  it.each([
+    { description: 'GET is replayed on the next server', method: 'GET', body: undefined, retry: undefined, status: 200 },
+    { description: 'POST is not, even with nonIdempotent', method: 'POST', body: 'x', retry: { nonIdempotent: true }, status: 502 },
+    { description: 'PUT with a body is not (the body is gone)', method: 'PUT', body: 'x', retry: undefined, status: 502 },
+  ])('connection dropped after the request was written: $description', async ({ method, body, retry, status }) => {
+    // Reads the request, then resets the connection without a byte of response.
+    const dropper = net.createServer((s) => s.once('data', () => s.resetAndDestroy()).on('error', () => {}));
+    closers.push(() => new Promise((r) => dropper.close(() => r())));
+    const a = await backend('a');
+    const p = await proxy({ servers: [`http://127.0.0.1:${await listen(dropper)}`, a.url], ...(retry && { retry }) });
+    const r = await request(p.url, { method, headers: body ? { 'content-length': String(body.length) } : {} }, body);
+    expect(r.status).toBe(status);
+    expect(a.hits).toBe(status === 200 ? 1 : 0);
+  });
+
   it('is bounded by attempts and by the servers not tried yet', async () => {
     const dead = [await refused(), await refused(), await refused()];
     const all = await proxy({ servers: dead });
