@@ -296,6 +296,37 @@ describe('no usable server', () => {
   });
 });
 
+describe('upgrades', () => {
+  it('answers an upgrade 503 on the raw socket when no server is usable', async () => {
+    const log = pino({ level: 'silent' });
+    const check = { path: '/health', method: 'GET', intervalMs: 100, unhealthyIntervalMs: 100, timeoutMs: 500 };
+    const upstream = createUpstream(
+      { servers: [await refused()], passHostHeader: true, connectTimeoutMs: 1000, responseHeadersTimeoutMs: 1000, idleTimeoutMs: 1000, maxConnections: 2, healthCheck: check },
+      log,
+    );
+    closers.push(() => upstream.close());
+    const server = http.createServer((_req, res) => res.end());
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      upstream.upgrade(req, socket, head, { clientIp: '127.0.0.1', scheme: 'http', trustForwarded: false, upstream: undefined, log });
+    });
+    closers.push(() => closeServer(server));
+    const port = await listen(server);
+    await sleep(300);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      });
+      let text = '';
+      c.setEncoding('utf8').on('data', (d: string) => (text += d));
+      c.on('end', () => resolve(text));
+      c.on('error', reject);
+      c.setTimeout(3000, () => c.destroy(new Error('no answer')));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(answer.endsWith('\r\n\r\nService Unavailable: no healthy upstream\n')).toBe(true);
+  });
+});
+
 describe('retries', () => {
   it.each([
     { description: 'GET goes to the next server', method: 'GET', body: undefined, retry: undefined, status: 200 },

@@ -44,6 +44,7 @@ beforeAll(async () => {
         retryGet: route('retry-get.test', 'retryGet'),
         retryPost: route('retry-post.test', 'retryPost'),
         sticky: route('sticky.test', 'sticky'),
+        broken: route('broken.test', 'broken'),
       },
       services: {
         weighted: { loadBalancer: { servers: [{ url: named['w1']!.url, weight: 1 }, { url: named['w2']!.url, weight: 2 }, { url: named['w3']!.url, weight: 7 }] } },
@@ -58,6 +59,8 @@ beforeAll(async () => {
         sticky: {
           loadBalancer: { servers: servers('s1', 's2'), sticky: { cookie: { name: 'gh_pin', secure: true, sameSite: 'strict', maxAge: 600 } } },
         },
+        // The schema accepts any URL string; only http:// can be forwarded to: this service alone is disabled.
+        broken: { loadBalancer: { servers: [{ url: 'ftp://127.0.0.1:21' }] } },
       },
     },
   });
@@ -179,6 +182,14 @@ describe('load balancing through gatehouse', () => {
     const r = await httpRequest(gh.ports['web']!, { host, method, ...(method === 'POST' && { body: 'form=1' }) });
     expect(r.status).toBe(status);
     expect(named['r1']!.requests.length - before).toBe(status === 200 ? 1 : 0);
+  });
+
+  it('a server URL that cannot be used disables its service only', async () => {
+    const line = gh.logs.find((l) => l.msg === 'router disabled' && l['router'] === 'broken');
+    expect(line).toMatchObject({ code: 'CONFIG_SCHEMA', path: '/http/services/broken/loadBalancer' });
+    expect(String(line?.['reason'])).toContain('ftp://127.0.0.1:21');
+    expect((await httpRequest(gh.ports['web']!, { host: 'broken.test' })).status).toBe(404);
+    expect((await httpRequest(gh.ports['web']!, { host: 'retry-get.test' })).status).toBe(200);
   });
 
   it('sticky cookie: kept, and re-pinned when its server is gone', async () => {
