@@ -5,8 +5,7 @@
  */
 import { loadConfigFile, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
-import { dirname, resolve } from 'node:path';
-import { createCertStore, resolveStateDir, type CertStore, type CertStoreOptions } from './certs/index.js';
+import { createCertStore, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook, startEdge, type Edge } from './edge/start.js';
 import type { TlsSources } from './edge/tls-listener.js';
@@ -63,25 +62,29 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     log.error({ router: p.router, code: p.error.code, path: p.error.location.path, reason: p.error.message }, 'router disabled');
   }
   const accessLog = config.log?.accessLog ?? DEFAULTS.accessLog;
-  const baseDir = typeof options.config === 'string' ? dirname(resolve(options.config)) : process.cwd();
+  const configFile = typeof options.config === 'string' ? options.config : undefined;
   let edge: Edge | undefined;
   let certs: CertStore | undefined;
+  let ticketKeys: TicketKeys | undefined;
 
   return {
     config,
     problems: runtime.problems,
     async start() {
-      certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, baseDir, options.env ?? process.env, log)) : undefined;
+      certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, options.env ?? process.env, log)) : undefined;
       const store = certs;
+      ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       const sources: TlsSources = {
         routes: (ep) => runtime.routes(ep),
         tcpRoutes: (ep) => runtime.tcpRoutes(ep),
         selectCertificate: (sni) => store?.select(sni),
+        ticketKeys,
       };
       try {
         edge = await startEdge(config, sources, log, accessLog);
       } catch (err) {
         certs?.close();
+        ticketKeys.close();
         throw err;
       }
       log.info('gatehouse started');
@@ -97,6 +100,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await closing?.close(graceMs);
       await runtime.dispose();
       certs?.close();
+      ticketKeys?.close();
       log.info('gatehouse stopped');
       await flushLog(log);
     },
@@ -108,19 +112,15 @@ function needsCertificates(config: Config): boolean {
   return Object.values(config.entryPoints).some((e) => e.tls !== undefined);
 }
 
-/** The certificate store's settings from the config: paths resolved, defaults applied. */
-function certStoreOptions(config: Config, baseDir: string, env: NodeJS.ProcessEnv, log: Logger): CertStoreOptions {
+/** The certificate store's settings from the config: paths resolved (src/config/paths.ts), defaults applied. */
+function certStoreOptions(config: Config, configFile: string | undefined, env: NodeJS.ProcessEnv, log: Logger): CertStoreOptions {
   const tls = config.tls ?? {};
-  const def = tls.defaultCertificate ?? {};
+  const paths = resolveTlsPaths(config, { configFile, env });
   return {
-    certsDir: resolve(tls.certsDir ?? DEFAULTS.certsDir),
-    files: (tls.certificates ?? []).map((c) => ({ certFile: resolve(baseDir, c.certFile), keyFile: resolve(baseDir, c.keyFile) })),
-    stateDir: resolveStateDir(config, env),
-    defaultCertificate: {
-      ...(def.certFile ? { certFile: resolve(baseDir, def.certFile) } : {}),
-      ...(def.keyFile ? { keyFile: resolve(baseDir, def.keyFile) } : {}),
-      onUnknownName: def.onUnknownName ?? 'serve',
-    },
+    certsDir: paths.certsDir,
+    files: paths.files,
+    stateDir: paths.stateDir,
+    defaultCertificate: { ...paths.defaultCertificate, onUnknownName: tls.defaultCertificate?.onUnknownName ?? 'serve' },
     settings: { minVersion: tls.options?.minVersion ?? 'TLSv1.2', ...(tls.options?.ciphers ? { ciphers: tls.options.ciphers } : {}) },
     log,
   };

@@ -3,7 +3,7 @@
  * options every SecureContext is built with, and rotating session ticket keys.
  */
 import { randomBytes } from 'node:crypto';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.js';
 
 /**
@@ -69,6 +69,8 @@ export class TicketKeys {
   readonly #servers = new Set<TicketKeyHolder>();
   readonly #timer: NodeJS.Timeout;
   #keys: Buffer = randomBytes(TICKET_KEYS_LENGTH);
+  #generation = 0;
+  readonly #applied = new WeakMap<SecureContext, number>();
 
   constructor(intervalMs: number) {
     this.#timer = setInterval(() => this.rotate(), intervalMs);
@@ -94,7 +96,21 @@ export class TicketKeys {
   /** Replaces the keys now, on every attached server. */
   rotate(): void {
     this.#keys = randomBytes(TICKET_KEYS_LENGTH);
+    this.#generation++;
     for (const server of this.#servers) server.setTicketKeys(this.#keys);
+  }
+
+  /**
+   * Gives a secure context the current keys unless it already has them: for TLS sockets built on a context chosen
+   * per connection (the edge picks it from the peeked SNI), where no server object holds the keys. A WeakMap entry
+   * per context; no reference keeps a replaced context alive.
+   */
+  applyTo(context: SecureContext): SecureContext {
+    if (this.#applied.get(context) !== this.#generation) {
+      (context as unknown as { context: TicketKeyHolder }).context.setTicketKeys(this.#keys);
+      this.#applied.set(context, this.#generation);
+    }
+    return context;
   }
 
   /** Stops the rotation timer. */

@@ -129,7 +129,7 @@ export const TlsSchema = Type.Object(
             Type.String({ minLength: 1, description: 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are always the strong defaults). Default: ECDHE with AES-GCM or ChaCha20-Poly1305 only.' }),
           ),
           sessionTicketRotation: Type.Optional(
-            Duration('How often the session ticket keys are replaced (the previous key still decrypts for one more period).', DEFAULTS.sessionTicketRotation),
+            Duration('How often the session ticket keys (RFC 5077) are replaced. Tickets issued before a rotation no longer resume: those clients make one full handshake.', DEFAULTS.sessionTicketRotation),
           ),
         },
         { additionalProperties: false, description: 'Protocol settings of TLS termination.' },

@@ -6,6 +6,7 @@
  */
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import type { TicketKeys } from '../certs/index.js';
 import type { EntryHook, RouteSource } from '../http/dispatch.js';
 import { clientAddressOf, setClientAddress } from '../http/context.js';
 import type { Logger } from '../log.js';
@@ -23,6 +24,8 @@ export interface TlsSources extends RouteSource {
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
   /** The context for an SNI (undefined: no SNI), or undefined to refuse the handshake. */
   selectCertificate(sni: string | undefined): SecureContext | undefined;
+  /** Session ticket keys shared by every terminated connection, rotated on an interval. */
+  readonly ticketKeys: TicketKeys;
 }
 
 /** Time a client has to finish the handshake once we have its ClientHello. */
@@ -50,7 +53,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     }
     // The peeked bytes go back into the socket's buffer; TLSSocket reads what is buffered before the handle.
     socket.unshift(replay);
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ALPN });
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: sources.ticketKeys.applyTo(context), ALPNProtocols: ALPN });
     const client = clientAddressOf(socket);
     if (client.address !== socket.remoteAddress) setClientAddress(secure, client.address, client.port);
     const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
