@@ -97,7 +97,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       const graceMs = stopOptions.graceMs ?? parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
       const closing = edge;
       edge = undefined;
-      await closing?.close(graceMs);
+      // Listeners drain (in-flight requests, terminated TLS) while passthrough streams get the same grace period;
+      // upstream pools close only after, since draining requests still use them.
+      await Promise.all([closing?.close(graceMs), runtime.closePassthrough(graceMs)]);
       await runtime.dispose();
       certs?.close();
       ticketKeys?.close();

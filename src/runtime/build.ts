@@ -18,7 +18,9 @@ export interface Runtime {
   routes(entryPoint: string): readonly CompiledRoute[];
   /** Passthrough routes of a TLS entry point, highest priority first. */
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
-  /** Close what the runtime opened (upstream pools). Requests still running on it may fail after this. */
+  /** Let passthrough connections finish within `graceMs`, then cut them (shutdown, while the listeners drain). */
+  closePassthrough(graceMs: number): Promise<void>;
+  /** Close what the runtime opened (upstream pools, passthrough connections). Call once its listeners have drained. */
   dispose(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger): Run
     problems: [...table.problems, ...tcp.problems],
     routes: (entryPoint) => table.byEntryPoint.get(entryPoint) ?? NO_ROUTES,
     tcpRoutes: (entryPoint) => tcp.byEntryPoint.get(entryPoint) ?? NO_TCP_ROUTES,
+    closePassthrough: (graceMs) => tcp.close(graceMs),
     dispose: async () => {
       await Promise.all([services.close(), tcp.close()]);
     },
