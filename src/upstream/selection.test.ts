@@ -3,7 +3,6 @@ import { pino } from 'pino';
 import type { Pool } from 'undici';
 import { PassiveHealth } from './passive-health.js';
 import { LeastConnections, SmoothWeightedRoundRobin } from './selection.js';
-import { cookieValue, StickyCookie } from './sticky-cookie.js';
 import { serverId, type UpstreamServer } from './upstream-server.js';
 
 const NOW = 1_700_000_000_000;
@@ -110,28 +109,5 @@ describe('PassiveHealth', () => {
     for (const t of times) passive.failed(list[1]!, NOW + t, 'ECONNREFUSED');
     expect(list[1]!.passiveDownUntil).toBe(out ? NOW + times.at(-1)! + 5000 : 0);
     expect(list[0]!.passiveDownUntil).toBe(0);
-  });
-});
-
-describe('sticky cookie', () => {
-  it.each([
-    { description: 'alone', header: 'lb=abc', expected: 'abc' },
-    { description: 'among others', header: 'x=1; lb=abc; y=2', expected: 'abc' },
-    { description: 'last', header: 'x=1;lb=abc', expected: 'abc' },
-    { description: 'not a suffix of another name', header: 'xlb=zzz; lb=abc', expected: 'abc' },
-    { description: 'only as a suffix', header: 'xlb=zzz', expected: undefined },
-    { description: 'absent', header: 'x=1; y=2', expected: undefined },
-    { description: 'empty value', header: 'lb=; x=1', expected: '' },
-  ])('finds the value $description', ({ header, expected }) => {
-    expect(cookieValue(header, 'lb=')).toBe(expected);
-  });
-
-  it('maps the id back to its server and writes the configured attributes', () => {
-    const list = servers([1, 1]);
-    const sticky = new StickyCookie({ name: 'lb', secure: true, httpOnly: true, sameSite: 'strict', maxAge: 60, path: '/' }, list);
-    expect(sticky.pinned(['Host', 'x', 'Cookie', `a=1; lb=${list[1]!.id}`])).toBe(list[1]);
-    expect(sticky.pinned(['cookie', 'lb=unknown'])).toBeUndefined();
-    expect(sticky.setCookie(list[1]!)).toBe(`lb=${list[1]!.id}; Path=/; Max-Age=60; Secure; HttpOnly; SameSite=Strict`);
-    expect(sticky.setCookie(list[0]!)).not.toContain('127.0.0.1');
   });
 });
