@@ -1,0 +1,105 @@
+// Instructions per request of a forwarder, counted by valgrind (callgrind): deterministic where CPU time on a shared
+// VM swings ±30 %. The target runs under callgrind (all its threads: main, libuv pool); the backend runs natively; a
+// fixed number of requests is sent after a warm-up (so the JIT has settled), counters zeroed before and dumped
+// after, and the total divided by the request count. Absolute figures are valgrind's (JIT code is counted as
+// executed); compare variants, not milliseconds.
+// Usage: node bench/experiments/instructions.mjs <variant>... where a variant is one of the names below.
+//   env: REQUESTS (default 2000), WARMUP (default 3000), URL_PATH (/small), CONNECTIONS (10), TOP (0: top functions),
+//   DIST (dist: where gatehouse's build is)
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Pool } from 'undici';
+import { freePort, root, startNode, stop, withChildren } from './harness.mjs';
+
+const requests = Number(process.env.REQUESTS ?? 2000);
+const warmup = Number(process.env.WARMUP ?? 3000);
+const urlPath = process.env.URL_PATH ?? '/small';
+const connections = Number(process.env.CONNECTIONS ?? 10);
+const top = Number(process.env.TOP ?? 0);
+
+/** Variant name → how to start it: node arguments and environment (PORT given). */
+const variants = {
+  'bare-undici': (backend) => ({ args: ['bench/bare-undici.mjs'], env: { TARGET: backend } }),
+  'bare-http-proxy': (backend) => ({ args: ['bench/bare-http-proxy.mjs'], env: { TARGET: backend } }),
+  'upstream-only': (backend) => ({ args: ['bench/upstream-only.mjs'], env: { TARGET: backend } }),
+  gatehouse: (backend, port) => gatehouse(backend, port, 'info'),
+  'gatehouse-nolog': (backend, port) => gatehouse(backend, port, 'warn'),
+};
+for (const file of readdirSync(path.join(root, 'bench/experiments')).filter((f) => f.startsWith('forwarder-') && f.endsWith('.mjs'))) {
+  variants[file.slice(0, -4)] = (backend) => ({ args: [`bench/experiments/${file}`], env: { TARGET: backend } });
+}
+
+function gatehouse(backend, port, level) {
+  return {
+    // DIST=.bench/dist (snapshot-dist.sh) measures a private build, safe from other work in progress in dist/
+    args: [`${process.env.DIST ?? 'dist'}/cli/main.js`, 'start', '--config', 'bench/gatehouse.json'],
+    env: { GATEHOUSE_BENCH_PORT: String(port), GATEHOUSE_BENCH_BACKEND: backend, GATEHOUSE_LOG_LEVEL: level },
+    port,
+  };
+}
+
+/** Send `n` GET requests over `connections` keep-alive connections, reading every body. */
+async function send(url, n) {
+  const pool = new Pool(url, { connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const { statusCode, body } = await pool.request({ path: urlPath, method: 'GET' });
+      for await (const _ of body);
+      if (statusCode !== 200) throw new Error(`status ${statusCode}`);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, worker));
+  await pool.close();
+}
+
+function totalIr(file) {
+  const text = readFileSync(file, 'utf8');
+  const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+  return Number(m[1]);
+}
+
+async function one(name, backend, dir) {
+  const port = await freePort();
+  const spec = variants[name](backend, port);
+  const out = path.join(dir, `${name}.cg`);
+  // Under valgrind the node process is the grandchild of taskset; startNode tracks valgrind's PID, which is node's.
+  const target = await startNode(1, spec.args, {
+    env: spec.env,
+    stdout: spec.port === undefined ? 'pipe' : 'null',
+    port: spec.port,
+    wrapper: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-instr=no', '--smc-check=all-non-file'],
+    startTimeoutMs: 120_000,
+  });
+  await send(target.url, warmup);
+  execFileSync('callgrind_control', ['-z', String(target.pid)], { stdio: 'ignore' });
+  const t0 = Date.now();
+  await send(target.url, requests);
+  execFileSync('callgrind_control', ['-d', String(target.pid)], { stdio: 'ignore' });
+  const dumps = readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.`));
+  const file = path.join(dir, dumps.sort().at(-1));
+  const ir = totalIr(file);
+  console.log(`| ${name} | ${urlPath} | ${requests} | ${(ir / requests / 1000).toFixed(1)} k | ${((Date.now() - t0) / 1000).toFixed(1)} s |`);
+  if (top) console.error(execFileSync('callgrind_annotate', [file], { maxBuffer: 1 << 26 }).toString().split('\n').slice(0, top + 25).join('\n'));
+  await stop(target.child, 10_000);
+  return ir;
+}
+
+await withChildren(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-cg-'));
+  try {
+    const backend = (await startNode(0, ['bench/backend.mjs'])).url;
+    console.log('| variant | path | requests | instructions/request | wall |');
+    console.log('|---|---|---|---|---|');
+    const names = process.argv.slice(2);
+    for (const name of names.length ? names : ['bare-undici', 'gatehouse-nolog', 'gatehouse']) {
+      if (!variants[name]) throw new Error(`unknown variant ${name}; known: ${Object.keys(variants).join(', ')}`);
+      await one(name, backend, dir);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
