@@ -45,9 +45,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /**
  * stdout, written in batches: one write per line cost a thread-pool round trip per request (the access log was a
- * third of the proxy's CPU on small requests, bench/README.md). Lines wait for 4 KiB or at most 250 ms.
+ * third of the proxy's CPU on small requests, bench/README.md). Lines wait for 8 KiB or at most 250 ms.
  */
-const STDOUT = { dest: 1, sync: false, minLength: 4096, periodicFlush: 250 };
+const STDOUT = { dest: 1, sync: false, minLength: 8192, periodicFlush: 250 };
 
 /** Write out what the logger holds in its buffer (before exit, or after a line an operator waits for). */
 export function flushLog(log: Logger): Promise<void> {

@@ -28,8 +28,16 @@ export function createAccessLog(log: Logger): AccessLog | undefined {
   const bindings = internals[pino.symbols.chindingsSym];
   if (!stream || typeof time !== 'function' || typeof bindings !== 'string') return slowAccessLog(log);
   const str = JSON.stringify;
+  // The time field changes once per millisecond; at thousands of requests per second, format it once per change.
+  let lastMs = -1;
+  let lastTime = '';
   return (res, ctx) => {
-    let line = `{"level":"info"${time()}${bindings},"entryPoint":${str(ctx.entryPoint)},"method":${str(ctx.method)},"host":${str(ctx.host)},"path":${str(ctx.path)},"status":${res.statusCode},"bytes":${bodyBytes(res, ctx)},"durationMs":${durationMs(ctx)}`;
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastTime = time();
+    }
+    let line = `{"level":"info"${lastTime}${bindings},"entryPoint":${str(ctx.entryPoint)},"method":${str(ctx.method)},"host":${str(ctx.host)},"path":${str(ctx.path)},"status":${res.statusCode},"bytes":${bodyBytes(res, ctx)},"durationMs":${durationMs(ctx)}`;
     if (ctx.router !== undefined) line += `,"router":${str(ctx.router)}`;
     if (ctx.upstream !== undefined) line += `,"upstream":${str(ctx.upstream)}`;
     line += `,"clientIp":${str(ctx.clientIp)}`;
