@@ -2,7 +2,7 @@
  * Protocol settings of TLS termination: modern defaults (Mozilla's "intermediate" profile), compiled once into the
  * options every SecureContext is built with, and rotating session ticket keys.
  */
-import { randomBytes } from 'node:crypto';
+import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.js';
 
@@ -39,6 +39,9 @@ export function secureContextBase(settings: TlsSettings, log: Logger): SecureCon
     // The server's order wins, so a client that lists a weaker (still allowed) suite first gets the strong one.
     honorCipherOrder: true,
     ecdhCurve: DEFAULT_ECDH_CURVE,
+    // No TLS 1.2 renegotiation at all: a proxy has no use for it, and client-initiated renegotiation lets one
+    // client make the server do a full handshake's work over and over (CVE-2011-1473; testssl rates it HIGH).
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
   };
   if (settings.ciphers !== undefined) {
     try {

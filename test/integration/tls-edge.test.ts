@@ -138,6 +138,24 @@ describe('termination', () => {
     known.destroy();
   });
 
+  it('refuses a client-initiated TLS 1.2 renegotiation (CVE-2011-1473)', async () => {
+    const s = await new Promise<TLSSocket>((resolve, reject) => {
+      const c = tlsConnect({ host: '127.0.0.1', port: gh.ports['websecure']!, servername: 'right.example', ca, maxVersion: 'TLSv1.2' });
+      c.once('secureConnect', () => resolve(c));
+      c.once('error', reject);
+    });
+    expect(s.getProtocol()).toBe('TLSv1.2');
+    const outcome = await new Promise<string>((resolve) => {
+      s.on('error', () => resolve('refused'));
+      s.on('close', () => resolve('refused'));
+      const accepted = s.renegotiate({}, (err) => resolve(err ? 'refused' : 'renegotiated'));
+      if (!accepted) resolve('refused');
+      setTimeout(() => resolve('no answer'), 3_000);
+    });
+    s.destroy();
+    expect(outcome).toBe('refused');
+  });
+
   it('answers plain HTTP on the TLS port with a 400 that says to use https', async () => {
     const res = await rawExchange(gh.ports['websecure']!, (write) => void write('GET / HTTP/1.1\r\nHost: right.example\r\n\r\n'), 3_000);
     expect(res.status).toBe(400);
