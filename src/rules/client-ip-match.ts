@@ -4,7 +4,7 @@
  */
 import type { BlockList } from 'node:net';
 import { addressMatcher, AddressListError, compileAddressList } from '../ip/address-list.js';
-import { matcherError, type MatcherSite } from './compile.js';
+import { matcherError, type MatcherSite, type MatcherSpec } from './compile.js';
 
 /** Builds one BlockList from the arguments; throws RULE_MATCHER naming the bad address or prefix length. */
 export function compileClientIps(args: readonly string[], site: MatcherSite): BlockList {
@@ -21,3 +21,13 @@ export function compileClientIps(args: readonly string[], site: MatcherSite): Bl
 
 /** The request-time test of a compiled list (remembers its last answer; never throws). */
 export const clientIpMatcher = addressMatcher;
+
+/** `ClientIP(...)` as a table row, shared by the HTTP and the SNI tables (both inputs carry `clientIp`). */
+export const CLIENT_IP_SPEC: MatcherSpec<{ readonly clientIp: string }> = {
+  minArgs: 1,
+  maxArgs: Infinity,
+  build(args, site) {
+    const test = clientIpMatcher(compileClientIps(args, site));
+    return (input) => test(input.clientIp);
+  },
+};

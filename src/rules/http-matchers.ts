@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { compileRule, matcherError, type MatcherSite, type MatcherSpec, type MatcherTable } from './compile.js';
-import { clientIpMatcher, compileClientIps } from './client-ip-match.js';
+import { CLIENT_IP_SPEC } from './client-ip-match.js';
 import { headerEquals, headerMatches, isHeaderName } from './header-match.js';
 import { compileHostPatterns, hostMatcher } from './host-match.js';
 import { queryEquals, queryMatches } from './query-match.js';
@@ -162,15 +162,6 @@ const queryRegexp: Spec = {
   },
 };
 
-const clientIp: Spec = {
-  minArgs: 1,
-  maxArgs: Infinity,
-  build(args, site) {
-    const test = clientIpMatcher(compileClientIps(args, site));
-    return (input) => test(input.clientIp);
-  },
-};
-
 /**
  * Traefik v3's HTTP matchers. Host, Path, PathPrefix, Method and ClientIP also take several arguments,
  * meaning any of them (Traefik v2 allowed that, and imported configs still use it).
@@ -186,7 +177,7 @@ export const HTTP_MATCHERS: MatcherTable<HttpMatchInput> = {
   HeaderRegexp: headerRegexp,
   Query: query,
   QueryRegexp: queryRegexp,
-  ClientIP: clientIp,
+  ClientIP: CLIENT_IP_SPEC,
 };
 
 /**

@@ -4,7 +4,7 @@
  * returns a closure that only reads the SniMatchInput.
  */
 import { compileRule, matcherError, type MatcherSite, type MatcherSpec, type MatcherTable } from './compile.js';
-import { clientIpMatcher, compileClientIps } from './client-ip-match.js';
+import { CLIENT_IP_SPEC } from './client-ip-match.js';
 import { compileHostPatterns, hostMatcher } from './host-match.js';
 import { compileUserRegExp } from './user-regexp.js';
 
@@ -69,15 +69,6 @@ const alpn: Spec = {
   },
 };
 
-const clientIp: Spec = {
-  minArgs: 1,
-  maxArgs: Infinity,
-  build(args, site) {
-    const test = clientIpMatcher(compileClientIps(args, site));
-    return (input) => test(input.clientIp);
-  },
-};
-
 /**
  * Traefik v3's TCP matchers for TLS connections. HostSNI takes exact names, one-label wildcards (`*.zone`) and
  * `*`; HostSNI, ALPN and ClientIP also take several arguments, meaning any of them.
@@ -86,7 +77,7 @@ export const SNI_MATCHERS: MatcherTable<SniMatchInput> = {
   HostSNI: hostSni,
   HostSNIRegexp: hostSniRegexp,
   ALPN: alpn,
-  ClientIP: clientIp,
+  ClientIP: CLIENT_IP_SPEC,
 };
 
 /**
