@@ -18,7 +18,8 @@ COPY schema ./schema
 RUN npm run build && npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    GATEHOUSE_STATE_DIR=/var/lib/gatehouse
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
