@@ -8,7 +8,10 @@ import { GatehouseError, GatehouseErrors, type ErrorCode } from '../errors.js';
 import { parseJsonDocument, type JsonDocument, type JsonPath } from './parse-json.js';
 import type { Config } from './schema.js';
 import { substituteVariables } from './substitute.js';
-import { schemaProblems } from './validate.js';
+import { coerceSubstituted } from './coerce.js';
+import { configJsonSchema, schemaProblems } from './validate.js';
+
+const SCHEMA = configJsonSchema();
 
 /**
  * Reads, substitutes and validates a config file. Returns a deep-frozen Config, or throws GatehouseErrors
@@ -32,7 +35,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 export function parseConfigText(text: string, options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Config {
   const { file, env = process.env } = options;
   const doc = parseJsonDocument(text, file);
-  const substituted = substituteVariables(doc.value, env);
+  const replaced = substituteVariables(doc.value, env);
+  const substituted = { ...replaced, value: coerceSubstituted(replaced.value, doc.value, SCHEMA) };
   const found: Located[] = substituted.problems.map((p) =>
     locate(doc, file, 'CONFIG_VARIABLE', p.path, p.message, { index: p.index }),
   );
