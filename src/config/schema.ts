@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
 import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
+import { CertificateResolversSchema, TlsDomainSchema } from './schema-acme.js';
 import { EntryPointHttpSchema, EntryPointProxyProtocolSchema, EntryPointTlsSchema, TcpSchema, TlsSchema } from './schema-tls.js';
 
 const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
@@ -133,7 +134,18 @@ export const RouterSchema = Type.Object(
     redirect: Type.Optional(RedirectSchema),
     tls: Type.Optional(
       Type.Object(
-        {},
+        {
+          certResolver: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                'Name of a certificateResolvers entry that obtains the certificate for this router: for the literal names of its Host(...) rule, or for `domains` when given. Wildcard names cannot be obtained by tls-alpn-01 or http-01.',
+            }),
+          ),
+          domains: Type.Optional(
+            Type.Array(TlsDomainSchema, { minItems: 1, description: 'Certificates to obtain with certResolver, instead of the names of the Host(...) rule.' }),
+          ),
+        },
         {
           additionalProperties: false,
           description: 'Serve this router only on TLS entry points (terminated HTTPS); on plain HTTP entry points it does not match.',
@@ -365,6 +377,7 @@ export const ConfigSchema = Type.Object(
     ),
     tcp: Type.Optional(TcpSchema),
     tls: Type.Optional(TlsSchema),
+    certificateResolvers: Type.Optional(CertificateResolversSchema),
     stateDir: Type.Optional(
       Type.String({
         minLength: 1,

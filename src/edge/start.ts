@@ -5,6 +5,8 @@
  */
 import type { Config } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
+import type { ChallengeRegistry } from '../challenges/index.js';
+import { chainHooks, createAcmeResponder } from '../http/acme-responder.js';
 import { createHttpsRedirect } from '../http/https-redirect.js';
 import type { EntryHook } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
@@ -20,12 +22,16 @@ export interface Edge {
 }
 
 /** Bind every entry point; on a failure the ones already bound are closed again and the error is rethrown. */
-export async function startEdge(config: Config, sources: TlsSources, log: Logger, accessLog: boolean): Promise<Edge> {
+export async function startEdge(config: Config, sources: TlsSources, log: Logger, accessLog: boolean, challenges?: ChallengeRegistry): Promise<Edge> {
   const bound = new Map<string, Listener>();
+  // http-01 is fetched over plain HTTP (RFC 8555 §8.3): the responder sits on every plain entry point, before the
+  // redirection, which would otherwise send the CA to an HTTPS port that may have no certificate yet.
+  const responder = challenges ? createAcmeResponder(challenges) : undefined;
   try {
     for (const [name, spec] of Object.entries(config.entryPoints)) {
       const settings = entryPointSettings(name, spec);
-      const hook = redirectionHook(config, name, (ep) => bound.get(ep)?.address().port);
+      const redirect = redirectionHook(config, name, (ep) => bound.get(ep)?.address().port);
+      const hook = settings.tls ? redirect : chainHooks(responder, redirect);
       const listener = settings.tls
         ? await listenTls(settings, spec.address, sources, log, accessLog, hook)
         : await listenHttp(settings, spec.address, sources, log, accessLog, hook);

@@ -26,12 +26,19 @@ export interface TlsSources extends RouteSource {
   selectCertificate(sni: string | undefined): SecureContext | undefined;
   /** Session ticket keys shared by every terminated connection, rotated on an interval. */
   readonly ticketKeys: TicketKeys;
+  /** The acme-tls/1 context of a pending tls-alpn-01 challenge for this name (src/challenges/), if any. */
+  alpnChallenge?(sni: string): SecureContext | undefined;
 }
 
 /** Time a client has to finish the handshake once we have its ClientHello. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** ALPN offered on terminated connections; HTTP/2 comes with its own issue. */
 const ALPN = ['http/1.1'];
+/** The ALPN protocol of tls-alpn-01 validation (RFC 8737 §6.2). */
+const ACME_TLS = 'acme-tls/1';
+const ACME_ALPN = [ACME_TLS];
+/** Time the CA's validator has to finish its acme-tls/1 handshake. */
+const ACME_HANDSHAKE_TIMEOUT_MS = 5_000;
 
 const PLAIN_HTTP_BODY = 'This port speaks TLS: use https:// to reach this site.\n';
 const PLAIN_HTTP_ANSWER = `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(PLAIN_HTTP_BODY)}\r\n\r\n${PLAIN_HTTP_BODY}`;
@@ -75,6 +82,12 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     if (settings.proxyProtocolFrom && !(await acceptProxyHeader(socket, settings.proxyProtocolFrom, settings, log))) return;
     const peek = await peekClientHello(socket, { timeoutMs: tls.clientHelloTimeoutMs, maxBytes: tls.maxClientHelloSize });
     if (!peek.ok) return reject(socket, peek.reason, name, log);
+    const { sni, alpn } = peek.hello;
+    const acme = alpn.includes(ACME_TLS);
+    if (acme && sni !== undefined) {
+      const challenge = sources.alpnChallenge?.(sni);
+      if (challenge) return answerAlpnChallenge(socket, peek.bytes, challenge, sni, name, log);
+    }
     const client = clientAddressOf(socket);
     const route = matchTcpRoute(sources.tcpRoutes(name), { sni: peek.hello.sni ?? '', alpn: peek.hello.alpn, clientIp: client.address });
     if (route) {
@@ -86,7 +99,14 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
       });
       return;
     }
-    terminate(socket, peek.bytes, peek.hello.sni);
+    // A validator offering only acme-tls/1 for a name with no pending challenge must not get the normal
+    // certificate: a CA could read it as a failed challenge, and a client that speaks no HTTP has no use for it.
+    if (acme && alpn.every((p) => p === ACME_TLS)) {
+      log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress }, 'acme-tls/1 handshake refused: no pending challenge');
+      socket.destroy();
+      return;
+    }
+    terminate(socket, peek.bytes, sni);
   };
 
   const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
@@ -102,6 +122,26 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     address: () => boundAddress(listener),
     close: (graceMs) => drain(listener, http, graceMs, () => open.size),
   };
+}
+
+/**
+ * Answer a tls-alpn-01 validation: the handshake with the challenge certificate and ALPN acme-tls/1, then close.
+ * RFC 8737 §3: once the handshake is done the validator closes, and no application data is ever exchanged.
+ */
+function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureContext, sni: string, entryPoint: string, log: Logger): void {
+  socket.unshift(replay);
+  const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ACME_ALPN });
+  const timer = setTimeout(() => secure.destroy(), ACME_HANDSHAKE_TIMEOUT_MS);
+  secure.once('secure', () => {
+    clearTimeout(timer);
+    log.info({ entryPoint, sni, clientIp: socket.remoteAddress }, 'acme tls-alpn-01 challenge answered');
+    secure.end();
+  });
+  secure.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(timer);
+    log.debug({ entryPoint, sni, code: err.code, err: err.message }, 'acme-tls/1 connection error');
+  });
+  secure.once('close', () => clearTimeout(timer));
 }
 
 /** A connection that did not start with a usable ClientHello: a helpful answer to plain HTTP, else just closed. */
