@@ -267,6 +267,24 @@ describe('PROXY protocol from a trusted load balancer', () => {
   });
 });
 
+describe('certificates added while running', () => {
+  it('serves a pair dropped into certs/ without a restart', async () => {
+    const port = gh.ports['websecure']!;
+    const before = await handshake(port, 'left2.example');
+    expect(new X509Certificate(before.getPeerCertificate().raw).subjectAltName).not.toContain('left2.example');
+    before.destroy();
+    copyFileSync(join(fixtures, 'left2.pem'), join(certsDir, 'left2.pem'));
+    let san = '';
+    for (let i = 0; i < 50 && !san.includes('DNS:left2.example'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const s = await handshake(port, 'left2.example');
+      san = new X509Certificate(s.getPeerCertificate().raw).subjectAltName ?? '';
+      s.destroy();
+    }
+    expect(san).toContain('DNS:left2.example');
+  });
+});
+
 describe('the default certificate', () => {
   it('is the same after a restart on the same state directory', async () => {
     const before = await handshake(gh.ports['websecure']!, 'nobody.example');
