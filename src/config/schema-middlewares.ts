@@ -69,6 +69,14 @@ export const ForwardAuthSchema = Type.Object(
       Type.Boolean({ description: "Pass the client's own X-Forwarded-* on to the auth service (only sensible behind a trusted proxy).", default: false }),
     ),
     authResponseHeaders: Type.Optional(HeaderList('Headers of a 2xx auth answer copied onto the upstream request (replacing what the client sent).')),
+    authResponseHeadersRegex: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Regular expression over header names in canonical form (`X-Auth-User`, as Traefik sees them): request headers it matches are removed, then those of a 2xx auth answer it matches are copied onto the upstream request. Works alongside authResponseHeaders.',
+        examples: ['^X-Auth-', '^Remote-'],
+      }),
+    ),
     authRequestHeaders: Type.Optional(HeaderList('Request headers sent to the auth service. Default: all of them.')),
     timeout: Type.Optional(
       Type.String({

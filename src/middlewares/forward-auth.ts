@@ -4,6 +4,8 @@
  * request through with `authResponseHeaders` copied onto it (any the client sent under those names are removed
  * first, so a client cannot pose as a logged-in user); any other answer (401, a 302 to a login page) goes back to
  * the client as it came. An auth service that cannot be reached fails closed: 502 and a log line.
+ * `authResponseHeadersRegex` (Traefik's) does the same by pattern: matching request headers are removed, matching
+ * answer headers copied; names are matched in Go's canonical form (`X-Auth-User`), so Traefik patterns carry over.
  */
 import type { IncomingMessage } from 'node:http';
 import { request } from 'undici';
@@ -14,8 +16,8 @@ import type { RequestContext } from '../http/context.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { HOP_BY_HOP, displayIp } from '../upstream/index.js';
 import { isAcmeChallenge } from './acme-path.js';
-import { middlewareConfigError } from './config-error.js';
-import { setRequestHeader } from './request-edits.js';
+import { compileRegex, middlewareConfigError } from './config-error.js';
+import { removeRequestHeader, setRequestHeader } from './request-edits.js';
 
 /** Largest auth-service body relayed to the client (a login page or a JSON error); longer ones are cut. */
 export const MAX_AUTH_BODY_BYTES = 1024 * 1024;
@@ -39,6 +41,7 @@ export function createForwardAuth(spec: ForwardAuthConfig, path: string): Wrappe
   const only = spec.authRequestHeaders ? new Set(spec.authRequestHeaders.map((h) => h.toLowerCase())) : undefined;
   const copied = (spec.authResponseHeaders ?? []).map((h) => [h, h.toLowerCase()] as const);
   const trustHeader = spec.trustForwardHeader ?? false;
+  const pattern = spec.authResponseHeadersRegex === undefined ? undefined : compileRegex(spec.authResponseHeadersRegex, `${path}/authResponseHeadersRegex`);
 
   const authHeaders = (req: IncomingMessage, ctx: RequestContext): string[] => {
     const trust = trustHeader && ctx.trustForwarded;
@@ -85,6 +88,7 @@ export function createForwardAuth(spec: ForwardAuthConfig, path: string): Wrappe
         if (v === undefined) setRequestHeader(req, ctx, name);
         else setRequestHeader(req, ctx, name, ...(Array.isArray(v) ? v : [v]));
       }
+      if (pattern !== undefined) copyMatching(req, ctx, pattern, authResHeaders);
       return next(req, res, ctx);
     }
     let payload: Buffer;
@@ -104,6 +108,31 @@ export function createForwardAuth(spec: ForwardAuthConfig, path: string): Wrappe
     res.writeHead(statusCode);
     res.end(payload);
   };
+}
+
+/** Traefik's regex step: strip the client's matching headers, then copy the auth answer's matching ones. */
+function copyMatching(req: IncomingMessage, ctx: RequestContext, pattern: RegExp, answer: Record<string, string | string[] | undefined>): void {
+  const raw = req.rawHeaders;
+  const stale: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (pattern.test(canonicalName(raw[i]!))) stale.push(raw[i]!.toLowerCase());
+  for (const lower of stale) removeRequestHeader(req, lower);
+  for (const [lower, v] of Object.entries(answer)) {
+    if (v === undefined || HOP_BY_HOP.has(lower) || lower === 'content-length') continue;
+    const name = canonicalName(lower);
+    if (pattern.test(name)) setRequestHeader(req, ctx, name, ...(Array.isArray(v) ? v : [v]));
+  }
+}
+
+/** Go's textproto.CanonicalMIMEHeaderKey: upper case at the start and after each '-', lower case elsewhere. */
+export function canonicalName(name: string): string {
+  let out = '';
+  let upper = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i]!;
+    out += upper ? c.toUpperCase() : c.toLowerCase();
+    upper = c === '-';
+  }
+  return out;
 }
 
 async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<Buffer> {
