@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   CERT_INVALID: 'A certificate or key handed to the certificate store is unusable (not PEM, no matching key, unsupported key type).',
   TCP_CONNECT: 'A passthrough backend refused the connection or could not be reached; the client connection is closed.',
   TCP_CONNECT_TIMEOUT: 'A passthrough backend did not accept the connection within the connect timeout.',
+  ACME_CONFIG: 'A certificate cannot be obtained as configured (unknown resolver, wildcard name, no entry point for its challenges); only that certificate is disabled.',
+  ACME_CA_UNREACHABLE: "The ACME CA's directory could not be read (connection refused, DNS, certificate not trusted); retried with backoff.",
+  ACME_ORDER_FAILED: 'The CA refused or failed an order (validation failed, rate limited, bad request); retried with backoff, the CA\'s problem document kept.',
+  ACME_SELF_TEST: "gatehouse could not reach its own challenge responder before asking the CA to validate; the CA is not asked.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
