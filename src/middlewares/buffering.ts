@@ -7,6 +7,10 @@
  * Holding works at the one place Node hands body bytes over: the HTTP parser calls `req.push(chunk)` and, at the
  * end, `req.push(null)`. While holding, those calls are diverted into a list; when the body is complete, the list
  * is pushed into `req` as one Buffer and the request goes on.
+ *
+ * `maxResponseBodyBytes` streams, never holds: a Content-Length over it is replaced by a 500 before any of the
+ * response goes out (the upstream request is then abandoned); a body without a length is counted as it passes and
+ * cut past the limit, since its head is out by then and closing mid-body is the only honest signal left.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BufferingConfig } from '../config/schema-middlewares.js';
@@ -14,6 +18,7 @@ import type { RequestContext } from '../http/context.js';
 import type { Handler } from '../http/contract.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { removeRequestHeader } from './request-edits.js';
+import { beforeWriteHead } from './response-hook.js';
 
 const TOO_LARGE = Buffer.from('Payload Too Large\n');
 
@@ -28,10 +33,18 @@ function tooLarge(res: ServerResponse): void {
   res.end(TOO_LARGE);
 }
 
-/** Build a buffering middleware. */
+/** Build a buffering middleware: each limit that is set applies, an absent one costs nothing per request. */
 export function createBuffering(spec: BufferingConfig, _path: string): Wrapper {
-  const max = spec.maxRequestBodyBytes;
-  return (next) => (req, res, ctx) => {
+  const requestMax = spec.maxRequestBodyBytes;
+  const responseMax = spec.maxResponseBodyBytes;
+  return (next) => {
+    const inner = responseMax === undefined ? next : limitResponse(responseMax, next);
+    return requestMax === undefined ? inner : limitRequest(requestMax, inner);
+  };
+}
+
+function limitRequest(max: number, next: Handler): Handler {
+  return (req, res, ctx) => {
     const length = req.headers['content-length'];
     if (req.headers['transfer-encoding'] === undefined) {
       // Node's parser already refused a malformed length and will not deliver more bytes than it says.
@@ -93,4 +106,90 @@ function rewriteFraming(req: IncomingMessage, size: number): void {
   removeRequestHeader(req, 'content-length');
   req.rawHeaders.push('Content-Length', String(size));
   req.headers['content-length'] = String(size);
+}
+
+const RESPONSE_TOO_LARGE = Buffer.from('Internal Server Error: response too large\n');
+
+type WriteFn = (this: ServerResponse, chunk: unknown, ...rest: unknown[]) => boolean;
+type EndFn = (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+
+/** Per response: the limit, the write/end it wraps, what has passed, and whether the head was replaced by a 500. */
+interface Limit {
+  readonly max: number;
+  readonly ctx: RequestContext;
+  readonly write: WriteFn;
+  readonly end: EndFn;
+  sent: number;
+  refused: boolean;
+}
+
+const LIMIT = Symbol('gatehouse.responseLimit');
+type Limited = ServerResponse & { [LIMIT]?: Limit };
+
+function limitResponse(max: number, next: Handler): Handler {
+  return (req, res, ctx) => {
+    // No body follows a HEAD answer whatever length it announces (RFC 9110 §9.3.2), and an upgrade has none here.
+    if (ctx.upgrade === undefined && ctx.method !== 'HEAD') {
+      const r = res as Limited;
+      const limit: Limit = { max, ctx, write: res.write as WriteFn, end: res.end as EndFn, sent: 0, refused: false };
+      r[LIMIT] = limit;
+      r.write = limitedWrite as ServerResponse['write'];
+      r.end = limitedEnd as ServerResponse['end'];
+      beforeWriteHead(res, checkLength, limit);
+    }
+    return next(req, res, ctx);
+  };
+}
+
+/** The head hook: a declared length over the limit turns the response into a 500 before anything is written. */
+function checkLength(res: ServerResponse, limit: Limit): void {
+  const length = res.getHeader('content-length');
+  // Nor does one follow a 204 or a 304 (RFC 9110 §15.3.5, §15.4.5).
+  const status = res.statusCode;
+  if (length === undefined || Number(length) <= limit.max || status === 204 || status === 304) return;
+  limit.refused = true;
+  limit.ctx.log.warn({ router: limit.ctx.router, length: Number(length), limit: limit.max }, 'response body too large');
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.statusCode = 500;
+  res.statusMessage = 'Internal Server Error';
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.setHeader('content-length', RESPONSE_TOO_LARGE.length);
+}
+
+// Shared replacements of write/end (no closure per request), as in compress.ts.
+function limitedWrite(this: Limited, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  const limit = this[LIMIT]!;
+  if (!this.headersSent) this.writeHead(this.statusCode);
+  if (limit.refused) {
+    // The 500 replaces the whole body: it goes out on the first write, and the upstream's bytes are dropped.
+    if (!this.writableEnded) limit.end.call(this, RESPONSE_TOO_LARGE);
+    return true;
+  }
+  limit.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+  if (limit.sent > limit.max) {
+    limit.refused = true;
+    limit.ctx.log.warn({ router: limit.ctx.router, limit: limit.max }, 'response body too large, cut');
+    this.destroy();
+    return true;
+  }
+  return limit.write.call(this, chunk, encoding, cb);
+}
+
+function limitedEnd(this: Limited, chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse {
+  const limit = this[LIMIT]!;
+  if (!this.headersSent) this.writeHead(this.statusCode);
+  if (limit.refused) {
+    if (!this.writableEnded && !this.destroyed) limit.end.call(this, RESPONSE_TOO_LARGE);
+    return this;
+  }
+  if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
+    limit.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+    if (limit.sent > limit.max) {
+      limit.refused = true;
+      limit.ctx.log.warn({ router: limit.ctx.router, limit: limit.max }, 'response body too large, cut');
+      this.destroy();
+      return this;
+    }
+  }
+  return limit.end.call(this, chunk, encoding, cb);
 }

@@ -1,5 +1,6 @@
 /**
- * `compress`: brotli or gzip, as the client's Accept-Encoding prefers (q-values, RFC 9110 §12.5.3; br when they tie).
+ * `compress`: brotli or gzip, as the client's Accept-Encoding prefers (q-values, RFC 9110 §12.5.3); when q-values tie,
+ * the first of `encodings` wins (Traefik's option: the list offered, in order of preference; br, gzip by default).
  * The decision waits for the response head: it is skipped for a response that already has a Content-Encoding,
  * a Content-Length under `minResponseBodyBytes`, an already-compressed media type, `Cache-Control: no-transform`
  * (RFC 9111 §5.2.2.6), 204/304, or a HEAD request. A compressed response loses its Content-Length (the length is
@@ -12,6 +13,7 @@ import { constants, createBrotliCompress, createGzip, type BrotliCompress, type 
 import type { CompressConfig } from '../config/schema-middlewares.js';
 import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
 import type { Wrapper } from '../http/middlewares.js';
+import { middlewareConfigError } from './config-error.js';
 import { appendVary } from './cors.js';
 import { beforeWriteHead } from './response-hook.js';
 
@@ -39,11 +41,19 @@ export const ALREADY_COMPRESSED: readonly string[] = [
 /** brotli quality 4: near gzip's speed with a better ratio; the default (11) is for offline compression. */
 const BROTLI_QUALITY = 4;
 
-type Encoding = 'br' | 'gzip';
+/** The encodings this build can produce. */
+export type Encoding = 'br' | 'gzip';
 
-/** The encoding to use for an Accept-Encoding value, or undefined for none (RFC 9110 §12.5.3). */
-export function negotiateEncoding(accept: string | undefined): Encoding | undefined {
-  if (accept === undefined || accept === '') return undefined;
+const DEFAULT_OFFER: readonly Encoding[] = MIDDLEWARE_DEFAULTS.compressEncodings;
+
+/**
+ * The encoding to use for an Accept-Encoding value, or undefined for none (RFC 9110 §12.5.3): the highest q among
+ * `offered`, ties to the earlier entry. No header: `fallback` (Traefik's defaultEncoding); an empty one refuses
+ * every coding. A winner the client accepted only through `*` yields to `fallback` when that is acceptable too.
+ */
+export function negotiateEncoding(accept: string | undefined, offered: readonly Encoding[] = DEFAULT_OFFER, fallback?: Encoding): Encoding | undefined {
+  if (accept === undefined) return fallback;
+  if (accept === '') return undefined;
   let br = -1;
   let gzip = -1;
   let star = -1;
@@ -60,10 +70,24 @@ export function negotiateEncoding(accept: string | undefined): Encoding | undefi
     else if (coding === 'gzip' || coding === 'x-gzip') gzip = Math.max(gzip, q);
     else if (coding === '*') star = q;
   }
-  if (br === -1) br = star;
-  if (gzip === -1) gzip = star;
-  if (br <= 0 && gzip <= 0) return undefined;
-  return br >= gzip ? 'br' : 'gzip';
+  const brExplicit = br !== -1;
+  const gzipExplicit = gzip !== -1;
+  if (!brExplicit) br = star;
+  if (!gzipExplicit) gzip = star;
+  let best: Encoding | undefined;
+  let bestQ = 0;
+  for (let i = 0; i < offered.length; i++) {
+    const e = offered[i]!;
+    const q = e === 'br' ? br : gzip;
+    if (q > bestQ) {
+      best = e;
+      bestQ = q;
+    }
+  }
+  if (best === undefined || fallback === undefined || fallback === best) return best;
+  const viaStar = best === 'br' ? !brExplicit : !gzipExplicit;
+  const fallbackQ = fallback === 'br' ? br : gzip;
+  return viaStar && fallbackQ > 0 && offered.includes(fallback) ? fallback : best;
 }
 
 interface Policy {
@@ -181,15 +205,18 @@ function compressingEnd(this: Compressing, chunk?: unknown, encoding?: unknown, 
   return this;
 }
 
-/** Build a compress middleware. */
-export function createCompress(spec: CompressConfig, _path: string): Wrapper {
+/** Build a compress middleware; throws MIDDLEWARE_CONFIG when `encodings` offers nothing this build can produce. */
+export function createCompress(spec: CompressConfig, path: string): Wrapper {
+  const offered = (spec.encodings ?? DEFAULT_OFFER).filter((e): e is Encoding => e !== 'zstd');
+  if (offered.length === 0) throw middlewareConfigError(`${path}/encodings`, 'no encoding gatehouse can produce is listed (zstd is not available; add br or gzip)');
+  const fallback = spec.defaultEncoding;
   const policy: Policy = {
     min: spec.minResponseBodyBytes ?? MIDDLEWARE_DEFAULTS.compressMinBytes,
     included: spec.includedContentTypes?.map((t) => t.toLowerCase()),
     excluded: [...ALREADY_COMPRESSED, ...(spec.excludedContentTypes ?? []).map((t) => t.toLowerCase())],
   };
   return (next) => (req, res, ctx) => {
-    const encoding = ctx.method === 'HEAD' || ctx.upgrade !== undefined ? undefined : negotiateEncoding(req.headers['accept-encoding']);
+    const encoding = ctx.method === 'HEAD' || ctx.upgrade !== undefined ? undefined : negotiateEncoding(req.headers['accept-encoding'], offered, fallback);
     if (encoding !== undefined) {
       const r = res as Compressing;
       const state: State = { policy, encoding, write: res.write as WriteFn, end: res.end as EndFn, zlib: undefined };

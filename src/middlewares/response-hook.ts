@@ -46,7 +46,8 @@ function hookedWriteHead(
   const hooks = state.hooks;
   for (let i = 0; i < hooks.length; i += 2) (hooks[i] as HeadHook<unknown>)(this, hooks[i + 1]);
   const write = state.original as (this: ServerResponse, status: number, reason?: string) => ServerResponse;
-  return reason === undefined ? write.call(this, this.statusCode) : write.call(this, this.statusCode, reason);
+  // A hook that changed the status (buffering's 500) must not keep the upstream's reason phrase ("500 OK").
+  return reason === undefined || this.statusCode !== status ? write.call(this, this.statusCode) : write.call(this, this.statusCode, reason);
 }
 
 /** What Node does with writeHead's headers when setHeader was used: given names replace, repeats in an array stay. */
