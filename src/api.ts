@@ -5,7 +5,9 @@
  */
 import { loadConfigFile, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
-import { createCertStore, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
+import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
+import { createMemoryChallengeRegistry } from './challenges/index.js';
+import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook, startEdge, type Edge } from './edge/start.js';
 import type { TlsSources } from './edge/tls-listener.js';
@@ -47,6 +49,10 @@ export interface Gatehouse {
   addresses(): Record<string, { address: string; port: number }>;
   /** Stop accepting, let in-flight requests finish within the grace period, close pools. */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /** The certificates ACME manages (certificateResolvers), with their renewal time and last error. */
+  managedCertificates(): readonly ManagedCertificate[];
+  /** Orders a new certificate for `name` now (ACME); resolves when the attempt ended, logged either way. */
+  renewCertificate(name: string): Promise<void>;
 }
 
 /**
@@ -66,6 +72,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   let edge: Edge | undefined;
   let certs: CertStore | undefined;
   let ticketKeys: TicketKeys | undefined;
+  let acme: AcmeManager | undefined;
 
   return {
     config,
@@ -74,29 +81,52 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, options.env ?? process.env, log)) : undefined;
       const store = certs;
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
+      // ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use.
+      const challenges = store && config.certificateResolvers ? createMemoryChallengeRegistry() : undefined;
+      acme = store && challenges
+        ? createAcmeManager({
+            config,
+            ...(configFile !== undefined ? { configFile } : {}),
+            stateDir: resolveStateDir(config, options.env ?? process.env),
+            certs: store,
+            registry: challenges,
+            endpoints: () => challengeEndpoints(config, edge),
+            log,
+          })
+        : undefined;
+      await acme?.load();
       const sources: TlsSources = {
         routes: (ep) => runtime.routes(ep),
         tcpRoutes: (ep) => runtime.tcpRoutes(ep),
         selectCertificate: (sni) => store?.select(sni),
+        ...(challenges ? { alpnChallenge: (sni: string) => challenges.alpnContext(sni) } : {}),
         ticketKeys,
       };
       try {
-        edge = await startEdge(config, sources, log, accessLog);
+        edge = await startEdge(config, sources, log, accessLog, challenges);
       } catch (err) {
+        acme?.stop();
         certs?.close();
         ticketKeys.close();
         throw err;
       }
+      acme?.start();
       log.info('gatehouse started');
       await flushLog(log);
     },
     addresses() {
       return edge?.addresses() ?? {};
     },
+    managedCertificates: () => acme?.list() ?? [],
+    async renewCertificate(name) {
+      if (!acme) throw new GatehouseError('ACME_CONFIG', `no certificate resolver is running (${name})`);
+      await acme.renew(name);
+    },
     async stop(stopOptions = {}) {
       const graceMs = stopOptions.graceMs ?? parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
       const closing = edge;
       edge = undefined;
+      acme?.stop();
       // Listeners drain (in-flight requests, terminated TLS) while passthrough streams get the same grace period;
       // upstream pools close only after, since draining requests still use them.
       await Promise.all([closing?.close(graceMs), runtime.closePassthrough(graceMs)]);
@@ -107,6 +137,15 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await flushLog(log);
     },
   };
+}
+
+/** The bound entry points that answer ACME challenges: plain ones (http-01) and TLS ones (tls-alpn-01). */
+function challengeEndpoints(config: Config, edge: Edge | undefined): { http: { host: string; port: number }[]; tls: { host: string; port: number }[] } {
+  const out = { http: [] as { host: string; port: number }[], tls: [] as { host: string; port: number }[] };
+  for (const [name, a] of Object.entries(edge?.addresses() ?? {})) {
+    (config.entryPoints[name]?.tls ? out.tls : out.http).push({ host: a.address, port: a.port });
+  }
+  return out;
 }
 
 /** Whether any entry point terminates TLS (then the certificate store is loaded). */
@@ -155,6 +194,7 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
   }
   const runtime = buildRuntime(config, {}, createLogger({ level: 'silent' }));
   void runtime.dispose();
+  problems.push(...wantedCertificates(config).problems);
   return [...problems, ...runtime.problems.map((p) => p.error)].map((e) => withFile(e, file));
 }
 

@@ -1,0 +1,243 @@
+/**
+ * The ACME manager: keeps every certificate the config asks for (src/acme/wanted.ts) present and fresh. At load it
+ * serves what the state directory holds, so a restart orders nothing; once the edge listens it orders what is
+ * missing and renews what is due, each name on its own timer and backoff, so one failing name never blocks the
+ * others. Nothing here is on a handshake's path: the edge reads the certificate store and the challenge registry.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Agent } from 'node:https';
+import * as acme from 'acme-client';
+import type { CertStore } from '../certs/index.js';
+import type { ChallengeRegistry } from '../challenges/index.js';
+import type { AcmeResolverConfig } from '../config/schema-acme.js';
+import type { Config } from '../config/index.js';
+import { resolveConfigRelative } from '../config/paths.js';
+import type { GatehouseError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { AcmeAccount } from './account.js';
+import { caAgent, caId, checkDirectory, directoryUrl } from './ca.js';
+import { orderCertificate } from './order.js';
+import { AcmeError, installProblemRecorder } from './problems.js';
+import { renewalTime, retryTime } from './schedule.js';
+import type { ChallengeEndpoints } from './self-test.js';
+import { AcmeStorage, type CertificateStatus } from './storage.js';
+import { wantedCertificates, type WantedCertificate } from './wanted.js';
+
+/** What the manager is built from. */
+export interface AcmeManagerOptions {
+  readonly config: Config;
+  readonly configFile?: string;
+  readonly stateDir: string;
+  readonly certs: Pick<CertStore, 'put'>;
+  readonly registry: ChallengeRegistry;
+  /** The bound entry points, read when a challenge is self-tested. */
+  readonly endpoints: () => ChallengeEndpoints;
+  readonly log: Logger;
+  /** acme-client's status polling start (ms); 100 against Pebble, where its 5 s default costs 5 s per order. */
+  readonly pollMinMs?: number;
+}
+
+/** One certificate as `gatehouse certs` and the tests see it. */
+export interface ManagedCertificate extends CertificateStatus {
+  readonly id: string;
+  readonly ca: string;
+}
+
+/** The running manager. */
+export interface AcmeManager {
+  /** Problems that disabled a certificate (also logged). */
+  readonly problems: readonly GatehouseError[];
+  /** Serves the stored certificates; call before the edge starts. Never rejects for a broken piece. */
+  load(): Promise<void>;
+  /** Starts ordering and renewing; call once the edge listens (the self-test needs it). */
+  start(): void;
+  /** Renews `name`'s certificate now; resolves when the attempt ended. */
+  renew(name: string): Promise<void>;
+  list(): readonly ManagedCertificate[];
+  stop(): void;
+}
+
+interface Resolver {
+  readonly url: string;
+  readonly spec: AcmeResolverConfig;
+  readonly storage: AcmeStorage;
+  readonly account: AcmeAccount;
+}
+
+interface Entry {
+  readonly wanted: WantedCertificate;
+  readonly resolver: Resolver;
+  status: CertificateStatus;
+  /** Next time to act (ms since the epoch). */
+  nextAt: number;
+  running: Promise<void> | undefined;
+}
+
+/** Longest single timer; a far renewal is re-checked at least this often (setTimeout caps at 24.8 days anyway). */
+const MAX_TIMER_MS = 3600_000;
+
+/** Builds the manager; nothing is read or ordered until `load()` and `start()`. */
+export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
+  const { config, log } = options;
+  const { wanted, problems } = wantedCertificates(config);
+  for (const p of problems) log.error({ code: p.code, path: p.location.path, reason: p.message }, 'certificate disabled');
+  installProblemRecorder();
+  const resolvers = new Map<string, Resolver>();
+  const entries: Entry[] = [];
+  let agent: Agent | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let started = false;
+
+  const resolverFor = (name: string): Resolver => {
+    let r = resolvers.get(name);
+    if (r) return r;
+    const spec = config.certificateResolvers![name]!.acme;
+    const url = directoryUrl(spec.caServer);
+    const storage = new AcmeStorage(options.stateDir, caId(url));
+    const account = new AcmeAccount({
+      directoryUrl: url,
+      email: spec.email,
+      storage,
+      ...(spec.eab ? { eab: spec.eab } : {}),
+      ...(spec.accountKeyFile ? { importKeyFile: resolveConfigRelative(spec.accountKeyFile, options.configFile) } : {}),
+      backoffMinMs: options.pollMinMs ?? 250,
+      backoffMaxMs: 2_000,
+      log,
+    });
+    r = { url, spec, storage, account };
+    resolvers.set(name, r);
+    return r;
+  };
+
+  const schedule = () => {
+    clearTimeout(timer);
+    if (stopped || !started || entries.length === 0) return;
+    const next = Math.min(...entries.filter((e) => !e.running).map((e) => e.nextAt));
+    if (!Number.isFinite(next)) return;
+    timer = setTimeout(tick, Math.max(0, Math.min(MAX_TIMER_MS, next - Date.now())));
+    timer.unref();
+  };
+
+  const tick = () => {
+    const now = Date.now();
+    for (const e of entries) if (!e.running && e.nextAt <= now) run(e);
+    schedule();
+  };
+
+  const run = (e: Entry): Promise<void> => {
+    e.running ??= attempt(e).finally(() => {
+      e.running = undefined;
+      schedule();
+    });
+    return e.running;
+  };
+
+  const attempt = async (e: Entry): Promise<void> => {
+    const { wanted: w, resolver: r } = e;
+    const started = performance.now();
+    const fields = { names: w.names, ca: r.url, challenges: w.challenges };
+    try {
+      await checkDirectory(r.url, agent!);
+      let issued;
+      try {
+        issued = await orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: options.registry, endpoints: options.endpoints, log });
+      } catch (err) {
+        if (!(err instanceof AcmeError && err.accountGone)) throw err;
+        log.warn({ ...fields, reason: err.message }, 'acme account unknown to the CA, registering again');
+        r.account.forget();
+        issued = await orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: options.registry, endpoints: options.endpoints, log });
+      }
+      if (stopped) return;
+      const info = acme.crypto.readCertificateInfo(issued.certPem);
+      const renewAt = renewalTime(info.notBefore, info.notAfter);
+      e.status = { resolver: w.resolver, names: w.names, issuedAt: new Date().toISOString(), notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
+      await r.storage.writeCertificate(w.names[0]!, issued.certPem, issued.keyPem, e.status);
+      options.certs.put(sourceOf(r, w), issued.certPem, issued.keyPem);
+      e.nextAt = renewAt.getTime();
+      log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ms: Math.round(performance.now() - started) }, 'certificate obtained');
+    } catch (err) {
+      if (stopped) return;
+      const wrapped = await explain(err, r);
+      const failures = (e.status.failures ?? 0) + 1;
+      const retryAt = retryTime(failures, Date.now(), wrapped instanceof AcmeError ? wrapped.problem?.retryAt : undefined);
+      e.status = { ...e.status, lastError: wrapped.message, lastErrorAt: new Date().toISOString(), retryAt: retryAt.toISOString(), failures };
+      e.nextAt = retryAt.getTime();
+      log.error({ ...fields, code: (wrapped as GatehouseError).code, reason: wrapped.message, problem: wrapped instanceof AcmeError ? wrapped.problem : undefined, failures, retryAt: retryAt.toISOString() }, 'certificate order failed');
+      await r.storage.writeStatus(w.names[0]!, e.status).catch((we: unknown) => log.warn({ reason: (we as Error).message }, 'acme status not written'));
+    }
+  };
+
+  /** acme-client reports a CA gone mid-order as a TypeError; ask the directory for the real cause. */
+  const explain = async (err: unknown, r: Resolver): Promise<Error> => {
+    if (err instanceof AcmeError || (err as GatehouseError).code === 'ACME_CA_UNREACHABLE') return err as Error;
+    try {
+      await checkDirectory(r.url, agent!);
+    } catch (down) {
+      return down as Error;
+    }
+    return new AcmeError('ACME_ORDER_FAILED', `order failed: ${(err as Error).message}`, { cause: err });
+  };
+
+  return {
+    problems,
+    async load() {
+      const bundles = new Set<string>();
+      for (const [name, spec] of Object.entries(config.certificateResolvers ?? {})) {
+        if (!spec.acme.caBundle) continue;
+        const file = resolveConfigRelative(spec.acme.caBundle, options.configFile);
+        try {
+          bundles.add(await readFile(file, 'utf8'));
+        } catch (err) {
+          log.error({ resolver: name, file, reason: (err as Error).message }, 'acme caBundle unreadable');
+        }
+      }
+      agent = caAgent([...bundles]);
+      // acme-client has one axios instance per process: the agent and retry settings apply to every resolver.
+      // Its own retries (5+10+15+20+25 s, then a TypeError) are off: the manager's per-name backoff retries.
+      acme.axios.defaults.httpsAgent = agent;
+      (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+      for (const w of wanted) {
+        const r = resolverFor(w.resolver);
+        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), running: undefined };
+        entries.push(entry);
+        try {
+          const stored = await r.storage.readCertificate(w.names[0]!);
+          if (!stored) continue;
+          const info = acme.crypto.readCertificateInfo(stored.certPem);
+          const have = new Set([info.domains.commonName, ...info.domains.altNames].map((n) => n.toLowerCase()));
+          if (!w.names.every((n) => have.has(n))) {
+            log.info({ names: w.names, stored: [...have] }, 'stored certificate has other names, ordering anew');
+            continue;
+          }
+          options.certs.put(sourceOf(r, w), stored.certPem, stored.keyPem);
+          const renewAt = stored.status?.renewAt ? new Date(stored.status.renewAt) : renewalTime(info.notBefore, info.notAfter);
+          const retryAt = stored.status?.retryAt ? Date.parse(stored.status.retryAt) : 0;
+          entry.status = { ...(stored.status ?? {}), resolver: w.resolver, names: w.names, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
+          entry.nextAt = Math.max(renewAt.getTime(), retryAt);
+        } catch (err) {
+          log.warn({ names: w.names, reason: (err as Error).message }, 'stored certificate unusable, ordering anew');
+        }
+      }
+    },
+    start() {
+      started = true;
+      schedule();
+    },
+    async renew(name) {
+      const e = entries.find((x) => x.wanted.names.includes(name.toLowerCase()));
+      if (!e) throw new AcmeError('ACME_CONFIG', `no certificate resolver manages ${name}`);
+      await e.running;
+      await run(e);
+    },
+    list: () => entries.map((e) => ({ ...e.status, id: e.wanted.id, ca: e.resolver.url })),
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function sourceOf(r: Resolver, w: WantedCertificate): string {
+  return `${r.storage.certDir(w.names[0]!)}/fullchain.pem`;
+}

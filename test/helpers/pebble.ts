@@ -1,0 +1,212 @@
+/**
+ * A real ACME CA on loopback for the tests: Pebble (Debian package `pebble`) with pebble-challtestsrv as its DNS,
+ * each in a temp dir with its own config and free ports, so several test files can run side by side. Validation is
+ * real (PEBBLE_VA_ALWAYS_VALID removed): the VA connects to the name's A record at `httpPort` (http-01) or `tlsPort`
+ * (tls-alpn-01). Every process is stopped by its PID, every wait is bounded. Facts from ../shared/acme/README.md.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import forge from 'node-forge';
+
+const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/** What a test can set. */
+export interface PebbleOptions {
+  /** Pebble's `certificateValidityPeriod` in seconds (default: Pebble's 5 years). */
+  certValidity?: number;
+}
+
+/** A running Pebble + challtestsrv pair. */
+export interface Pebble {
+  readonly directoryUrl: string;
+  /** PEM file of the CA that signed Pebble's own HTTPS certificate: the resolver's `caBundle`. */
+  readonly apiCaFile: string;
+  /** Where the VA sends http-01 requests and tls-alpn-01 handshakes, on the name's A address. */
+  readonly httpPort: number;
+  readonly tlsPort: number;
+  /** Replaces the A records of `name` (loopback addresses only). */
+  setA(name: string, ...addresses: string[]): Promise<void>;
+  /** Pebble's issuing root, PEM (new on every Pebble start). */
+  root(): Promise<string>;
+  /** Pebble's output so far. */
+  log(): string;
+  /** How many orders Pebble received (`POST /order-plz`). */
+  orders(): number;
+  /** Stops and starts Pebble alone (it forgets every account, order and root; the ports stay). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Installs Pebble with apt when missing and running as root; otherwise throws saying how. */
+export function ensurePebbleInstalled(): void {
+  if (existsSync('/usr/bin/pebble') && existsSync('/usr/bin/pebble-challtestsrv')) return;
+  if (process.getuid?.() !== 0) throw new Error('pebble is not installed: run `sudo apt-get install -y pebble` (it brings pebble-challtestsrv)');
+  execFileSync('apt-get', ['install', '-y', 'pebble'], { stdio: 'ignore', timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+/** Starts challtestsrv and Pebble on free loopback ports; resolves when the directory answers. */
+export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
+  ensurePebbleInstalled();
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pebble-'));
+  const [acmePort, mgmtPort, dnsPort, ctsPort, httpPort, tlsPort] = await freePorts(6);
+  const api = apiCertificate();
+  const apiCaFile = join(dir, 'api-ca.pem');
+  await writeFile(apiCaFile, api.certPem);
+  await writeFile(join(dir, 'api-cert.pem'), api.certPem);
+  await writeFile(join(dir, 'api-key.pem'), api.keyPem, { mode: 0o600 });
+  const config = {
+    pebble: {
+      listenAddress: `127.0.0.1:${acmePort}`,
+      managementListenAddress: `127.0.0.1:${mgmtPort}`,
+      certificate: join(dir, 'api-cert.pem'),
+      privateKey: join(dir, 'api-key.pem'),
+      httpPort,
+      tlsPort,
+      ocspResponderURL: '',
+      externalAccountBindingRequired: false,
+      ...(options.certValidity !== undefined ? { certificateValidityPeriod: options.certValidity } : {}),
+    },
+  };
+  await writeFile(join(dir, 'pebble.json'), JSON.stringify(config));
+  let output = '';
+  const children: ChildProcess[] = [];
+  const spawnLogged = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (output += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
+    children.push(child);
+    return child;
+  };
+  // challtestsrv as DNS only: its own responders would take the VA ports; no AAAA answers, or the VA dials [::1].
+  const dns = spawnLogged('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-management', `127.0.0.1:${ctsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], process.env);
+  const pebbleEnv: NodeJS.ProcessEnv = { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0', PEBBLE_CHAIN_LENGTH: '1' };
+  delete pebbleEnv['PEBBLE_VA_ALWAYS_VALID'];
+  delete pebbleEnv['PEBBLE_VA_SLEEPTIME'];
+  const startCa = () => spawnLogged('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'], pebbleEnv);
+  let ca = startCa();
+  const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
+  const ready = () => waitFor(async () => (await get(directoryUrl, api.certPem)).status === 200, READY_TIMEOUT_MS, () => `pebble not ready at ${directoryUrl}:\n${output.slice(-2000)}`);
+
+  const stopAll = async () => {
+    await Promise.all(children.map((c) => stopChild(c)));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(async () => (await post(`http://127.0.0.1:${ctsPort}/set-default-ipv4`, { ip: '127.0.0.1' })) === 200, READY_TIMEOUT_MS, () => `challtestsrv not ready:\n${output}`);
+    await ready();
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  void dns;
+  return {
+    directoryUrl,
+    apiCaFile,
+    httpPort,
+    tlsPort,
+    async setA(name, ...addresses) {
+      for (const a of addresses) if (!a.startsWith('127.')) throw new Error(`not a loopback address: ${a}`);
+      await post(`http://127.0.0.1:${ctsPort}/clear-a`, { host: name });
+      // add-a appends, in order; the VA dials the first address only.
+      if (addresses.length) await post(`http://127.0.0.1:${ctsPort}/add-a`, { host: name, addresses });
+    },
+    async root() {
+      const r = await get(`https://127.0.0.1:${mgmtPort}/roots/0`, api.certPem);
+      if (r.status !== 200) throw new Error(`pebble roots: HTTP ${r.status}`);
+      return r.body;
+    },
+    log: () => output,
+    orders: () => (output.match(/POST \/order-plz/g) ?? []).length,
+    async restart() {
+      await stopChild(ca);
+      ca = startCa();
+      await ready();
+    },
+    stop: stopAll,
+  };
+}
+
+/** A throwaway self-signed certificate for Pebble's HTTPS API (SAN localhost and 127.0.0.1). */
+function apiCertificate(): { certPem: string; keyPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 3600_000);
+  cert.validity.notAfter = new Date(Date.now() + 7 * 86_400_000);
+  const subject = [{ name: 'commonName', value: 'gatehouse test Pebble API' }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyCertSign: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey };
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(message());
+}
+
+function get(url: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, timeout: 2_000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function post(url: string, body: object): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', timeout: 2_000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
