@@ -1,0 +1,209 @@
+// What `npm run bench` measures, suite by suite. A suite is a list of rows (a target under a workload) and the
+// ratio columns of its table; a target is a process (or an address) started once per suite. Processes shared by
+// several targets (one gatehouse with two entry points) start once. Rows with the same URL and headers are one
+// measurement (`direct-tls` serves S2 and S4).
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, root, start, waitListening, waitPort } from './processes.mjs';
+
+/** The names of every suite, in the order a full run takes them. */
+export const SUITE_NAMES = ['http', 'tls', 'chain'];
+
+const fixtureCert = path.join(root, 'test/fixtures/certs/wrong.pem'); // RSA 2048, right.example, cert + key
+const logLevel = process.env.GATEHOUSE_LOG_LEVEL ?? 'info';
+const CLOSE = ['Connection: close'];
+// alice's bcrypt line in test/fixtures/htpasswd/users.htpasswd: a success is cached, so this measures the cache.
+const AUTHORIZATION = [`Authorization: Basic ${Buffer.from('alice:alice-secret').toString('base64')}`];
+
+/**
+ * Shared state of one run: the backends (started on first use, on core 0 with the load generator), temp
+ * directories (removed by `dispose`), and memoized processes.
+ */
+export function createContext() {
+  const once = new Map();
+  const dirs = [];
+  const backendPids = new Set();
+  const backend = async (script) => {
+    const child = start(0, [script]);
+    backendPids.add(child.pid);
+    return `127.0.0.1:${await waitListening(child)}`;
+  };
+  const memo = (key, fn) => {
+    if (!once.has(key)) once.set(key, fn());
+    return once.get(key);
+  };
+  const tempDir = (prefix) => {
+    const d = mkdtempSync(path.join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
+  const ctx = {
+    backend: () => memo('backend', async () => `http://${await backend('bench/backend.mjs')}`),
+    tlsBackend: () => memo('tls-backend', () => backend('bench/tls-backend.mjs')),
+    /** PIDs of the backends, which outlive a suite. */
+    backendPids: () => backendPids,
+    certsDir: () =>
+      memo('certs', () => {
+        const d = tempDir('gatehouse-bench-certs-');
+        copyFileSync(fixtureCert, path.join(d, 'wrong.pem'));
+        return d;
+      }),
+    memo,
+    tempDir,
+    /** Forget the suite's processes (the runner stops them) but keep the backends. */
+    endSuite: () => {
+      for (const key of [...once.keys()]) if (!['backend', 'tls-backend', 'certs'].includes(key)) once.delete(key);
+    },
+    dispose: () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+  return ctx;
+}
+
+/** A Node script on core 1 forwarding to TARGET; resolves with its URL and PID. */
+async function script(file, env, scheme = 'http') {
+  const child = start(1, [file], env);
+  const port = await waitListening(child);
+  return { url: `${scheme}://127.0.0.1:${port}`, pid: child.pid };
+}
+
+/** The gatehouse CLI on core 1 with `config` and one port per name in `ports`; resolves with { pid, ports }. */
+async function gatehouse(config, ports, env, level) {
+  const portOf = {};
+  for (const name of ports) portOf[name] = await freePort();
+  const child = start(1, [GH, 'start', '--config', config], {
+    ...env,
+    ...Object.fromEntries(Object.entries(portOf).map(([name, port]) => [name, String(port)])),
+    GATEHOUSE_LOG_LEVEL: level,
+  });
+  child.stdout.resume(); // access log on, discarded (the bench measures the cost of writing it)
+  for (const port of Object.values(portOf)) await waitPort(port, child);
+  return { pid: child.pid, ports: portOf };
+}
+
+function tlsGatehouse(ctx, level) {
+  return ctx.memo(`gatehouse-tls ${level}`, async () =>
+    gatehouse('bench/gatehouse-tls.json', ['GATEHOUSE_BENCH_PORT', 'GATEHOUSE_BENCH_PASS_PORT'], {
+      GATEHOUSE_BENCH_BACKEND: await ctx.backend(),
+      GATEHOUSE_BENCH_TLS_BACKEND: await ctx.tlsBackend(),
+      GATEHOUSE_BENCH_CERTS: ctx.certsDir(),
+      GATEHOUSE_BENCH_STATE: ctx.tempDir('gatehouse-bench-state-'),
+    }, level),
+  );
+}
+
+function chainGatehouse(ctx, level) {
+  return ctx.memo(`gatehouse-chain ${level}`, async () =>
+    gatehouse('bench/gatehouse-chain.json', ['GATEHOUSE_BENCH_PORT', 'GATEHOUSE_BENCH_CHAIN_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, level),
+  );
+}
+
+// BENCH_DIST: another build of gatehouse (e.g. .bench/<variant>/dist) to compare with dist/.
+const DIST = process.env.BENCH_DIST ?? 'dist';
+const GH = `${DIST}/cli/main.js`;
+
+/** Every target: `start(ctx)` resolves with { url, pid? }; `needs` is a dist file without which it is skipped. */
+const TARGETS = {
+  direct: { start: async (ctx) => ({ url: await ctx.backend() }) },
+  'bare-undici': { start: async (ctx) => script('bench/bare-undici.mjs', { TARGET: await ctx.backend() }) },
+  'bare-http-proxy': { start: async (ctx) => script('bench/bare-http-proxy.mjs', { TARGET: await ctx.backend() }) },
+  'upstream-only': { needs: 'dist/upstream/index.js', start: async (ctx) => script('bench/upstream-only.mjs', { TARGET: await ctx.backend() }) },
+  gatehouse: {
+    needs: GH,
+    start: async (ctx) => {
+      const g = await gatehouse('bench/gatehouse.json', ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, logLevel);
+      return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
+    },
+  },
+  'gatehouse-nolog': {
+    needs: GH,
+    start: async (ctx) => {
+      // Level warn: no access log, what routing alone costs.
+      const g = await gatehouse('bench/gatehouse.json', ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, 'warn');
+      return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
+    },
+  },
+  'direct-tls': { start: async (ctx) => ({ url: `https://${await ctx.tlsBackend()}` }) },
+  'bare-https-undici': {
+    start: async (ctx) => script('bench/bare-https-undici.mjs', { TARGET: await ctx.backend(), CERT: path.join(ctx.certsDir(), 'wrong.pem') }, 'https'),
+  },
+  'gatehouse-tls': { needs: GH, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-tls-nolog': { needs: GH, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_PORT') },
+  'bare-pipe': { start: async (ctx) => script('bench/bare-pipe.mjs', { TARGET: await ctx.tlsBackend() }, 'https') },
+  'gatehouse-passthrough': { needs: GH, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PASS_PORT') },
+  'gatehouse-plain': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-chain': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_CHAIN_PORT') },
+  'gatehouse-plain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-chain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_CHAIN_PORT') },
+};
+
+// wrk sends the URL's host as SNI; 127.0.0.1 names no certificate, so termination serves the default one (set to
+// the same RSA certificate the bare https server has) and passthrough's HostSNI(`*`) catch-all matches.
+const tlsTarget = (g, port) => ({ url: `https://127.0.0.1:${g.ports[port]}`, pid: g.pid });
+const httpTarget = (g, port) => ({ url: `http://127.0.0.1:${g.ports[port]}`, pid: g.pid });
+
+/** Whether a target can run: its dist file exists. Returns the reason when it cannot. */
+export function missing(name) {
+  const needs = TARGETS[name].needs;
+  return needs && !existsSync(path.join(root, needs)) ? `skipped: not built (${needs} missing; run npm run build)` : undefined;
+}
+
+/** Starts a target by name. */
+export function startTarget(name, ctx) {
+  return TARGETS[name].start(ctx);
+}
+
+const rows = (workload, targets) => targets.map((target) => ({ target, workload }));
+
+/**
+ * The suites. Each: `rows` ({ target, workload: { name, path, headers } }), `columns` (ratio columns: `base(row)`
+ * names the target of the same workload to divide by; `cpu` divides CPU µs/req instead of req/s).
+ */
+export function suites(paths) {
+  const keepAlive = { name: 'S2 https keep-alive', path: '/small', headers: [] };
+  const handshake = { name: 'S3 handshake per request', path: '/small', headers: CLOSE };
+  const passthrough = { name: 'S4 passthrough keep-alive', path: '/small', headers: [] };
+  const bareTls = (row) => (row.workload === passthrough ? 'bare-pipe' : 'bare-https-undici');
+  const chain = { name: 'chain /small', path: '/small', headers: AUTHORIZATION };
+  const unchained = (row) => row.target.replace('chain', 'plain');
+  return {
+    http: {
+      title: 'HTTP forwarding',
+      workloadHead: 'path',
+      rows: paths.flatMap((p) =>
+        rows({ name: `/${p}`, path: `/${p}`, headers: [] }, ['direct', 'bare-undici', 'bare-http-proxy', 'upstream-only', 'gatehouse', 'gatehouse-nolog']),
+      ),
+      columns: [
+        { head: 'x direct', base: () => 'direct' },
+        { head: 'x bare-undici', base: () => 'bare-undici' },
+        { head: 'x bare-http-proxy', base: () => 'bare-http-proxy' },
+      ],
+    },
+    tls: {
+      title: 'TLS edge (S2 termination, S3 full handshakes, S4 SNI passthrough)',
+      workloadHead: 'workload',
+      rows: [
+        ...rows(keepAlive, ['direct', 'direct-tls', 'bare-https-undici', 'gatehouse-tls', 'gatehouse-tls-nolog']),
+        ...rows(handshake, ['direct-tls', 'bare-https-undici', 'gatehouse-tls', 'gatehouse-tls-nolog']),
+        ...rows(passthrough, ['direct-tls', 'bare-pipe', 'gatehouse-passthrough']),
+      ],
+      columns: [
+        { head: 'x direct', base: () => 'direct' },
+        { head: 'x direct-tls', base: () => 'direct-tls' },
+        { head: 'x bare', base: bareTls },
+        { head: 'CPU x bare', base: bareTls, cpu: true },
+      ],
+    },
+    chain: {
+      title: 'Middleware chain (headers + basicAuth, cached + rateLimit) against the same route without middlewares',
+      workloadHead: 'workload',
+      rows: rows(chain, ['gatehouse-plain', 'gatehouse-chain', 'gatehouse-plain-log', 'gatehouse-chain-log']),
+      columns: [
+        { head: 'x no middleware', base: unchained },
+        { head: 'CPU x no middleware', base: unchained, cpu: true },
+      ],
+    },
+  };
+}
