@@ -1,0 +1,93 @@
+/**
+ * http-01 against a real Pebble: the VA fetches /.well-known/acme-challenge/<token> from gatehouse's plain entry
+ * point (127.0.0.2 at Pebble's httpPort); the certificate is stored (key 0600) and served without a restart, and a
+ * restart serves it from disk without a new order.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
+import { startPebble, type Pebble } from '../helpers/pebble.js';
+
+const ADDRESS = '127.0.0.2';
+let pebble: Pebble;
+
+beforeAll(async () => {
+  pebble = await startPebble();
+}, 30_000);
+
+afterEach(async () => {
+  await stopAllGatehouses();
+});
+
+afterAll(async () => {
+  await pebble?.stop();
+});
+
+const isPebble = (issuer: string | undefined) => /Pebble/.test(issuer ?? '');
+
+describe('ACME http-01 against Pebble', () => {
+  it('obtains a certificate by http-01 only, serves it at once, keeps the key 0600, and a restart orders nothing', async () => {
+    const name = 'http01.lab.test';
+    await pebble.setA(name, ADDRESS);
+    const stateDir = await freshStateDir();
+    const config = acmeConfig(pebble, ADDRESS, [name], ['http-01']);
+    const gh = await startGatehouse(config, { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    // Until the certificate arrives, the default certificate is served.
+    const before = await probe(ADDRESS, pebble.tlsPort, name);
+    expect(before.error).toBeUndefined();
+    const started = await gh.waitForLog((l) => l.msg === 'gatehouse started');
+    const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
+    expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
+    const issuanceMs = Date.parse(String(obtained['time'])) - Date.parse(String(started['time']));
+    console.log(`http-01 issuance: ${issuanceMs} ms after "gatehouse started" (order ${String(obtained['ms'])} ms)`);
+    expect(issuanceMs).toBeLessThan(2_000);
+
+    const root = await pebble.root();
+    const served = await probe(ADDRESS, pebble.tlsPort, name, { ca: root });
+    expect(served.authorized, served.error).toBe(true);
+    expect(served.cert?.subjectaltname).toContain(`DNS:${name}`);
+    expect(isPebble(served.cert?.issuer.CN)).toBe(true);
+
+    // Pebble's VA really fetched the token over HTTP, and never tried tls-alpn-01.
+    expect(pebble.log()).toMatch(/validate w\/ HTTP|http-01/i);
+    expect(gh.logs.some((l) => l.msg === 'acme challenge answered')).toBe(true);
+
+    const certDir = join(stateDir, 'acme', `127.0.0.1_${new URL(pebble.directoryUrl).port}-dir`, 'certificates', name);
+    expect((await stat(join(certDir, 'key.pem'))).mode & 0o777).toBe(0o600);
+    const accountKey = join(stateDir, 'acme', `127.0.0.1_${new URL(pebble.directoryUrl).port}-dir`, 'accounts', 'ops@lab.test', 'account-key.pem');
+    expect((await stat(accountKey)).mode & 0o777).toBe(0o600);
+
+    // Restart on the same state: the stored certificate is served, and Pebble receives no new order.
+    const orders = pebble.orders();
+    await gh.stop();
+    const again = await startGatehouse(config, { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const reloaded = await probe(ADDRESS, pebble.tlsPort, name, { ca: root });
+    expect(reloaded.authorized, reloaded.error).toBe(true);
+    expect(reloaded.cert?.fingerprint256).toBe(served.cert?.fingerprint256);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pebble.orders()).toBe(orders);
+    expect(again.logs.some((l) => l.msg === 'acme order placed')).toBe(false);
+    await again.stop();
+  }, 40_000);
+
+  it('a name whose A record points where nobody listens fails clearly, retries with backoff, and the default certificate keeps serving', async () => {
+    const name = 'unreachable.lab.test';
+    await pebble.setA(name, '127.0.0.9');
+    const stateDir = await freshStateDir();
+    const gh = await startGatehouse(acmeConfig(pebble, ADDRESS, [name], ['http-01']), { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const failed = await gh.waitForLog((l) => l.msg === 'certificate order failed', 20_000);
+    expect(failed['code']).toBe('ACME_ORDER_FAILED');
+    expect(String(failed['reason'])).toMatch(/127\.0\.0\.9.*(refused|connect)/i);
+    expect(failed['names']).toEqual([name]);
+    expect(typeof failed['retryAt']).toBe('string');
+    const served = await probe(ADDRESS, pebble.tlsPort, name);
+    expect(served.error).toBeUndefined();
+    expect(isPebble(served.cert?.issuer.CN)).toBe(false);
+    // The retry comes by itself, after the backoff (about 1 s, then 2 s), and fails the same way.
+    const second = await gh.waitForLog((l) => l.msg === 'certificate order failed' && l['failures'] === 2, 10_000);
+    expect(Date.parse(String(second['time']))).toBeGreaterThanOrEqual(Date.parse(String(failed['retryAt'])) - 50);
+    await gh.stop();
+  }, 40_000);
+});

@@ -1,0 +1,55 @@
+/**
+ * What the ACME tests share: a gatehouse config whose resolver points at a test Pebble, and TLS probes that say
+ * which certificate an entry point serves for a name (and whether it chains to Pebble's root).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type PeerCertificate } from 'node:tls';
+import type { Pebble } from './pebble.js';
+
+/** A config with a plain and a TLS entry point on `address` (at the VA's ports) and one router per name. */
+export function acmeConfig(pebble: Pebble, address: string, names: readonly string[], challenges: readonly string[]): object {
+  return {
+    log: { level: 'info', accessLog: false },
+    entryPoints: {
+      web: { address: `${address}:${pebble.httpPort}` },
+      websecure: { address: `${address}:${pebble.tlsPort}`, tls: {} },
+    },
+    certificateResolvers: {
+      pebble: { acme: { caServer: pebble.directoryUrl, email: 'ops@lab.test', caBundle: pebble.apiCaFile, challenges } },
+    },
+    http: {
+      routers: Object.fromEntries(
+        names.map((n, i) => [`r${i}`, { rule: `Host(\`${n}\`)`, respond: { body: `hello ${n}\n` }, tls: { certResolver: 'pebble' } }]),
+      ),
+    },
+  };
+}
+
+/** A fresh state directory for one gatehouse (kept across its restarts by the test). */
+export function freshStateDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'gatehouse-acme-state-'));
+}
+
+/** What a handshake for `sni` got: the leaf, whether it verified against `ca`, the ALPN chosen. */
+export interface Served {
+  readonly cert: PeerCertificate | undefined;
+  readonly authorized: boolean;
+  readonly alpn: string | false | null;
+  readonly error?: string;
+}
+
+/** One TLS handshake to `host:port` for `sni`, verified against `ca` when given; never rejects, bounded. */
+export function probe(host: string, port: number, sni: string, options: { ca?: string; alpn?: string[] } = {}): Promise<Served> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, servername: sni, rejectUnauthorized: false, ALPNProtocols: options.alpn ?? ['http/1.1'], ...(options.ca ? { ca: options.ca } : {}), timeout: 3_000 });
+    const done = (s: Served) => {
+      socket.destroy();
+      resolve(s);
+    };
+    socket.once('secureConnect', () => done({ cert: socket.getPeerCertificate(), authorized: socket.authorized, alpn: socket.alpnProtocol }));
+    socket.on('timeout', () => done({ cert: undefined, authorized: false, alpn: false, error: 'timeout' }));
+    socket.on('error', (e: NodeJS.ErrnoException) => done({ cert: undefined, authorized: false, alpn: false, error: e.code ?? e.message }));
+  });
+}
