@@ -1,0 +1,52 @@
+/**
+ * tls-alpn-01 against a real Pebble: the VA's acme-tls/1 handshakes reach gatehouse's TLS entry point (127.0.0.3 at
+ * Pebble's tlsPort) and get the challenge certificate from the ClientHello peek; no HTTP validation happens.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
+import { startPebble, type Pebble } from '../helpers/pebble.js';
+
+const ADDRESS = '127.0.0.3';
+let pebble: Pebble;
+
+beforeAll(async () => {
+  pebble = await startPebble();
+}, 30_000);
+
+afterEach(async () => {
+  await stopAllGatehouses();
+});
+
+afterAll(async () => {
+  await pebble?.stop();
+});
+
+describe('ACME tls-alpn-01 against Pebble', () => {
+  it('obtains a certificate by tls-alpn-01 only: no HTTP validation, the new certificate served without restart', async () => {
+    const name = 'alpn.lab.test';
+    await pebble.setA(name, ADDRESS);
+    const gh = await startGatehouse(acmeConfig(pebble, ADDRESS, [name], ['tls-alpn-01']), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
+    const started = await gh.waitForLog((l) => l.msg === 'gatehouse started');
+    const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
+    expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
+    const issuanceMs = Date.parse(String(obtained['time'])) - Date.parse(String(started['time']));
+    console.log(`tls-alpn-01 issuance: ${issuanceMs} ms after "gatehouse started" (order ${String(obtained['ms'])} ms)`);
+    expect(issuanceMs).toBeLessThan(2_000);
+
+    const served = await probe(ADDRESS, pebble.tlsPort, name, { ca: await pebble.root() });
+    expect(served.authorized, served.error).toBe(true);
+    expect(served.cert?.subjectaltname).toContain(`DNS:${name}`);
+    expect(served.alpn).toBe('http/1.1');
+
+    // The VA made its acme-tls/1 handshakes (3 concurrent attempts, plus our own self-test) and no HTTP request.
+    const answered = gh.logs.filter((l) => l.msg === 'acme tls-alpn-01 challenge answered' && l['sni'] === name);
+    expect(answered.length).toBeGreaterThanOrEqual(3);
+    expect(gh.logs.some((l) => l.msg === 'acme challenge answered')).toBe(false);
+    expect(pebble.log()).not.toMatch(/validate w\/ HTTP/i);
+
+    // After the order, an acme-tls/1-only handshake for the name no longer gets anything.
+    const late = await probe(ADDRESS, pebble.tlsPort, name, { alpn: ['acme-tls/1'] });
+    expect(late.cert).toBeUndefined();
+  }, 40_000);
+});
