@@ -42,6 +42,10 @@ export const DEFAULTS = {
   stickyCookieHttpOnly: true,
   stickyCookieSecure: false,
   stickyCookieSameSite: 'lax',
+  /** Largest request body a mirroring service copies to its mirrors (Traefik: unlimited; bounded here for memory). */
+  mirrorMaxBodySize: 1048576,
+  /** Mirror copies of one mirroring service in flight at once; past it, copies are skipped, never queued. */
+  mirrorMaxInFlight: 64,
   /** How long in-flight requests may run on after SIGTERM/SIGINT before they are cut. */
   graceTimeout: '10s',
   respondStatus: 200,

@@ -317,12 +317,72 @@ export const LoadBalancerSchema = Type.Object(
   { additionalProperties: false, description: 'Forward requests to one or more upstream servers.' },
 );
 
+const WeightedSchema = Type.Object(
+  {
+    services: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, description: 'Name of another service in http.services.' }),
+          weight: Type.Optional(
+            Type.Integer({ minimum: 0, maximum: 1000000, description: 'Share of requests relative to the others; 0 = none (a canary switched off).', default: DEFAULTS.serverWeight }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, description: 'The services requests are spread over, by weight (smooth weighted round robin).' },
+    ),
+    sticky: Type.Optional(
+      Type.Object(
+        { cookie: StickyCookieSchema },
+        { additionalProperties: false, description: 'A client keeps the service it got first (the cookie holds a hash of its name), while that service is listed with a weight.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'Spread requests over other services by weight (canary releases, blue/green), as Traefik does.' },
+);
+
+const MirroringSchema = Type.Object(
+  {
+    service: Type.String({ minLength: 1, description: 'The service that answers the client.' }),
+    mirrors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, description: 'Name of the service that gets copies.' }),
+            percent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'Share of requests copied to it, evenly spread.', default: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'Services that get copies of the requests.' },
+      ),
+    ),
+    maxBodySize: Type.Optional(
+      Type.Integer({
+        minimum: -1,
+        description: 'Largest request body copied, in bytes; a request with a larger body is not mirrored (the client is unaffected). -1: no limit (Traefik\'s default; the body is held in memory for the copies).',
+        default: DEFAULTS.mirrorMaxBodySize,
+      }),
+    ),
+    mirrorBody: Type.Optional(Type.Boolean({ description: 'Copy request bodies; false sends the copies without one.', default: true })),
+  },
+  {
+    additionalProperties: false,
+    description: `Answer from one service and send copies of requests to others, as Traefik does. Copies are fire and forget: their responses are discarded and their failures never reach the client; at most ${DEFAULTS.mirrorMaxInFlight} are in flight per mirroring service (more are skipped). Upgrade (WebSocket) requests are not copied.`,
+  },
+);
+
 export const ServiceSchema = Type.Object(
   {
     loadBalancer: Type.Optional(LoadBalancerSchema),
+    weighted: Type.Optional(WeightedSchema),
+    mirroring: Type.Optional(MirroringSchema),
     plugin: Type.Optional(PluginSchema),
   },
-  { additionalProperties: false, description: 'Where matched requests go. Exactly one of loadBalancer, plugin.' },
+  {
+    additionalProperties: false,
+    description:
+      'Where matched requests go. Exactly one of loadBalancer, weighted, mirroring, plugin. A weighted or mirroring service that names a missing or broken service, or itself through others, is disabled (CONFIG_REFERENCE), not the rest.',
+  },
 );
 
 export const MiddlewareSchema = Type.Object(
@@ -400,6 +460,8 @@ export type EntryPointConfig = Static<typeof EntryPointSchema>;
 export type RouterConfig = Static<typeof RouterSchema>;
 export type ServiceConfig = Static<typeof ServiceSchema>;
 export type LoadBalancerConfig = Static<typeof LoadBalancerSchema>;
+export type WeightedConfig = Static<typeof WeightedSchema>;
+export type MirroringConfig = Static<typeof MirroringSchema>;
 export type MiddlewareConfig = Static<typeof MiddlewareSchema>;
 export type RespondConfig = Static<typeof RespondSchema>;
 export type RedirectConfig = Static<typeof RedirectSchema>;

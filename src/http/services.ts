@@ -1,13 +1,17 @@
 /**
  * Services: what a router hands its requests to. Built once per config; a service that cannot be built is recorded
- * as a problem, and the routers that name it are disabled (STYLE 6), not the proxy.
+ * as a problem, and the routers that name it are disabled (STYLE 6), not the proxy. Weighted and mirroring
+ * services name other services: those are built first (a memoised lookup), and one that is missing, broken, or
+ * leads back to the service itself disables that service with CONFIG_REFERENCE; the others still serve.
  */
-import type { Config, LoadBalancerConfig } from '../config/index.js';
+import type { Config, LoadBalancerConfig, MirroringConfig, ServiceConfig, WeightedConfig } from '../config/index.js';
 import { DEFAULTS, parseDuration } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createUpstream, serverId, type Upstream, type UpstreamOptions } from '../upstream/index.js';
+import { createUpstream, serverId, type StickyCookieOptions, type Upstream, type UpstreamOptions } from '../upstream/index.js';
 import type { Handler, Plugins } from './contract.js';
+import { createMirroring } from './mirroring.js';
+import { createWeighted } from './weighted.js';
 
 /** The built services of one config: a handler or the reason it could not be built, by service name. */
 export interface ServiceSet {
@@ -18,19 +22,48 @@ export interface ServiceSet {
 
 /** Build every service in `config.http.services`. Never throws: failures become entries holding the error. */
 export function buildServices(config: Config, plugins: Plugins, log: Logger): ServiceSet {
+  const specs = config.http?.services ?? {};
   const handlers = new Map<string, Handler | GatehouseError>();
   const upstreams: Upstream[] = [];
-  for (const [name, spec] of Object.entries(config.http?.services ?? {})) {
+  const building: string[] = [];
+
+  /** The built service `name` (building it first if needed), or undefined when there is none by that name. */
+  const lookup = (name: string): Handler | GatehouseError | undefined => {
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
+    if (spec === undefined) return undefined;
+    const done = handlers.get(name);
+    if (done !== undefined) return done;
+    if (building.includes(name)) {
+      const cycle = [...building.slice(building.indexOf(name)), name].join(' → ');
+      return new GatehouseError('CONFIG_REFERENCE', `service cycle: ${cycle}`, { location: { path: `/http/services/${name}` } });
+    }
+    building.push(name);
+    const built = buildOne(name, spec);
+    building.pop();
+    handlers.set(name, built);
+    return built;
+  };
+
+  /** A service a weighted or mirroring service names, or the CONFIG_REFERENCE error that disables the one naming it. */
+  const reference = (owner: string, wanted: string, path: string): Handler | GatehouseError => {
+    const found = lookup(wanted);
+    if (found === undefined) {
+      return new GatehouseError('CONFIG_REFERENCE', `service "${owner}" is disabled: service "${wanted}" does not exist`, { location: { path } });
+    }
+    if (found instanceof GatehouseError) {
+      const why = found.message.startsWith('service cycle') ? found.message : `service "${wanted}" is broken: ${found.message}`;
+      return new GatehouseError('CONFIG_REFERENCE', `service "${owner}" is disabled: ${why}`, { cause: found, location: { path } });
+    }
+    return found;
+  };
+
+  const buildOne = (name: string, spec: ServiceConfig): Handler | GatehouseError => {
     const path = `/http/services/${name}`;
     const kinds = Object.keys(spec);
     if (kinds.length !== 1) {
-      handlers.set(
-        name,
-        new GatehouseError('CONFIG_SCHEMA', `service "${name}" must have exactly one of loadBalancer, plugin; found ${kinds.length ? kinds.join(', ') : 'none'}`, {
-          location: { path },
-        }),
-      );
-      continue;
+      return new GatehouseError('CONFIG_SCHEMA', `service "${name}" must have exactly one of loadBalancer, weighted, mirroring, plugin; found ${kinds.length ? kinds.join(', ') : 'none'}`, {
+        location: { path },
+      });
     }
     if (spec.loadBalancer) {
       let upstream: Upstream;
@@ -38,21 +71,58 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger): Se
         upstream = createUpstream(upstreamOptions(spec.loadBalancer, name), log.child({ service: name }));
       } catch (cause) {
         // A server URL the schema lets through but the forwarder cannot use (https://, ftp://): this service only.
-        handlers.set(name, new GatehouseError('CONFIG_SCHEMA', (cause as Error).message, { cause, location: { path: `${path}/loadBalancer` } }));
-        continue;
+        return new GatehouseError('CONFIG_SCHEMA', (cause as Error).message, { cause, location: { path: `${path}/loadBalancer` } });
       }
       upstreams.push(upstream);
-      handlers.set(name, forwardingHandler(upstream));
-    } else if (spec.plugin) {
-      handlers.set(name, buildPlugin(spec.plugin.name, spec.plugin.options, plugins.handlers, `${path}/plugin`, (f, o) => f(o)));
+      return forwardingHandler(upstream);
     }
-  }
+    if (spec.weighted) return buildWeighted(name, spec.weighted, `${path}/weighted`, reference);
+    if (spec.mirroring) return buildMirroring(name, spec.mirroring, `${path}/mirroring`, reference, log.child({ service: name }));
+    return buildPlugin(spec.plugin!.name, spec.plugin!.options, plugins.handlers, `${path}/plugin`, (f, o) => f(o));
+  };
+
+  for (const name of Object.keys(specs)) lookup(name);
   return {
     handlers,
     close: async () => {
       await Promise.allSettled(upstreams.map((u) => u.close()));
     },
   };
+}
+
+type Reference = (owner: string, wanted: string, path: string) => Handler | GatehouseError;
+
+function buildWeighted(name: string, spec: WeightedConfig, path: string, reference: Reference): Handler | GatehouseError {
+  const children = [];
+  for (const [i, child] of spec.services.entries()) {
+    const handler = reference(name, child.name, `${path}/services/${i}/name`);
+    if (handler instanceof GatehouseError) return handler;
+    children.push({ name: child.name, weight: child.weight ?? DEFAULTS.serverWeight, handler });
+  }
+  try {
+    return createWeighted(children, spec.sticky && stickyOptions(spec.sticky.cookie, name));
+  } catch (cause) {
+    return new GatehouseError('CONFIG_SCHEMA', `service "${name}": ${(cause as Error).message}`, { cause, location: { path: `${path}/services` } });
+  }
+}
+
+function buildMirroring(name: string, spec: MirroringConfig, path: string, reference: Reference, log: Logger): Handler | GatehouseError {
+  const main = reference(name, spec.service, `${path}/service`);
+  if (main instanceof GatehouseError) return main;
+  const mirrors = [];
+  for (const [i, m] of (spec.mirrors ?? []).entries()) {
+    const handler = reference(name, m.name, `${path}/mirrors/${i}/name`);
+    if (handler instanceof GatehouseError) return handler;
+    mirrors.push({ name: m.name, percent: m.percent ?? 0, handler });
+  }
+  return createMirroring({
+    main,
+    mirrors,
+    maxBodyBytes: spec.maxBodySize ?? DEFAULTS.mirrorMaxBodySize,
+    mirrorBody: spec.mirrorBody ?? true,
+    maxInFlight: DEFAULTS.mirrorMaxInFlight,
+    log,
+  });
 }
 
 /** The load balancer config of service `name` with every default applied and durations in ms. */
@@ -95,17 +165,20 @@ export function upstreamOptions(lb: LoadBalancerConfig, name: string): UpstreamO
       },
     }),
     retry: { ...(lb.retry?.attempts !== undefined && { attempts: lb.retry.attempts }), nonIdempotent: lb.retry?.nonIdempotent ?? DEFAULTS.retryNonIdempotent },
-    ...(cookie && {
-      sticky: {
-        // Traefik's default name is likewise derived from the service, so two services' cookies never collide.
-        name: cookie.name ?? `_gh_${serverId(name).slice(0, 8)}`,
-        secure: cookie.secure ?? DEFAULTS.stickyCookieSecure,
-        httpOnly: cookie.httpOnly ?? DEFAULTS.stickyCookieHttpOnly,
-        sameSite: cookie.sameSite ?? DEFAULTS.stickyCookieSameSite,
-        ...(cookie.maxAge !== undefined && { maxAge: cookie.maxAge }),
-        path: cookie.path ?? DEFAULTS.stickyCookiePath,
-      },
-    }),
+    ...(cookie && { sticky: stickyOptions(cookie, name) }),
+  };
+}
+
+/** A sticky cookie's settings with the defaults applied, for service `name`. */
+function stickyOptions(cookie: NonNullable<LoadBalancerConfig['sticky']>['cookie'], name: string): StickyCookieOptions {
+  return {
+    // Traefik's default name is likewise derived from the service, so two services' cookies never collide.
+    name: cookie.name ?? `_gh_${serverId(name).slice(0, 8)}`,
+    secure: cookie.secure ?? DEFAULTS.stickyCookieSecure,
+    httpOnly: cookie.httpOnly ?? DEFAULTS.stickyCookieHttpOnly,
+    sameSite: cookie.sameSite ?? DEFAULTS.stickyCookieSameSite,
+    ...(cookie.maxAge !== undefined && { maxAge: cookie.maxAge }),
+    path: cookie.path ?? DEFAULTS.stickyCookiePath,
   };
 }
 
