@@ -25,7 +25,7 @@ afterAll(async () => {
   await pebble?.stop();
 });
 
-const isPebble = (issuer: string | undefined) => /Pebble/.test(issuer ?? '');
+const isPebble = (issuer: string | string[] | undefined) => /Pebble/.test(String(issuer ?? ''));
 
 describe('ACME http-01 against Pebble', () => {
   it('obtains a certificate by http-01 only, serves it at once, keeps the key 0600, and a restart orders nothing', async () => {

@@ -56,7 +56,7 @@ export function ensurePebbleInstalled(): void {
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
   ensurePebbleInstalled();
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pebble-'));
-  const [acmePort, mgmtPort, dnsPort, ctsPort, httpPort, tlsPort] = await freePorts(6);
+  const [acmePort, mgmtPort, dnsPort, ctsPort, httpPort, tlsPort] = (await freePorts(6)) as [number, number, number, number, number, number];
   const api = apiCertificate();
   const apiCaFile = join(dir, 'api-ca.pem');
   await writeFile(apiCaFile, api.certPem);
