@@ -49,7 +49,13 @@ export interface Pebble {
 export function ensurePebbleInstalled(): void {
   if (existsSync('/usr/bin/pebble') && existsSync('/usr/bin/pebble-challtestsrv')) return;
   if (process.getuid?.() !== 0) throw new Error('pebble is not installed: run `sudo apt-get install -y pebble` (it brings pebble-challtestsrv)');
-  execFileSync('apt-get', ['install', '-y', 'pebble'], { stdio: 'ignore', timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const opts = { stdio: 'ignore' as const, timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
+  try {
+    execFileSync('apt-get', ['install', '-y', 'pebble'], opts);
+  } catch {
+    execFileSync('apt-get', ['update'], opts); // a fresh image has no package lists yet
+    execFileSync('apt-get', ['install', '-y', 'pebble'], opts);
+  }
 }
 
 /** Starts challtestsrv and Pebble on free loopback ports; resolves when the directory answers. */
