@@ -3,6 +3,7 @@
  * (`log.info({ router }, 'router disabled')`). Secrets are redacted at this one place.
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { LineSink } from './line-sink.js';
 
 export type { Logger };
 
@@ -40,14 +41,26 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return options.destination ? pino(opts, options.destination) : pino(opts, pino.destination(STDOUT));
+  return pino(opts, options.destination ?? stdoutSink());
 }
 
 /**
- * stdout, written in batches: one write per line cost a thread-pool round trip per request (the access log was a
- * third of the proxy's CPU on small requests, bench/README.md). Lines wait for 8 KiB or at most 250 ms.
+ * stdout, written in batches: one write per line cost a thread-pool round trip per request, and sonic-boom's
+ * string batching cost more than the line itself (src/line-sink.ts). Lines wait for 8 KiB or at most 250 ms.
  */
-const STDOUT = { dest: 1, sync: false, minLength: 8192, periodicFlush: 250 };
+const STDOUT = { batchBytes: 8192, flushMs: 250 };
+
+let stdout: LineSink | undefined;
+
+/** The one sink on fd 1, shared by every logger so their lines keep their order; flushed synchronously at exit. */
+function stdoutSink(): LineSink {
+  if (stdout === undefined) {
+    const sink = new LineSink(1, STDOUT);
+    process.once('exit', () => sink.flushSync());
+    stdout = sink;
+  }
+  return stdout;
+}
 
 /** Write out what the logger holds in its buffer (before exit, or after a line an operator waits for). */
 export function flushLog(log: Logger): Promise<void> {

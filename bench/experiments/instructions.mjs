@@ -5,9 +5,9 @@
 // executed); compare variants, not milliseconds.
 // Usage: node bench/experiments/instructions.mjs <variant>... where a variant is one of the names below.
 //   env: REQUESTS (default 2000), WARMUP (default 3000), URL_PATH (/small), CONNECTIONS (10), TOP (0: top functions),
-//   DIST (dist: where gatehouse's build is)
+//   DIST (dist: where gatehouse's build is), KEEP (a directory: callgrind files are copied there for callgrind_annotate)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
@@ -82,8 +82,12 @@ async function one(name, backend, dir) {
   const dumps = readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.`));
   const file = path.join(dir, dumps.sort().at(-1));
   const ir = totalIr(file);
+  if (process.env.KEEP) {
+    mkdirSync(process.env.KEEP, { recursive: true });
+    copyFileSync(file, path.join(process.env.KEEP, `${name}.cg`));
+  }
   console.log(`| ${name} | ${urlPath} | ${requests} | ${(ir / requests / 1000).toFixed(1)} k | ${((Date.now() - t0) / 1000).toFixed(1)} s |`);
-  if (top) console.error(execFileSync('callgrind_annotate', [file], { maxBuffer: 1 << 26 }).toString().split('\n').slice(0, top + 25).join('\n'));
+  if (top) console.error(execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { maxBuffer: 1 << 26 }).toString().split('\n').slice(0, top + 25).join('\n'));
   await stop(target.child, 10_000);
   return ir;
 }

@@ -1,12 +1,35 @@
 /**
- * A ServerResponse that counts the body bytes it is given, for the access log. Passed to `createServer` as its
- * response class, so counting costs one addition per write and no per-request closure.
+ * A ServerResponse that counts the body bytes it is given and writes the access line when it closes. Passed to
+ * `createServer` as its response class, so counting costs one addition per write, and the access log needs no
+ * per-request closure or 'close' listener (a second listener beside the forwarder's turns the emitter's slot into
+ * an array, copied on every emit).
  */
 import { ServerResponse } from 'node:http';
+import type { AccessLog } from './access-log.js';
+import type { RequestContext } from './context.js';
 
 /** The response class of every entry point; `bodyBytes` is what handlers wrote as body (not headers, not framing). */
 export class CountingResponse extends ServerResponse {
   bodyBytes = 0;
+  private accessLog: AccessLog | undefined = undefined;
+  private ctx: RequestContext | undefined = undefined;
+
+  /** Write `ctx`'s access line with `accessLog` once this response emits 'close' (finished or aborted). */
+  logOnClose(accessLog: AccessLog, ctx: RequestContext): void {
+    this.accessLog = accessLog;
+    this.ctx = ctx;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    // 'close' comes once per response; the line goes out before the listeners run, as a first listener would.
+    if (event === 'close' && this.accessLog !== undefined) {
+      const accessLog = this.accessLog;
+      this.accessLog = undefined;
+      accessLog(this, this.ctx!);
+    }
+    return super.emit(event, ...args);
+  }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override write(chunk: any, encoding?: any, cb?: any): boolean {

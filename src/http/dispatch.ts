@@ -70,7 +70,10 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
   return {
     onRequest(req, res) {
       const ctx = createContext(req, entry, log, performance.now());
-      if (logAccess) res.on('close', () => logAccess(res, ctx)); // 'close' comes once; `on` skips once's wrapper
+      if (logAccess) {
+        if (res instanceof CountingResponse) res.logOnClose(logAccess, ctx);
+        else res.on('close', () => logAccess(res, ctx));
+      }
       run(req, res, ctx);
     },
     onUpgrade(req, socket, head) {
