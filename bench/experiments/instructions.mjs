@@ -5,7 +5,7 @@
 // executed); compare variants, not milliseconds.
 // Usage: node bench/experiments/instructions.mjs <variant>... where a variant is one of the names below.
 //   env: REQUESTS (default 2000), WARMUP (default 3000), URL_PATH (/small), CONNECTIONS (10), TOP (0: top functions),
-//   DIST (dist: where gatehouse's build is), KEEP (a directory: callgrind files are copied there for callgrind_annotate)
+//   START_TIMEOUT_MS (300000: valgrind starts slowly on a busy machine), DIST (dist: where gatehouse's build is), KEEP (a directory: callgrind files are copied there for callgrind_annotate)
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +72,7 @@ async function one(name, backend, dir) {
     stdout: spec.port === undefined ? 'pipe' : 'null',
     port: spec.port,
     wrapper: ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-instr=no', '--smc-check=all-non-file'],
-    startTimeoutMs: 120_000,
+    startTimeoutMs: Number(process.env.START_TIMEOUT_MS ?? 300_000),
   });
   await send(target.url, warmup);
   execFileSync('callgrind_control', ['-z', String(target.pid)], { stdio: 'ignore' });

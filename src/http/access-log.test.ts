@@ -1,0 +1,149 @@
+// The access line: byte for byte what pino's own `log.info(fields, 'request')` writes (time aside), and written
+// by CountingResponse on 'close' for finished, HEAD and aborted responses on a real server.
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../log.js';
+import { createAccessLog } from './access-log.js';
+import { createContext, type RequestContext } from './context.js';
+import { CountingResponse } from './counting-response.js';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const log = createLogger({ level: 'info', destination });
+  return { lines, log, accessLog: createAccessLog(log)! };
+}
+
+const TIME = /"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"/;
+
+interface Row {
+  description: string;
+  ctx: Partial<RequestContext>;
+  res: { statusCode: number; writableFinished: boolean; bodyBytes: number };
+  agoMs: number;
+}
+
+const base = { entryPoint: 'web', method: 'GET', host: 'a.test', path: '/', clientIp: '127.0.0.1', router: 'r', upstream: 'http://127.0.0.1:1' };
+
+describe('access line format', () => {
+  it.each<Row>([
+    { description: 'every field', ctx: base, res: { statusCode: 200, writableFinished: true, bodyBytes: 23 }, agoMs: 1.5 },
+    { description: 'no router, no upstream', ctx: { ...base, router: undefined, upstream: undefined }, res: { statusCode: 404, writableFinished: true, bodyBytes: 19 }, agoMs: 0.07 },
+    { description: 'an aborted response', ctx: base, res: { statusCode: 200, writableFinished: false, bodyBytes: 5 }, agoMs: 12 },
+    { description: 'HEAD (no body bytes)', ctx: { ...base, method: 'HEAD' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 99 }, agoMs: 2.25 },
+    { description: 'non-ASCII host and path', ctx: { ...base, host: 'bücher.test', path: '/日本/🙂' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 0 }, agoMs: 3 },
+    { description: 'a quote', ctx: { ...base, path: '/a"b' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 1 }, agoMs: 0.1 },
+    { description: 'a backslash', ctx: { ...base, host: 'a\\b.test' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 1 }, agoMs: 0.1 },
+    { description: 'quote, backslash, control and DEL characters', ctx: { ...base, path: '/a"b\\c\u0001d\u007f\t' }, res: { statusCode: 400, writableFinished: true, bodyBytes: 1 }, agoMs: 0 },
+    { description: 'a lone surrogate', ctx: { ...base, path: '/x\ud800y' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 1 }, agoMs: 999.99 },
+    { description: 'an IPv6 client and an empty host', ctx: { ...base, host: '', clientIp: '::1' }, res: { statusCode: 502, writableFinished: true, bodyBytes: 0 }, agoMs: 100 },
+  ])('$description: the same bytes as the logger writes', ({ ctx, res, agoMs }) => {
+    const { lines, log, accessLog } = capture();
+    const full = { ...ctx, start: performance.now() - agoMs } as RequestContext;
+    accessLog(res as unknown as ServerResponse, full);
+    // The same line twice: the second comes from the cached segments.
+    accessLog(res as unknown as ServerResponse, full);
+    const fast = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(lines[1]!.replace(TIME, '').replace(/"durationMs":[\d.]+/, '')).toBe(lines[0]!.replace(TIME, '').replace(/"durationMs":[\d.]+/, ''));
+    log.info(
+      {
+        entryPoint: ctx.entryPoint,
+        method: ctx.method,
+        host: ctx.host,
+        path: ctx.path,
+        status: res.statusCode,
+        bytes: ctx.method === 'HEAD' ? 0 : res.bodyBytes,
+        durationMs: fast['durationMs'],
+        router: ctx.router,
+        upstream: ctx.upstream,
+        clientIp: ctx.clientIp,
+        ...(res.writableFinished ? null : { aborted: true }),
+      },
+      'request',
+    );
+    expect(lines[0]!.replace(TIME, '')).toBe(lines[2]!.replace(TIME, ''));
+    const time = TIME.exec(lines[0]!)![1]!;
+    expect(new Date(time).toISOString()).toBe(time);
+    expect(Math.abs(new Date(time).getTime() - Date.now())).toBeLessThan(5_000);
+    expect(fast['durationMs'] as number).toBeGreaterThanOrEqual(agoMs - 0.01);
+  });
+});
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+describe('CountingResponse writes the access line on close', () => {
+  async function serve(handler: (res: CountingResponse) => void) {
+    const { lines, log, accessLog } = capture();
+    const entry = { name: 'web', scheme: 'http', trusts: () => false } as const;
+    const server = createServer({ ServerResponse: CountingResponse }, (req, res) => {
+      res.logOnClose(accessLog, createContext(req, entry, log, performance.now()));
+      handler(res);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { lines, port: (server.address() as AddressInfo).port };
+  }
+
+  const waitFor = async (lines: string[], n: number) => {
+    for (let i = 0; i < 200 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+
+  it.each([
+    { description: 'a finished GET', method: 'GET', bytes: 11 },
+    { description: 'a HEAD (no body)', method: 'HEAD', bytes: 0 },
+  ])('$description', async ({ method, bytes }) => {
+    const { lines, port } = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('hello ');
+      res.end(Buffer.from('world'));
+    });
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method, path: '/p?q=1', headers: { host: 'x.test' } }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const [line, more] = await waitFor(lines, 1);
+    expect(more).toBeUndefined();
+    expect(line).toMatchObject({ msg: 'request', method, host: 'x.test', path: '/p', status: 200, bytes, clientIp: '127.0.0.1', entryPoint: 'web' });
+    expect(line).not.toHaveProperty('aborted');
+  });
+
+  it('an aborted response: one line, aborted, with the bytes written before the client left', async () => {
+    const { lines, port } = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial'); // never ended: the client goes away
+    });
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/slow' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.on('timeout', () => reject(new Error('no data')));
+      req.setTimeout(5_000);
+      req.end();
+    });
+    const [line] = await waitFor(lines, 1);
+    expect(line).toMatchObject({ path: '/slow', status: 200, bytes: 7, aborted: true });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines).toHaveLength(1);
+  });
+});
