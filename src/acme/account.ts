@@ -77,7 +77,7 @@ export class AcmeAccount {
       accountKey,
       backoffMin: backoffMinMs,
       backoffMax: backoffMaxMs,
-      backoffAttempts: 10,
+      backoffAttempts: 12,
       ...(eab ? { externalAccountBinding: eab } : {}),
     });
     await withProblems(

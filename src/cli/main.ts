@@ -3,11 +3,14 @@
  * The `gatehouse` command: thin, it parses argv and calls the library API.
  *   gatehouse start [--config FILE]   run (embedded demo config when no file is given)
  *   gatehouse check [--config FILE]   validate a config, print every problem, exit 0 or 1
+ *   gatehouse certs [--config FILE]   list the ACME certificates: names, issuer, expiry, next renewal, last error
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkConfig, createGatehouse, type Gatehouse } from '../api.js';
+import { loadConfigFile } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
+import { certificateRows, formatCertificateRows } from './certs.js';
 import { demoConfig } from './demo-config.js';
 
 const USAGE = `Usage: gatehouse <command> [--config FILE]
@@ -15,6 +18,7 @@ const USAGE = `Usage: gatehouse <command> [--config FILE]
 Commands:
   start    Run the proxy. Config from --config, else $GATEHOUSE_CONFIG, else the embedded demo (HTTP on :8080).
   check    Validate a config file: print every problem and exit 1, or exit 0 when it is valid.
+  certs    List the ACME certificates (state directory and config): names, issuer, expiry, next renewal, last error.
   version  Print the version.
 
 Environment:
@@ -84,6 +88,15 @@ function check(file: string | undefined): void {
   process.stdout.write(`${file}: config ok\n`);
 }
 
+async function certs(file: string | undefined): Promise<void> {
+  if (!file) fail(new Error('certs needs a config file: --config FILE or GATEHOUSE_CONFIG'));
+  try {
+    process.stdout.write(formatCertificateRows(await certificateRows(loadConfigFile(file))));
+  } catch (err) {
+    fail(err);
+  }
+}
+
 function main(argv: string[]): void {
   let parsed;
   try {
@@ -105,6 +118,9 @@ function main(argv: string[]): void {
       return;
     case 'check':
       check(file || undefined);
+      return;
+    case 'certs':
+      void certs(file || undefined);
       return;
     case 'version':
       process.stdout.write(`${version()}\n`);

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
+import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
 const ADDRESS = '127.0.0.2';
@@ -42,7 +42,8 @@ describe('ACME http-01 against Pebble', () => {
     expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
     const issuanceMs = Date.parse(String(obtained['time'])) - Date.parse(String(started['time']));
     console.log(`http-01 issuance: ${issuanceMs} ms after "gatehouse started" (order ${String(obtained['ms'])} ms)`);
-    expect(issuanceMs).toBeLessThan(2_000);
+    // The target is 2 s (measured 0.6–0.7 s on an idle machine); 3 s leaves room for a loaded CI runner.
+    expect(issuanceMs).toBeLessThan(3_000);
 
     const root = await pebble.root();
     const served = await probe(ADDRESS, pebble.tlsPort, name, { ca: root });
@@ -58,6 +59,12 @@ describe('ACME http-01 against Pebble', () => {
     expect((await stat(join(certDir, 'key.pem'))).mode & 0o777).toBe(0o600);
     const accountKey = join(stateDir, 'acme', `127.0.0.1_${new URL(pebble.directoryUrl).port}-dir`, 'accounts', 'ops@lab.test', 'account-key.pem');
     expect((await stat(accountKey)).mode & 0o777).toBe(0o600);
+
+    // `gatehouse certs` lists it from the state directory: names, issuer, days left, next renewal.
+    const listing = await runGatehouseCli(['certs'], { config, env: { GATEHOUSE_STATE_DIR: stateDir } });
+    expect(listing.code, listing.stderr).toBe(0);
+    const row = listing.stdout.split('\n').find((l) => l.startsWith(name));
+    expect(row).toMatch(/Pebble Intermediate.*\d{4}-\d\d-\d\dT\S+\s+\d+\.\d\s+\d{4}-\d\d-\d\dT\S+\s+-$/);
 
     // Restart on the same state: the stored certificate is served, and Pebble receives no new order.
     const orders = pebble.orders();
@@ -89,5 +96,7 @@ describe('ACME http-01 against Pebble', () => {
     const second = await gh.waitForLog((l) => l.msg === 'certificate order failed' && l['failures'] === 2, 10_000);
     expect(Date.parse(String(second['time']))).toBeGreaterThanOrEqual(Date.parse(String(failed['retryAt'])) - 50);
     await gh.stop();
+    const listing = await runGatehouseCli(['certs'], { config: acmeConfig(pebble, ADDRESS, [name], ['http-01']), env: { GATEHOUSE_STATE_DIR: stateDir } });
+    expect(listing.stdout.split('\n').find((l) => l.startsWith(name))).toMatch(/ACME_ORDER_FAILED|validation of unreachable\.lab\.test failed.*127\.0\.0\.9/);
   }, 40_000);
 });
