@@ -1,6 +1,11 @@
 // buffering's response limit on real sockets, with handlers that write heads the way the forwarder does.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpUpstream } from '../../test/helpers/upstreams.js';
+import type { Config } from '../config/index.js';
+import type { Handler } from '../http/contract.js';
+import { buildServices } from '../http/services.js';
 import { httpRequest, rawExchange } from '../../test/helpers/raw-http.js';
 import { closeMiddlewareServers, startMiddlewareServer } from '../../test/helpers/middleware-server.js';
 import { createBuffering } from './buffering.js';
@@ -67,5 +72,45 @@ describe('maxResponseBodyBytes', () => {
     const srv = await startMiddlewareServer(createBuffering({ maxResponseBodyBytes: LIMIT }, P), echoLength);
     const res = await httpRequest(srv.port, { method: 'POST', body: 'y'.repeat(LIMIT * 5) });
     expect([res.status, res.text]).toEqual([200, String(LIMIT * 5)]);
+  });
+});
+
+describe('maxResponseBodyBytes in front of the real forwarder', () => {
+  it.each([
+    ['a large Content-Length: 500, and the upstream request is abandoned', true, 500],
+    ['a large chunked body: cut', false, -1],
+  ])('%s', async (_d, withLength, status) => {
+    const size = 4 * 1024 * 1024;
+    let upstreamClosed = false;
+    const upstream = await startHttpUpstream((req, res) => {
+      res.once('close', () => (upstreamClosed = true));
+      res.writeHead(200, withLength ? { 'content-length': size } : {});
+      // Written slowly enough that abandoning it early shows: 256 chunks of 16 KiB, 5 ms apart (over 1.3 s).
+      let sent = 0;
+      const tick = setInterval(() => {
+        if (res.destroyed || sent >= size) {
+          clearInterval(tick);
+          if (!res.destroyed) res.end();
+          return;
+        }
+        res.write(Buffer.alloc(16 * 1024, 'u'));
+        sent += 16 * 1024;
+      }, 5);
+    });
+    const services = buildServices({ http: { services: { s: { loadBalancer: { servers: [{ url: upstream.url }] } } } } } as unknown as Config, {}, pino({ level: 'silent' }));
+    const handler = services.handlers.get('s') as Handler;
+    try {
+      const srv = await startMiddlewareServer(createBuffering({ maxResponseBodyBytes: LIMIT }, P), handler);
+      const started = Date.now();
+      const res = await httpRequest(srv.port).catch((err: Error) => ({ status: -1, text: err.message }));
+      expect(res.status).toBe(status);
+      // The whole body would take over 1.3 s; the upstream response is closed long before.
+      for (const end = Date.now() + 2_000; !upstreamClosed && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+      expect(upstreamClosed).toBe(true);
+      expect(Date.now() - started).toBeLessThan(800);
+    } finally {
+      await services.close();
+      await upstream.close();
+    }
   });
 });
