@@ -29,6 +29,9 @@ export interface Pebble {
   readonly directoryUrl: string;
   /** PEM file of the CA that signed Pebble's own HTTPS certificate: the resolver's `caBundle`. */
   readonly apiCaFile: string;
+  /** Pebble's own HTTPS certificate and key (self-signed, so also its CA), for a stand-in server in front of it. */
+  readonly apiCertPem: string;
+  readonly apiKeyPem: string;
   /** Where the VA sends http-01 requests and tls-alpn-01 handshakes, on the name's A address. */
   readonly httpPort: number;
   readonly tlsPort: number;
@@ -116,6 +119,8 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   return {
     directoryUrl,
     apiCaFile,
+    apiCertPem: api.certPem,
+    apiKeyPem: api.keyPem,
     httpPort,
     tlsPort,
     async setA(name, ...addresses) {
