@@ -160,8 +160,16 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       if (stopped) return;
       const wrapped = await explain(err, r);
       const failures = (e.status.failures ?? 0) + 1;
-      const retryAt = retryTime(failures, Date.now(), wrapped instanceof AcmeError ? wrapped.problem?.retryAt : undefined);
-      e.status = { ...e.status, lastError: wrapped.message, lastErrorAt: new Date().toISOString(), retryAt: retryAt.toISOString(), failures };
+      const caRetryAt = wrapped instanceof AcmeError ? wrapped.problem?.retryAt : undefined;
+      const retryAt = retryTime(failures, Date.now(), caRetryAt);
+      e.status = {
+        ...e.status,
+        lastError: wrapped.message,
+        lastErrorAt: new Date().toISOString(),
+        retryAt: retryAt.toISOString(),
+        failures,
+        ...(caRetryAt !== undefined ? { caRetryAt: new Date(caRetryAt).toISOString() } : {}),
+      };
       e.nextAt = retryAt.getTime();
       log.error({ ...fields, code: (wrapped as GatehouseError).code, reason: wrapped.message, problem: wrapped instanceof AcmeError ? wrapped.problem : undefined, failures, retryAt: retryAt.toISOString() }, 'certificate order failed');
       await r.storage.writeStatus(w.names[0]!, e.status).catch((we: unknown) => log.warn({ reason: (we as Error).message }, 'acme status not written'));
@@ -203,7 +211,15 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
         entries.push(entry);
         try {
           const stored = await r.storage.readCertificate(w.names[0]!);
-          if (!stored) continue;
+          if (!stored) {
+            // No certificate yet: order at once, unless the CA itself said when (a restart must not dodge a rate limit).
+            const status = await r.storage.readStatus(w.names[0]!);
+            if (status?.caRetryAt) {
+              entry.status = { ...status, resolver: w.resolver, names: w.names };
+              entry.nextAt = Math.max(Date.now(), Date.parse(status.caRetryAt));
+            }
+            continue;
+          }
           const info = acme.crypto.readCertificateInfo(stored.certPem);
           const have = new Set([info.domains.commonName, ...info.domains.altNames].map((n) => n.toLowerCase()));
           if (!w.names.every((n) => have.has(n))) {
@@ -212,7 +228,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
           }
           options.certs.put(sourceOf(r, w), stored.certPem, stored.keyPem);
           const renewAt = stored.status?.renewAt ? new Date(stored.status.renewAt) : renewalTime(info.notBefore, info.notAfter);
-          const retryAt = stored.status?.retryAt ? Date.parse(stored.status.retryAt) : 0;
+          const retryAt = stored.status?.caRetryAt ? Date.parse(stored.status.caRetryAt) : 0;
           entry.status = { ...(stored.status ?? {}), resolver: w.resolver, names: w.names, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
           entry.nextAt = Math.max(renewAt.getTime(), retryAt);
         } catch (err) {

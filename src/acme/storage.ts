@@ -21,6 +21,8 @@ export interface CertificateStatus {
   /** Not before this time (a CA's Retry-After, or the backoff). */
   readonly retryAt?: string;
   readonly failures?: number;
+  /** The CA's own Retry-After (rate limit): kept across restarts, since the CA would refuse an earlier order. */
+  readonly caRetryAt?: string;
 }
 
 /** A stored certificate. */

@@ -35,19 +35,24 @@ afterAll(async () => {
 });
 
 describe('ACME rate limits', () => {
-  it('a rateLimited answer with Retry-After is obeyed, never retried earlier', async () => {
+  it('a rateLimited answer with Retry-After is obeyed, never retried earlier, not even after a restart', async () => {
     const name = 'limited.lab.test';
     await pebble.setA(name, ADDRESS);
     const config = acmeConfig(pebble, ADDRESS, [name], ['http-01']) as { certificateResolvers: { pebble: { acme: { caServer: string } } } };
     config.certificateResolvers.pebble.acme.caServer = front.directoryUrl;
-    const gh = await startGatehouse(config, { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
-    const failed = await gh.waitForLog((l) => l.msg === 'certificate order failed', 10_000);
+    const env = { GATEHOUSE_STATE_DIR: await freshStateDir() };
+    const first = await startGatehouse(config, { env });
+    const failed = await first.waitForLog((l) => l.msg === 'certificate order failed', 10_000);
     expect(failed['code']).toBe('ACME_ORDER_FAILED');
     expect((failed['problem'] as { type: string }).type).toBe('urn:ietf:params:acme:error:rateLimited');
     expect(String(failed['reason'])).toContain('rateLimited: too many new orders recently');
     const failedAt = Date.parse(String(failed['time']));
     const retryAt = Date.parse(String(failed['retryAt']));
     expect(retryAt - failedAt).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000 - 500); // not the 1 s first backoff
+
+    // A restart does not dodge the CA's Retry-After: the new process waits for it too.
+    await first.stop();
+    const gh = await startGatehouse(config, { env });
 
     const placed = await gh.waitForLog((l) => l.msg === 'acme order placed', 10_000);
     expect(Date.parse(String(placed['time']))).toBeGreaterThanOrEqual(retryAt);
