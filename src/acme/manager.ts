@@ -18,7 +18,8 @@ import { AcmeAccount } from './account.js';
 import { caAgent, caId, checkDirectory, directoryUrl } from './ca.js';
 import { orderCertificate } from './order.js';
 import { AcmeError, installProblemRecorder } from './problems.js';
-import { renewalTime, retryTime } from './schedule.js';
+import { ariCertId, fetchRenewalInfo } from './renewal-info.js';
+import { ariTime, renewalTime, retryTime } from './schedule.js';
 import type { ChallengeEndpoints } from './self-test.js';
 import { AcmeStorage, type CertificateStatus } from './storage.js';
 import { wantedCertificates, type WantedCertificate } from './wanted.js';
@@ -70,11 +71,15 @@ interface Entry {
   status: CertificateStatus;
   /** Next time to act (ms since the epoch). */
   nextAt: number;
+  /** The chain in service, for its ARI identifier. */
+  certPem: string | undefined;
   running: Promise<void> | undefined;
 }
 
 /** Longest single timer; a far renewal is re-checked at least this often (setTimeout caps at 24.8 days anyway). */
 const MAX_TIMER_MS = 3600_000;
+/** How often the CA's renewal windows are asked again (RFC 9773 §4.3 suggests a few times a day). */
+const ARI_INTERVAL_MS = 6 * 3600_000;
 
 /** Builds the manager; nothing is read or ordered until `load()` and `start()`. */
 export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
@@ -86,6 +91,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   const entries: Entry[] = [];
   let agent: Agent | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let ariTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   let started = false;
 
@@ -138,7 +144,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     const started = performance.now();
     const fields = { names: w.names, ca: r.url, challenges: w.challenges };
     try {
-      await checkDirectory(r.url, agent!);
+      const directory = await checkDirectory(r.url, agent!);
       let issued;
       try {
         issued = await orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: options.registry, endpoints: options.endpoints, log });
@@ -150,12 +156,14 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       }
       if (stopped) return;
       const info = acme.crypto.readCertificateInfo(issued.certPem);
-      const renewAt = renewalTime(info.notBefore, info.notAfter);
+      const window = directory.renewalInfo ? await fetchRenewalInfo(directory.renewalInfo, ariCertId(issued.certPem), agent!).catch(() => undefined) : undefined;
+      const renewAt = window ? ariTime(window) : renewalTime(info.notBefore, info.notAfter);
+      e.certPem = issued.certPem;
       e.status = { resolver: w.resolver, names: w.names, issuedAt: new Date().toISOString(), notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
       await r.storage.writeCertificate(w.names[0]!, issued.certPem, issued.keyPem, e.status);
       options.certs.put(sourceOf(r, w), issued.certPem, issued.keyPem);
       e.nextAt = renewAt.getTime();
-      log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ms: Math.round(performance.now() - started) }, 'certificate obtained');
+      log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - started) }, 'certificate obtained');
     } catch (err) {
       if (stopped) return;
       const wrapped = await explain(err, r);
@@ -174,6 +182,34 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       log.error({ ...fields, code: (wrapped as GatehouseError).code, reason: wrapped.message, problem: wrapped instanceof AcmeError ? wrapped.problem : undefined, failures, retryAt: retryAt.toISOString() }, 'certificate order failed');
       await r.storage.writeStatus(w.names[0]!, e.status).catch((we: unknown) => log.warn({ reason: (we as Error).message }, 'acme status not written'));
     }
+  };
+
+  /**
+   * Asks the CA for each served certificate's renewal window (RFC 9773) and moves the renewal into it when it is
+   * not there already (a CA moves windows earlier ahead of a revocation). A CA without ARI, or down, changes nothing.
+   */
+  const checkRenewalInfo = async () => {
+    const directories = new Map<Resolver, Promise<string | undefined>>();
+    for (const e of entries) {
+      if (stopped || e.running || e.certPem === undefined) continue;
+      const r = e.resolver;
+      if (!directories.has(r)) directories.set(r, checkDirectory(r.url, agent!).then((d) => d.renewalInfo, () => undefined));
+      const base = await directories.get(r);
+      if (base === undefined) continue;
+      let window;
+      try {
+        window = await fetchRenewalInfo(base, ariCertId(e.certPem), agent!);
+      } catch {
+        continue;
+      }
+      if (!window || (e.nextAt >= window.start.getTime() && e.nextAt <= window.end.getTime())) continue;
+      const renewAt = ariTime(window);
+      e.nextAt = renewAt.getTime();
+      e.status = { ...e.status, renewAt: renewAt.toISOString() };
+      log.info({ names: e.wanted.names, ca: r.url, windowStart: window.start.toISOString(), windowEnd: window.end.toISOString(), renewAt: renewAt.toISOString() }, 'renewal moved into the CA renewal window');
+      await r.storage.writeStatus(e.wanted.names[0]!, e.status).catch(() => undefined);
+    }
+    schedule();
   };
 
   /** acme-client reports a CA gone mid-order as a TypeError; ask the directory for the real cause. */
@@ -207,7 +243,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
       for (const w of wanted) {
         const r = resolverFor(w.resolver);
-        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), running: undefined };
+        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, running: undefined };
         entries.push(entry);
         try {
           const stored = await r.storage.readCertificate(w.names[0]!);
@@ -227,6 +263,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
             continue;
           }
           options.certs.put(sourceOf(r, w), stored.certPem, stored.keyPem);
+          entry.certPem = stored.certPem;
           const renewAt = stored.status?.renewAt ? new Date(stored.status.renewAt) : renewalTime(info.notBefore, info.notAfter);
           const retryAt = stored.status?.caRetryAt ? Date.parse(stored.status.caRetryAt) : 0;
           entry.status = { ...(stored.status ?? {}), resolver: w.resolver, names: w.names, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
@@ -239,6 +276,9 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     start() {
       started = true;
       schedule();
+      void checkRenewalInfo();
+      ariTimer = setInterval(() => void checkRenewalInfo(), ARI_INTERVAL_MS);
+      ariTimer.unref();
     },
     async renew(name) {
       const e = entries.find((x) => x.wanted.names.includes(name.toLowerCase()));
@@ -250,6 +290,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     stop() {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(ariTimer);
     },
   };
 }
