@@ -1,6 +1,6 @@
 // The access line: byte for byte what pino's own `log.info(fields, 'request')` writes (time aside), and written
 // by CountingResponse on 'close' for finished, HEAD and aborted responses on a real server.
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -78,7 +78,7 @@ describe('access line format', () => {
   });
 });
 
-const servers: Server[] = [];
+const servers: Array<Server<typeof IncomingMessage, typeof CountingResponse>> = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
