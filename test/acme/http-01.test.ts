@@ -3,7 +3,8 @@
  * point (127.0.0.2 at Pebble's httpPort); the certificate is stored (key 0600) and served without a restart, and a
  * restart serves it from disk without a new order.
  */
-import { stat } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
@@ -98,5 +99,27 @@ describe('ACME http-01 against Pebble', () => {
     await gh.stop();
     const listing = await runGatehouseCli(['certs'], { config: acmeConfig(pebble, ADDRESS, [name], ['http-01']), env: { GATEHOUSE_STATE_DIR: stateDir } });
     expect(listing.stdout.split('\n').find((l) => l.startsWith(name))).toMatch(/ACME_ORDER_FAILED|validation of unreachable\.lab\.test failed.*127\.0\.0\.9/);
+  }, 40_000);
+
+  it('one failing name does not hold up the others; an imported account key is used and kept', async () => {
+    const good = 'good.lab.test';
+    const bad = 'bad.lab.test';
+    await pebble.setA(good, ADDRESS);
+    await pebble.setA(bad, '127.0.0.9');
+    const stateDir = await freshStateDir();
+    const keyFile = join(stateDir, 'imported-account.pem');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    await writeFile(keyFile, privateKey);
+    const config = acmeConfig(pebble, ADDRESS, [bad, good], ['http-01']) as { certificateResolvers: { pebble: { acme: Record<string, unknown> } } };
+    config.certificateResolvers.pebble.acme['accountKeyFile'] = keyFile;
+    const gh = await startGatehouse(config, { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained', 20_000);
+    expect(obtained['names']).toEqual([good]);
+    expect(gh.logs.some((l) => l.msg === 'certificate order failed' && (l['names'] as string[])[0] === bad)).toBe(true);
+    expect((await probe(ADDRESS, pebble.tlsPort, good, { ca: await pebble.root() })).authorized).toBe(true);
+    expect(gh.logs.some((l) => l.msg === 'acme account key imported')).toBe(true);
+    const stored = join(stateDir, 'acme', `127.0.0.1_${new URL(pebble.directoryUrl).port}-dir`, 'accounts', 'ops@lab.test', 'account-key.pem');
+    expect(await readFile(stored, 'utf8')).toBe(privateKey);
+    expect((await stat(stored)).mode & 0o777).toBe(0o600);
   }, 40_000);
 });
