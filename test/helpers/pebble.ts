@@ -22,6 +22,8 @@ const STOP_TIMEOUT_MS = 5_000;
 export interface PebbleOptions {
   /** Pebble's `certificateValidityPeriod` in seconds (default: Pebble's 5 years). */
   certValidity?: number;
+  /** Require External Account Binding (RFC 8555 §7.3.4) with these key ids and base64url HMAC keys. */
+  eabKeys?: Record<string, string>;
 }
 
 /** A running Pebble + challtestsrv pair. */
@@ -80,7 +82,8 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
       httpPort,
       tlsPort,
       ocspResponderURL: '',
-      externalAccountBindingRequired: false,
+      externalAccountBindingRequired: options.eabKeys !== undefined,
+      ...(options.eabKeys ? { externalAccountMACKeys: options.eabKeys } : {}),
       ...(options.certValidity !== undefined ? { certificateValidityPeriod: options.certValidity } : {}),
     },
   };
