@@ -78,6 +78,8 @@ interface Entry {
 
 /** Longest single timer; a far renewal is re-checked at least this often (setTimeout caps at 24.8 days anyway). */
 const MAX_TIMER_MS = 3600_000;
+/** Orders in flight at once: a config with many names must not burst into the CA's new-order rate limit. */
+const MAX_CONCURRENT = 4;
 /** How often the CA's renewal windows are asked again (RFC 9773 §4.3 suggests a few times a day). */
 const ARI_INTERVAL_MS = 6 * 3600_000;
 
@@ -119,6 +121,8 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   const schedule = () => {
     clearTimeout(timer);
     if (stopped || !started || entries.length === 0) return;
+    // At the cap, the next finishing attempt calls schedule() again.
+    if (entries.filter((e) => e.running).length >= MAX_CONCURRENT) return;
     const next = Math.min(...entries.filter((e) => !e.running).map((e) => e.nextAt));
     if (!Number.isFinite(next)) return;
     timer = setTimeout(tick, Math.max(0, Math.min(MAX_TIMER_MS, next - Date.now())));
@@ -127,7 +131,13 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
 
   const tick = () => {
     const now = Date.now();
-    for (const e of entries) if (!e.running && e.nextAt <= now) run(e);
+    let inFlight = entries.filter((e) => e.running).length;
+    for (const e of entries) {
+      if (inFlight >= MAX_CONCURRENT) break;
+      if (e.running || e.nextAt > now) continue;
+      run(e);
+      inFlight++;
+    }
     schedule();
   };
 
