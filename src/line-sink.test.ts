@@ -105,6 +105,20 @@ describe('LineSink', () => {
     expect(JSON.parse(out)).toEqual({ bytes: Buffer.byteLength(expected), head: expected.slice(0, 105), tail: expected.slice(-105) });
   }, 15_000);
 
+  it('drops lines past 32 MiB waiting for a reader that does not read, and counts them', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    children.push(child);
+    child.stdin!.on('error', () => {});
+    const fd = (child.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    const sink = new LineSink(fd, { flushMs: 0 });
+    sinks.push(sink);
+    const line = `${'w'.repeat(1023)}\n`;
+    for (let i = 0; i < 40 * 1024; i++) sink.write(line); // 40 MiB
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sink.dropped).toBeGreaterThanOrEqual(7 * 1024);
+    expect(sink.dropped).toBeLessThanOrEqual(9 * 1024);
+  });
+
   it('drops lines once the reader is gone (EPIPE) and still calls flushes back', async () => {
     const child = spawn(process.execPath, ['-e', ''], { stdio: ['pipe', 'ignore', 'inherit'] });
     children.push(child);

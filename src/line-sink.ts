@@ -15,8 +15,13 @@ export interface LineSinkOptions {
   flushMs?: number;
 }
 
-/** The buffers lines are encoded into; a line longer than a third of this goes out on its own. */
+/** The buffers lines are encoded into; a long line that does not fit the current one goes out on its own. */
 const BUFFER_BYTES = 64 * 1024;
+/**
+ * Lines waiting for a descriptor that does not take them (a reader that stopped reading a pipe) are dropped past
+ * this, counted in `dropped`: the proxy must not run out of memory because its log is not read.
+ */
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** How long to wait before retrying a write the descriptor refused (a full non-blocking pipe), as sonic-boom. */
 const EAGAIN_RETRY_MS = 100;
 /** Free buffers kept for reuse; more are allocated only while writes lag behind, and dropped after. */
@@ -50,6 +55,10 @@ export class LineSink {
   /** The periodic flush came while a write was out: the partial batch goes as soon as that write returns. */
   private flushDue = false;
   private broken = false;
+  /** Bytes in the queue and in flight. */
+  private queuedBytes = 0;
+  /** Lines dropped because `MAX_QUEUED_BYTES` were waiting. */
+  dropped = 0;
   private readonly batchBytes: number;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly written = (err: NodeJS.ErrnoException | null, n: number): void => this.onWritten(err, n);
@@ -69,6 +78,10 @@ export class LineSink {
   /** Queue one line (with its newline). Returns true, as a stream that never asks for back-pressure. */
   write(line: string): boolean {
     if (this.broken) return true;
+    if (this.queuedBytes > MAX_QUEUED_BYTES) {
+      this.dropped++;
+      return true;
+    }
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
     const worst = line.length * 3;
     if (worst > BUFFER_BYTES - this.used) {
@@ -137,6 +150,7 @@ export class LineSink {
 
   private enqueue(batch: Batch): void {
     this.enqueued++;
+    this.queuedBytes += batch.end - batch.start;
     this.queue.push(batch);
     if (this.inFlight === undefined) this.next();
   }
@@ -161,10 +175,12 @@ export class LineSink {
       this.used = 0;
       this.inFlight = undefined;
       this.completed = this.enqueued;
+      this.queuedBytes = 0;
       this.release();
       return;
     }
     batch.start += n;
+    this.queuedBytes -= n;
     if (batch.start < batch.end) {
       fsWrite(this.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written); // a partial write
       return;
