@@ -6,6 +6,7 @@
 import { loadConfigFile, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
 import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
+import { listenControl } from './acme/control.js';
 import { createMemoryChallengeRegistry } from './challenges/index.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
@@ -73,6 +74,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   let certs: CertStore | undefined;
   let ticketKeys: TicketKeys | undefined;
   let acme: AcmeManager | undefined;
+  let control: import('node:net').Server | undefined;
 
   return {
     config,
@@ -111,6 +113,14 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         throw err;
       }
       acme?.start();
+      const manager = acme;
+      // `gatehouse renew NAME` reaches the manager here; a socket that cannot be made only costs that command.
+      control = manager
+        ? await listenControl(resolveStateDir(config, options.env ?? process.env), (req) => manager.renew(req.name), log).catch((err: unknown) => {
+            log.warn({ reason: (err as Error).message }, 'control socket not available');
+            return undefined;
+          })
+        : undefined;
       log.info('gatehouse started');
       await flushLog(log);
     },
@@ -127,6 +137,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       const closing = edge;
       edge = undefined;
       acme?.stop();
+      control?.close();
       // Listeners drain (in-flight requests, terminated TLS) while passthrough streams get the same grace period;
       // upstream pools close only after, since draining requests still use them.
       await Promise.all([closing?.close(graceMs), runtime.closePassthrough(graceMs)]);

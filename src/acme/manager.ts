@@ -52,7 +52,7 @@ export interface AcmeManager {
   load(): Promise<void>;
   /** Starts ordering and renewing; call once the edge listens (the self-test needs it). */
   start(): void;
-  /** Renews `name`'s certificate now; resolves when the attempt ended. */
+  /** Renews `name`'s certificate now; resolves when it is served, rejects with the attempt's error. */
   renew(name: string): Promise<void>;
   list(): readonly ManagedCertificate[];
   stop(): void;
@@ -294,7 +294,10 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       const e = entries.find((x) => x.wanted.names.includes(name.toLowerCase()));
       if (!e) throw new AcmeError('ACME_CONFIG', `no certificate resolver manages ${name}`);
       await e.running;
+      const asked = Date.now();
       await run(e);
+      // The attempt logs and records its own failure; the caller (gatehouse renew) gets it too.
+      if (e.status.lastError !== undefined && Date.parse(e.status.lastErrorAt ?? '') >= asked) throw new AcmeError('ACME_ORDER_FAILED', e.status.lastError);
     },
     list: () => entries.map((e) => ({ ...e.status, id: e.wanted.id, ca: e.resolver.url })),
     stop() {

@@ -4,12 +4,15 @@
  *   gatehouse start [--config FILE]   run (embedded demo config when no file is given)
  *   gatehouse check [--config FILE]   validate a config, print every problem, exit 0 or 1
  *   gatehouse certs [--config FILE]   list the ACME certificates: names, issuer, expiry, next renewal, last error
+ *   gatehouse renew NAME [--config FILE]   make the running instance renew NAME's certificate now
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkConfig, createGatehouse, type Gatehouse } from '../api.js';
 import { loadConfigFile } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
+import { sendControl } from '../acme/control.js';
+import { resolveStateDir } from '../config/paths.js';
 import { certificateRows, formatCertificateRows } from './certs.js';
 import { demoConfig } from './demo-config.js';
 
@@ -19,6 +22,7 @@ Commands:
   start    Run the proxy. Config from --config, else $GATEHOUSE_CONFIG, else the embedded demo (HTTP on :8080).
   check    Validate a config file: print every problem and exit 1, or exit 0 when it is valid.
   certs    List the ACME certificates (state directory and config): names, issuer, expiry, next renewal, last error.
+  renew NAME  Make the running instance (same config and state directory) renew NAME's certificate now.
   version  Print the version.
 
 Environment:
@@ -97,6 +101,17 @@ async function certs(file: string | undefined): Promise<void> {
   }
 }
 
+async function renew(file: string | undefined, name: string | undefined): Promise<void> {
+  if (!file || !name) fail(new Error('usage: gatehouse renew NAME --config FILE'));
+  try {
+    const answer = await sendControl(resolveStateDir(loadConfigFile(file)), { command: 'renew', name });
+    if (!answer.ok) fail(new Error(`renewal of ${name} failed: ${answer.error ?? 'unknown error'}`));
+    process.stdout.write(`${name}: renewed\n`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
 function main(argv: string[]): void {
   let parsed;
   try {
@@ -118,6 +133,9 @@ function main(argv: string[]): void {
       return;
     case 'check':
       check(file || undefined);
+      return;
+    case 'renew':
+      void renew(file || undefined, positionals[1]);
       return;
     case 'certs':
       void certs(file || undefined);

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
+import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
 const ADDRESS = '127.0.0.3';
@@ -26,7 +26,9 @@ describe('ACME tls-alpn-01 against Pebble', () => {
   it('obtains a certificate by tls-alpn-01 only: no HTTP validation, the new certificate served without restart', async () => {
     const name = 'alpn.lab.test';
     await pebble.setA(name, ADDRESS);
-    const gh = await startGatehouse(acmeConfig(pebble, ADDRESS, [name], ['tls-alpn-01']), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
+    const env = { GATEHOUSE_STATE_DIR: await freshStateDir() };
+    const config = acmeConfig(pebble, ADDRESS, [name], ['tls-alpn-01']);
+    const gh = await startGatehouse(config, { env });
     const started = await gh.waitForLog((l) => l.msg === 'gatehouse started');
     const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
     expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
@@ -49,5 +51,16 @@ describe('ACME tls-alpn-01 against Pebble', () => {
     // After the order, an acme-tls/1-only handshake for the name no longer gets anything.
     const late = await probe(ADDRESS, pebble.tlsPort, name, { alpn: ['acme-tls/1'] });
     expect(late.cert).toBeUndefined();
+
+    // `gatehouse renew NAME` reaches the running instance through its control socket: a new certificate, served.
+    const renewed = await runGatehouseCli(['renew', name], { config, env, timeoutMs: 20_000 });
+    expect(renewed.stderr).toBe('');
+    expect(renewed.stdout).toBe(`${name}: renewed\n`);
+    const after = await probe(ADDRESS, pebble.tlsPort, name, { ca: await pebble.root() });
+    expect(after.authorized, after.error).toBe(true);
+    expect(after.cert!.serialNumber).not.toBe(served.cert!.serialNumber);
+    const unknown = await runGatehouseCli(['renew', 'nobody.lab.test'], { config, env });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no certificate resolver manages nobody.lab.test');
   }, 40_000);
 });
