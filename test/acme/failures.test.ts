@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
 import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
@@ -27,6 +27,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await stopAllGatehouses();
+  await removeStateDirs();
   await pebble?.stop();
 });
 

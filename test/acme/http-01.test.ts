@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
 import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
@@ -23,6 +23,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await stopAllGatehouses();
+  await removeStateDirs();
   await pebble?.stop();
 });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAcmeFront, type AcmeFront, type FrontAnswer } from '../helpers/acme-front.js';
-import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
 import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
@@ -56,6 +56,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await stopAllGatehouses();
+  await removeStateDirs();
   await front?.close();
   await pebble?.stop();
 });

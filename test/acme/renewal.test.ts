@@ -4,7 +4,7 @@
  * gets a new root), and the next renewal registers the same key again and still gets its certificate.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
 import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
@@ -21,6 +21,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await stopAllGatehouses();
+  await removeStateDirs();
   await pebble?.stop();
 });
 

@@ -3,7 +3,7 @@
  * Pebble's tlsPort) and get the challenge certificate from the ClientHello peek; no HTTP validation happens.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe } from '../helpers/acme-lab.js';
+import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
 import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
@@ -19,6 +19,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await stopAllGatehouses();
+  await removeStateDirs();
   await pebble?.stop();
 });
 

@@ -2,7 +2,7 @@
  * What the ACME tests share: a gatehouse config whose resolver points at a test Pebble, and TLS probes that say
  * which certificate an entry point serves for a name (and whether it chains to Pebble's root).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
@@ -27,9 +27,19 @@ export function acmeConfig(pebble: Pebble, address: string, names: readonly stri
   };
 }
 
-/** A fresh state directory for one gatehouse (kept across its restarts by the test). */
-export function freshStateDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'gatehouse-acme-state-'));
+const stateDirs = new Set<string>();
+
+/** A fresh state directory for one gatehouse (kept across its restarts by the test; `removeStateDirs` deletes it). */
+export async function freshStateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-acme-state-'));
+  stateDirs.add(dir);
+  return dir;
+}
+
+/** Deletes every state directory made by `freshStateDir` (call in afterAll, after the gatehouses stopped). */
+export async function removeStateDirs(): Promise<void> {
+  await Promise.all([...stateDirs].map((d) => rm(d, { recursive: true, force: true })));
+  stateDirs.clear();
 }
 
 /** What a handshake for `sni` got: the leaf, whether it verified against `ca`, the ALPN chosen. */
