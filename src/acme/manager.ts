@@ -151,18 +151,21 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
 
   const attempt = async (e: Entry): Promise<void> => {
     const { wanted: w, resolver: r } = e;
-    const started = performance.now();
+    const t0 = performance.now();
     const fields = { names: w.names, ca: r.url, challenges: w.challenges };
+    const order = async () =>
+      orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: options.registry, endpoints: options.endpoints, log });
     try {
+      // Checked first so an unreachable CA is named with its real cause (src/acme/ca.ts).
       const directory = await checkDirectory(r.url, agent!);
       let issued;
       try {
-        issued = await orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: options.registry, endpoints: options.endpoints, log });
+        issued = await order();
       } catch (err) {
         if (!(err instanceof AcmeError && err.accountGone)) throw err;
         log.warn({ ...fields, reason: err.message }, 'acme account unknown to the CA, registering again');
         r.account.forget();
-        issued = await orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: options.registry, endpoints: options.endpoints, log });
+        issued = await order();
       }
       if (stopped) return;
       const info = acme.crypto.readCertificateInfo(issued.certPem);
@@ -173,7 +176,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       await r.storage.writeCertificate(w.names[0]!, issued.certPem, issued.keyPem, e.status);
       options.certs.put(sourceOf(r, w), issued.certPem, issued.keyPem);
       e.nextAt = renewAt.getTime();
-      log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - started) }, 'certificate obtained');
+      log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - t0) }, 'certificate obtained');
     } catch (err) {
       if (stopped) return;
       const wrapped = await explain(err, r);
