@@ -154,7 +154,10 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
 function challengeEndpoints(config: Config, edge: Edge | undefined): { http: { host: string; port: number }[]; tls: { host: string; port: number }[] } {
   const out = { http: [] as { host: string; port: number }[], tls: [] as { host: string; port: number }[] };
   for (const [name, a] of Object.entries(edge?.addresses() ?? {})) {
-    (config.entryPoints[name]?.tls ? out.tls : out.http).push({ host: a.address, port: a.port });
+    const spec = config.entryPoints[name];
+    // An entry point that expects a PROXY header from loopback cannot be self-tested with a bare connection.
+    if (spec?.proxyProtocol) continue;
+    (spec?.tls ? out.tls : out.http).push({ host: a.address, port: a.port });
   }
   return out;
 }
