@@ -52,10 +52,10 @@ export function exited(pid) {
 }
 
 /** Resolves with the port of the child's `listening <port>` line. */
-export function waitListening(child) {
+export function waitListening(child, timeoutMs = START_TIMEOUT_MS) {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within ${START_TIMEOUT_MS} ms: ${child.stderrText}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`no "listening" line within ${timeoutMs} ms: ${child.stderrText}`)), timeoutMs);
     child.stdout.on('data', (d) => {
       out += d;
       const m = /listening (\d+)/.exec(out);
@@ -85,8 +85,8 @@ export function freePort() {
 }
 
 /** Polls until something accepts on the port (for gatehouse, which logs JSON rather than our line). */
-export async function waitPort(port, child) {
-  const deadline = Date.now() + START_TIMEOUT_MS;
+export async function waitPort(port, child, timeoutMs = START_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${child.stderrText}`);
     const ok = await new Promise((resolve) => {
@@ -97,7 +97,7 @@ export async function waitPort(port, child) {
     if (ok) return port;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`port ${port} not open within ${START_TIMEOUT_MS} ms`);
+  throw new Error(`port ${port} not open within ${timeoutMs} ms`);
 }
 
 /** SIGTERM, then SIGKILL after 2 s; resolves once the child has exited. */

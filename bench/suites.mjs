@@ -73,7 +73,7 @@ async function script(file, env, scheme = 'http') {
 async function gatehouse(config, ports, env, level) {
   const portOf = {};
   for (const name of ports) portOf[name] = await freePort();
-  const child = start(1, [GH, 'start', '--config', config], {
+  const child = start(1, [...profile, GH, 'start', '--config', config], {
     ...env,
     ...Object.fromEntries(Object.entries(portOf).map(([name, port]) => [name, String(port)])),
     GATEHOUSE_LOG_LEVEL: level,
@@ -103,6 +103,8 @@ function chainGatehouse(ctx, level) {
 // BENCH_DIST: another build of gatehouse (e.g. .bench/<variant>/dist) to compare with dist/.
 const DIST = process.env.BENCH_DIST ?? 'dist';
 const GH = `${DIST}/cli/main.js`;
+// BENCH_PROFILE_DIR: every gatehouse writes a V8 CPU profile there when it is stopped (open it in Chrome DevTools).
+const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
 
 /** Every target: `start(ctx)` resolves with { url, pid? }; `needs` is a dist file without which it is skipped. */
 const TARGETS = {
