@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { root, spawnPinned, start, stop } from './processes.mjs';
 
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** How many connections each run keeps open (BENCH_CONNECTIONS, 50). */
+export const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 
 const hasWrk = (() => {
   try {
@@ -72,6 +73,3 @@ function autocannon(url, seconds, headers) {
     });
   });
 }
-
-/** How many connections each run keeps open. */
-export { connections };
