@@ -9,7 +9,10 @@
  * - at most MAX_RUNNING checks run at once and MAX_WAITING wait; beyond that the request is answered 429 without
  *   hashing anything, so a flood of guesses costs the guesser retries and the server a bounded slice of CPU.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Handler } from '../http/contract.js';
+import type { RequestContext } from '../http/context.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { BasicAuthConfig } from '../config/schema-middlewares.js';
@@ -122,28 +125,25 @@ export function createBasicAuth(spec: BasicAuthConfig, path: string): Wrapper {
     }
   };
 
-  return (next) => async (req, res, ctx) => {
-    if (isAcmeChallenge(ctx.method, ctx.path)) return next(req, res, ctx);
-    const header = req.headers.authorization;
+  const pass = (next: Handler, req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
+    if (removeHeader) removeRequestHeader(req, 'authorization');
+    return next(req, res, ctx);
+  };
+
+  const check = async (next: Handler, req: IncomingMessage, res: ServerResponse, ctx: RequestContext, header: string | undefined, key: string, expires: number | undefined) => {
     let ok = false;
     if (header !== undefined) {
-      const key = createHash('sha256').update(header).digest('base64');
-      const expires = cache.get(key);
-      const now = performance.now();
-      if (expires !== undefined && expires > now) ok = true;
-      else {
-        const outcome = await verify(header);
-        if (outcome === 'busy') {
-          res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8', 'content-length': BUSY.length });
-          res.end(BUSY);
-          return;
-        }
-        ok = outcome;
-        if (ok) {
-          if (expires !== undefined) cache.delete(key);
-          else if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-          cache.set(key, performance.now() + MIDDLEWARE_DEFAULTS.basicAuthCacheMs);
-        }
+      const outcome = await verify(header);
+      if (outcome === 'busy') {
+        res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8', 'content-length': BUSY.length });
+        res.end(BUSY);
+        return;
+      }
+      ok = outcome;
+      if (ok) {
+        if (expires !== undefined) cache.delete(key);
+        else if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+        cache.set(key, performance.now() + MIDDLEWARE_DEFAULTS.basicAuthCacheMs);
       }
     }
     if (!ok) {
@@ -152,7 +152,17 @@ export function createBasicAuth(spec: BasicAuthConfig, path: string): Wrapper {
       res.end(UNAUTHORIZED);
       return;
     }
-    if (removeHeader) removeRequestHeader(req, 'authorization');
-    return next(req, res, ctx);
+    return pass(next, req, res, ctx);
+  };
+
+  // A cached success (a logged-in browser's every request) stays synchronous: no promise, one one-shot hash.
+  return (next) => (req, res, ctx) => {
+    if (isAcmeChallenge(ctx.method, ctx.path)) return next(req, res, ctx);
+    const header = req.headers.authorization;
+    if (header === undefined) return check(next, req, res, ctx, undefined, '', undefined);
+    const key = hash('sha256', header, 'base64');
+    const expires = cache.get(key);
+    if (expires !== undefined && expires > performance.now()) return pass(next, req, res, ctx);
+    return check(next, req, res, ctx, header, key, expires);
   };
 }
