@@ -10,24 +10,33 @@ import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'no
 /** Runs just before the head is written; reads and edits `res` through getHeader/setHeader/removeHeader/statusCode. */
 export type HeadHook<T> = (res: ServerResponse, data: T) => void;
 
+/**
+ * The same edit made on the flat `[name, value, …]` array the forwarder passes to writeHead, returning the array to
+ * write. When every hook of a response has one, the head is edited in place of going through Node's header map
+ * (one setHeader per upstream header, then a rebuild): the headers middleware's cost in the chain benchmark.
+ */
+export type FlatHeadHook<T> = (res: ServerResponse, headers: OutgoingHttpHeader[], data: T) => OutgoingHttpHeader[];
+
 interface HookState {
   original: ServerResponse['writeHead'];
-  hooks: unknown[]; // [hook, data, hook, data, …]
+  hooks: unknown[]; // [hook, data, flat, hook, data, flat, …]
+  allFlat: boolean;
 }
 
 const STATE = Symbol('gatehouse.headHooks');
 type Hooked = ServerResponse & { [STATE]?: HookState };
 
 /** Run `hook(res, data)` once, just before `res`'s head is written. Hooks run in the order they were added. */
-export function beforeWriteHead<T>(res: ServerResponse, hook: HeadHook<T>, data: T): void {
+export function beforeWriteHead<T>(res: ServerResponse, hook: HeadHook<T>, data: T, flat?: FlatHeadHook<T>): void {
   const r = res as Hooked;
   let state = r[STATE];
   if (state === undefined) {
-    state = { original: res.writeHead, hooks: [] };
+    state = { original: res.writeHead, hooks: [], allFlat: true };
     r[STATE] = state;
     res.writeHead = hookedWriteHead as ServerResponse['writeHead'];
   }
-  state.hooks.push(hook, data);
+  state.hooks.push(hook, data, flat);
+  if (flat === undefined) state.allFlat = false;
 }
 
 function hookedWriteHead(
@@ -41,10 +50,16 @@ function hookedWriteHead(
   this[STATE] = undefined;
   const reason = typeof reasonOrHeaders === 'string' ? reasonOrHeaders : undefined;
   const headers = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders;
+  const hooks = state.hooks;
+  if (state.allFlat && Array.isArray(headers)) {
+    let flat = headers;
+    for (let i = 0; i < hooks.length; i += 3) flat = (hooks[i + 2] as FlatHeadHook<unknown>)(this, flat, hooks[i + 1]);
+    const write = state.original as (this: ServerResponse, status: number, reason: string | undefined, headers: OutgoingHttpHeader[]) => ServerResponse;
+    return write.call(this, status, reason, flat);
+  }
   if (headers !== undefined) mergeHeaders(this, headers);
   this.statusCode = status;
-  const hooks = state.hooks;
-  for (let i = 0; i < hooks.length; i += 2) (hooks[i] as HeadHook<unknown>)(this, hooks[i + 1]);
+  for (let i = 0; i < hooks.length; i += 3) (hooks[i] as HeadHook<unknown>)(this, hooks[i + 1]);
   const write = state.original as (this: ServerResponse, status: number, reason?: string) => ServerResponse;
   // A hook that changed the status (buffering's 500) must not keep the upstream's reason phrase ("500 OK").
   return reason === undefined || this.statusCode !== status ? write.call(this, this.statusCode) : write.call(this, this.statusCode, reason);
