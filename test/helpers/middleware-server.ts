@@ -3,7 +3,7 @@
  * request context is built exactly as an entry point builds it, so middlewares see what they see in production.
  * `closeMiddlewareServers()` (call it in afterEach/afterAll) closes every server started here.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createContext } from '../../src/http/context.js';
@@ -34,7 +34,7 @@ export async function startMiddlewareServer(
 ): Promise<MiddlewareServer> {
   const entry = { name: 'test', scheme: opts.scheme ?? 'http', trusts: () => opts.trusted ?? false } as const;
   const chain = wrap(handler);
-  const server = createServer({ ServerResponse: CountingResponse }, (req, res) => {
+  const server: Server = createServer({ ServerResponse: CountingResponse as unknown as typeof ServerResponse }, (req, res) => {
     const ctx = createContext(req, entry, silent, 0);
     Promise.resolve(chain(req, res, ctx)).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500);
