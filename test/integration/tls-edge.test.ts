@@ -3,6 +3,7 @@
  * from certs/) and passes others through to a backend that owns its certificate; the default certificate; plain
  * HTTP redirected to HTTPS (but never ACME challenges); PROXY protocol from a trusted load balancer.
  */
+import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -122,6 +123,20 @@ describe('termination', () => {
     expect(seen.headers['x-forwarded-proto']).toBe('https');
     expect(seen.headers['x-forwarded-port']).toBe(String(port));
     expect(seen.headers['host']).toBe(`${name}:${port}`);
+  });
+
+  it('serves curl, which verifies the chain and the name', async () => {
+    const port = gh.ports['websecure']!;
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'curl',
+        ['-sS', '--max-time', '5', '--cacert', join(fixtures, 'ca.pem'), '--resolve', `right.example:${port}:127.0.0.1`, `https://right.example:${port}/from-curl`],
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(out.stderr, 'curl is needed for this test (Debian: apt-get install curl)').toBe('');
+    expect(out.code).toBe(0);
+    expect((JSON.parse(out.stdout) as EchoReply).url).toBe('/from-curl');
   });
 
   it('serves the default certificate for an unknown name and for a client without SNI, the same one', async () => {
