@@ -4,8 +4,8 @@
  * composes it); the manager in src/acme/ reads these types.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { Name } from './schema-common.js';
 
-const Name = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$' });
 
 /** The challenge types gatehouse can answer itself (dns-01 needs DNS credentials and is not offered). */
 export const ChallengeTypeSchema = Type.Union([Type.Literal('tls-alpn-01'), Type.Literal('http-01')]);

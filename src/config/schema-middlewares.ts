@@ -4,9 +4,8 @@
  * schema.ts composes these into MiddlewareSchema; src/middlewares/ compiles them.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { DURATION_PATTERN, Name } from './schema-common.js';
 
-const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
-const Name = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$' });
 /** An HTTP field name is an RFC 9110 §5.6.2 token. */
 const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" });
 const HeaderList = (description: string) => Type.Array(HeaderName, { description });

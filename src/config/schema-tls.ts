@@ -5,13 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
+import { Duration, Name, NamedMap } from './schema-common.js';
 
-const DURATION_PATTERN = '^(0|[0-9]+(\\.[0-9]+)?(ms|s|m|h))$';
-const Duration = (description: string, def: string) =>
-  Type.String({ pattern: DURATION_PATTERN, description, default: def, examples: ['500ms', '10s', '2m'] });
-const Name = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$' });
-const NamedMap = <T extends Parameters<typeof Type.Record>[1]>(value: T, description: string) =>
-  Type.Record(Name, value, { description, additionalProperties: false });
 
 /** `entryPoints.NAME.tls`: present, the entry point speaks TLS and every connection's ClientHello is peeked. */
 export const EntryPointTlsSchema = Type.Object(
