@@ -145,7 +145,7 @@ describe('passthrough to a TLS backend', () => {
   });
 
   it('closes the client and logs one warning with TCP_CONNECT when the backend refuses', async () => {
-    const refused = await freePort();
+    const refused = 1; // privileged, served by nothing: refuses, and no parallel test can take it
     const { port, lines } = await frontDoor([`127.0.0.1:${refused}`]);
     const client = tlsClient(port);
     await closed(client);
@@ -155,7 +155,7 @@ describe('passthrough to a TLS backend', () => {
   });
 
   it('tries the next backend when one refuses', async () => {
-    const refused = await freePort();
+    const refused = 1;
     const backend = await startTlsBackend((socket) => socket.end('hello'));
     const { port, lines } = await frontDoor([`127.0.0.1:${refused}`, backend.address]);
     const client = tlsClient(port);
@@ -283,10 +283,3 @@ describe('backpressure', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -85,12 +85,21 @@ export async function backend(name: string): Promise<Backend> {
   return b;
 }
 
-/** A port that refuses connections. */
+let refusedCount = 0;
+
+/**
+ * A distinct URL that refuses connections: port 1 on an address of 127.0.1.0/24, where no test listens. (Binding a
+ * free port and releasing it races with the other test files, which may take that port in between.)
+ */
 export async function refused(): Promise<string> {
-  const s = net.createServer();
-  const port = await listen(s);
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}`;
+  const host = `127.0.1.${(refusedCount++ % 250) + 1}`;
+  const outcome = await new Promise<string>((resolve) => {
+    const s = net.connect(1, host);
+    s.once('connect', () => (s.destroy(), resolve('connected')));
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+  if (outcome !== 'ECONNREFUSED') throw new Error(`${host}:1 should refuse connections for the tests, got ${outcome}`);
+  return `http://${host}:1`;
 }
 
 /** One pino line as the proxy's logger wrote it. */

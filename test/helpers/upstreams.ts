@@ -4,7 +4,7 @@
  * recorded, and `closeAllUpstreams()` (call it in afterEach/afterAll) closes them and their open sockets.
  */
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createConnection, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /** What an upstream saw of one request, as it arrived (before the body). */
@@ -103,11 +103,18 @@ export function startEchoUpstream(): Promise<HttpUpstream> {
   });
 }
 
-/** A port on 127.0.0.1 that refuses connections: bound by us, then released. */
+/** A port on 127.0.0.1 that refuses connections. */
 export async function refusedPort(): Promise<number> {
-  const server = createNetServer();
-  const port = await listen(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Not "bind a free port, then release it": with 80 test files in parallel another server may take that port in
+  // between, and the "refused" upstream then answers (or hangs). Port 1 (tcpmux) is privileged, served by nothing
+  // on these machines and never by a test; the check below fails loudly if that ever changes.
+  const port = 1;
+  const outcome = await new Promise<string>((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve('connected')));
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+  if (outcome !== 'ECONNREFUSED') throw new Error(`127.0.0.1:${port} should refuse connections for the tests, got ${outcome}`);
   return port;
 }
 
