@@ -124,4 +124,19 @@ describe('ACME http-01 against Pebble', () => {
     expect(await readFile(stored, 'utf8')).toBe(privateKey);
     expect((await stat(stored)).mode & 0o777).toBe(0o600);
   }, 40_000);
+  it('orders an RSA 2048 certificate when the resolver says keyType RSA2048', async () => {
+    const name = 'rsa.lab.test';
+    await pebble.setA(name, ADDRESS);
+    const stateDir = await freshStateDir();
+    const config = acmeConfig(pebble, ADDRESS, [name], ['http-01']) as { certificateResolvers: { pebble: { acme: Record<string, unknown> } } };
+    config.certificateResolvers.pebble.acme['keyType'] = 'RSA2048';
+    const gh = await startGatehouse(config, { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
+    expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
+    const served = await probe(ADDRESS, pebble.tlsPort, name, { ca: await pebble.root() });
+    expect(served.authorized, served.error).toBe(true);
+    expect(served.cert?.subjectaltname).toContain(`DNS:${name}`);
+    expect(served.cert?.bits).toBe(2048);
+    expect(served.cert?.modulus).toMatch(/^[0-9A-F]+$/); // RSA: an EC key has no modulus
+  });
 });
