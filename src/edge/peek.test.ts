@@ -8,7 +8,8 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { capturedHellos, handshakeOf, records } from '../../test/fixtures/client-hello/index.js';
 import { parseClientHello } from './client-hello.js';
-import { peekClientHello, readPrefix, type PeekResult } from './peek.js';
+import { readPrefix } from '../ip/read-prefix.js';
+import { peekClientHello, type PeekResult } from './peek.js';
 
 const OPTS = { timeoutMs: 2_000, maxBytes: 16 * 1024 };
 const hello = capturedHellos().find((c) => c.name === 'node-tls13-sni-h2')!;

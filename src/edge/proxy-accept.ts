@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { setClientAddress } from '../http/context.js';
 import type { Logger } from '../log.js';
 import type { EntryPointSettings } from './entry-point.js';
-import { readProxyHeader } from './proxy-protocol.js';
+import { readProxyHeader } from '../ip/proxy-protocol.js';
 
 /** How long a trusted load balancer has to send its header (it sends it at once; a slow one is broken). */
 const PROXY_HEADER_TIMEOUT_MS = 5_000;

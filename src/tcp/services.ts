@@ -7,7 +7,7 @@ import { DEFAULTS, parseDuration } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import { parseBackendAddress, TcpBackendRing, type TcpBackend } from './backend.js';
 import type { PeerAddresses } from './forward.js';
-import { encodeProxyHeader } from '../edge/proxy-protocol.js';
+import { encodeProxyHeader } from '../ip/proxy-protocol.js';
 
 /** What routes of one service share: its backend ring, timeouts and PROXY header encoder. */
 export interface TcpServiceSpec {

@@ -18,7 +18,7 @@ import {
   V2ProxyProtocol,
   type IPv6AddressTuple,
 } from 'proxy-protocol-js';
-import { readPrefix } from './peek.js';
+import { readPrefix } from './read-prefix.js';
 
 /** A TCP endpoint as Node reports it (`remoteAddress`/`remotePort`). */
 export interface Endpoint {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capturedHellos } from '../../test/fixtures/client-hello/index.js';
-import { peekClientHello } from './peek.js';
+import { peekClientHello } from '../edge/peek.js';
 import { encodeProxyHeader, parseProxyHeader, readProxyHeader } from './proxy-protocol.js';
 
 // Byte layouts from proxy-protocol.txt §2.1 (v1 lines) and §2.2 (v2: signature, ver/cmd, fam, len, addresses).
