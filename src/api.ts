@@ -15,6 +15,7 @@ import type { TlsSources } from './edge/tls-listener.js';
 import { GatehouseError, GatehouseErrors } from './errors.js';
 import type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 import { buildRouteTable } from './http/router.js';
+import { buildTcpRoutes } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
@@ -223,11 +224,24 @@ function draftRouterProblems(draft: unknown): readonly GatehouseError[] {
   const middlewares = { wrappers: new Map(Object.keys(obj(http['middlewares'])).map((n) => [n, (next: Handler) => next])) };
   const entryPoints = Object.keys(obj(root['entryPoints']));
   const draftConfig = { entryPoints: Object.fromEntries(entryPoints.map((n) => [n, { address: ':0' }])), http: { routers } } as unknown as Config;
+  const problems: GatehouseError[] = [];
   try {
-    return buildRouteTable(draftConfig, services, middlewares).problems.map((p) => p.error);
+    problems.push(...buildRouteTable(draftConfig, services, middlewares).problems.map((p) => p.error));
   } catch {
-    return []; // a router too malformed to compile was already reported by the schema
+    // a router too malformed to compile was already reported by the schema
   }
+  // TCP routers the same way; their services are taken as written (a malformed one was reported by the schema).
+  const tcp = obj(root['tcp']);
+  const tcpRouters = Object.fromEntries(Object.entries(obj(tcp['routers'])).filter(([, r]) => typeof obj(r)['rule'] === 'string'));
+  const tcpEntryPoints = Object.fromEntries(entryPoints.map((n) => [n, obj(obj(root['entryPoints'])[n])['tls'] !== undefined ? { address: ':0', tls: {} } : { address: ':0' }]));
+  try {
+    const table = buildTcpRoutes({ entryPoints: tcpEntryPoints, tcp: { routers: tcpRouters, services: obj(tcp['services']) } } as unknown as Config, createLogger({ level: 'silent' }));
+    problems.push(...table.problems.map((p) => p.error));
+    void table.close();
+  } catch {
+    // as above
+  }
+  return problems;
 }
 
 function withFile(err: GatehouseError, file: string): GatehouseError {

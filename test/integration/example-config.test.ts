@@ -12,3 +12,22 @@ describe('config.example.json', () => {
     expect(res.stdout).toContain('config ok');
   });
 });
+
+describe('gatehouse check on a file with schema problems', () => {
+  it('still reports broken TCP routers', async () => {
+    const res = await runGatehouseCli(['check'], {
+      config: {
+        entryPoints: { websecure: { address: '127.0.0.1:0', tls: {}, maxHeaderSize: 10 } },
+        tcp: {
+          routers: { vm: { rule: 'HostSNI(`vm.test`', service: 'vm' }, lost: { rule: 'HostSNI(`a.test`)', service: 'nowhere' } },
+          services: { vm: { loadBalancer: { servers: [{ address: '127.0.0.1:9443' }] } } },
+        },
+      },
+    });
+    expect(res.code).toBe(1);
+    const out = res.stdout + res.stderr;
+    expect(out).toMatch(/maxHeaderSize/);
+    expect(out).toMatch(/TCP router "vm".*RULE_SYNTAX/);
+    expect(out).toMatch(/"nowhere".*CONFIG_REFERENCE/);
+  });
+});
