@@ -5,18 +5,18 @@
  * so a backend with its own ACME client keeps working behind gatehouse.
  */
 import type { ChallengeRegistry } from '../challenges/index.js';
+import { ACME_CHALLENGE_PREFIX } from '../middlewares/acme-path.js';
 import type { EntryHook } from './dispatch.js';
 
-const PREFIX = '/.well-known/acme-challenge/';
 /** RFC 8555 §8.1: a token has at least 128 bits of entropy in base64url; CAs send 43 characters. 256 is generous. */
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
 /** A hook answering pending http-01 tokens from `registry`, GET and HEAD only; every other request passes on. */
 export function createAcmeResponder(registry: ChallengeRegistry): EntryHook {
   return (_req, res, ctx) => {
-    if (!ctx.path.startsWith(PREFIX)) return false;
+    if (!ctx.path.startsWith(ACME_CHALLENGE_PREFIX)) return false;
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return false;
-    const token = ctx.path.slice(PREFIX.length);
+    const token = ctx.path.slice(ACME_CHALLENGE_PREFIX.length);
     if (!TOKEN.test(token)) return false;
     const answer = registry.httpKeyAuthorization(token);
     if (answer === undefined) return false;

@@ -3,9 +3,9 @@
  * the routers. ACME http-01 challenges are never redirected: the CA fetches them over plain HTTP, and a redirect
  * would make the validation depend on a certificate that does not exist yet (RFC 8555 §8.3; Traefik issue 7825).
  */
+import { isAcmeChallengePath } from '../middlewares/acme-path.js';
 import type { EntryHook } from './dispatch.js';
 
-const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 const BAD_HOST = Buffer.from('Bad Request: no Host header to redirect to\n');
 
 /** Options of the redirection; `port` is read per request because a port-0 entry point learns it at bind time. */
@@ -17,7 +17,7 @@ export interface HttpsRedirectOptions {
 /** A hook answering every request but ACME challenges with a redirect to the same URL over HTTPS. */
 export function createHttpsRedirect(options: HttpsRedirectOptions): EntryHook {
   return (_req, res, ctx) => {
-    if (ctx.path.startsWith(ACME_CHALLENGE_PREFIX)) return false;
+    if (isAcmeChallengePath(ctx.path)) return false;
     if (ctx.host === '') {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BAD_HOST.length });
       res.end(BAD_HOST);
