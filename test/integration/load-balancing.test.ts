@@ -2,7 +2,7 @@
 // active health checks (with and without retries), passive checks, every server down (503), retries on a refused
 // connection, and sticky cookies that follow a server and move when it dies.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, request } from 'node:http';
+import { burst as sendBurst, type BurstReply } from '../helpers/burst.js';
 import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import { httpRequest } from '../helpers/raw-http.js';
 import { closeAllUpstreams, refusedPort, startHttpUpstream, type HttpUpstream } from '../helpers/upstreams.js';
@@ -70,42 +70,11 @@ afterAll(async () => {
   await closeAllUpstreams();
 });
 
-interface Reply {
-  status: number;
-  text: string;
-  startedAt: number;
-}
+type Reply = BurstReply;
 
-/** `n` GETs to `host` (or until `until()`), `concurrency` at a time over keep-alive connections; replies go to `out`. */
-async function burst(host: string, n: number, concurrency: number, until?: () => boolean, out: Reply[] = []): Promise<Reply[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  let sent = 0;
-  // A request cut off mid-response (in flight on a server being killed) counts as status 0, not a thrown error.
-  const one = (): Promise<Reply> =>
-    new Promise((resolve) => {
-      const startedAt = Date.now();
-      const req = request({ host: '127.0.0.1', port: gh.ports['web'], path: '/', headers: { host }, agent }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, startedAt }));
-        res.on('error', () => resolve({ status: 0, text: '', startedAt }));
-      });
-      req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
-      req.on('error', () => resolve({ status: 0, text: '', startedAt }));
-      req.end();
-    });
-  const worker = async () => {
-    while (sent < n && !(until?.() ?? false)) {
-      sent++;
-      out.push(await one());
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    agent.destroy();
-  }
-  return out;
+/** `n` GETs to `host` (or until `until()`), 3–8 at a time; replies go to `out`. */
+function burst(host: string, n: number, concurrency: number, until?: () => boolean, out: Reply[] = []): Promise<Reply[]> {
+  return sendBurst(gh.ports['web']!, host, n, concurrency, { ...(until ? { until } : {}), out });
 }
 
 function tally(replies: Reply[]): Record<string, number> {

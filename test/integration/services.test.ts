@@ -1,8 +1,8 @@
 // Services across services, end to end through the gatehouse CLI: a 90/10 canary over 1000 requests, a sticky
 // canary, mirrors that get copies while the client only ever sees the main service, mirrors that are dead or never
 // answer (nothing changes for the client), and a weighted service naming a missing one (only its router is off).
-import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { burst as sendBurst } from '../helpers/burst.js';
 import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import { httpRequest } from '../helpers/raw-http.js';
 import { closeAllUpstreams, refusedPort, startHttpUpstream, startSilentUpstream, type HttpUpstream } from '../helpers/upstreams.js';
@@ -68,35 +68,10 @@ afterAll(async () => {
   await closeAllUpstreams();
 });
 
-/** `n` requests to `host`, `concurrency` at a time over keep-alive connections; the answers' bodies, in order done. */
+/** `n` requests to `host`, `concurrency` at a time; each answer as "status body" (or "error …"), in order done. */
 async function burst(host: string, n: number, concurrency: number, opts: { method?: string; body?: string } = {}): Promise<string[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const out: string[] = [];
-  let sent = 0;
-  const one = (): Promise<string> =>
-    new Promise((resolve) => {
-      const req = request({ host: '127.0.0.1', port: gh.ports['web'], method: opts.method ?? 'GET', path: '/', headers: { host }, agent }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(`${res.statusCode} ${text}`));
-        res.on('error', (err) => resolve(`error ${err.message}`));
-      });
-      req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
-      req.on('error', (err) => resolve(`error ${err.message}`));
-      req.end(opts.body);
-    });
-  const worker = async () => {
-    while (sent < n) {
-      sent++;
-      out.push(await one());
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  } finally {
-    agent.destroy();
-  }
-  return out;
+  const replies = await sendBurst(gh.ports['web']!, host, n, concurrency, opts);
+  return replies.map((r) => (r.error !== undefined ? `error ${r.error}` : `${r.status} ${r.text}`));
 }
 
 function tally(answers: string[]): Record<string, number> {
