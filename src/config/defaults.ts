@@ -61,4 +61,15 @@ export const DEFAULTS = {
   sessionTicketRotation: '12h',
   /** A passed-through connection with no bytes either way for this long is closed. */
   tcpIdleTimeout: '10m',
+  /** Time one peer has to answer a forwarded ACME challenge before the next is asked (the CA allows 15 s in all). */
+  peerTimeout: '3s',
+  redisKeyPrefix: 'gatehouse',
+  /** How long a per-name ACME lock is held without renewal before another instance may take it. */
+  lockTtl: '2m',
+  /** Watch the config file (its directory) and reload on a change. */
+  watchConfig: true,
+  /** Quiet time after a change to the config file before it is read (editors write in several steps). */
+  reloadDebounce: '200ms',
+  /** Whether websockets and passthrough streams of a route removed by a reload are closed. */
+  closeRemovedConnections: false,
 } as const;

@@ -4,7 +4,8 @@
  * composes it); the manager in src/acme/ reads these types.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Name } from './schema-common.js';
+import { DEFAULTS } from './defaults.js';
+import { Duration, Name } from './schema-common.js';
 
 
 /** The challenge types gatehouse can answer itself (dns-01 needs DNS credentials and is not offered). */
@@ -50,6 +51,13 @@ export const AcmeResolverSchema = Type.Object(
         default: 'EC256',
       }),
     ),
+    stateless: Type.Optional(
+      Type.Boolean({
+        description:
+          "Answer http-01 for this resolver's names statelessly: `token.` + the RFC 7638 thumbprint of the account key, without a per-token record. Needs accountKeyFile (the same key on every instance), so any instance behind round-robin DNS answers any instance's challenge. Other tokens still go to backends and peers.",
+        default: false,
+      }),
+    ),
     challenges: Type.Optional(
       Type.Array(ChallengeTypeSchema, {
         minItems: 1,
@@ -84,6 +92,58 @@ export const TlsDomainSchema = Type.Object(
   { additionalProperties: false, description: 'One certificate: a main name and more SANs.' },
 );
 
+/** `challenges`: who answers the ACME challenges gatehouse does not hold itself (several instances, backends). */
+export const ChallengesSchema = Type.Object(
+  {
+    peers: Type.Optional(
+      Type.Object(
+        {
+          addresses: Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            uniqueItems: true,
+            description:
+              'Addresses (IP or host name, no port) of every instance behind the same DNS name, this one included (it is skipped). An http-01 token nobody here holds is asked of each in turn; an acme-tls/1 handshake with no pending challenge here is relayed to the peer that holds it.',
+            examples: [['10.0.0.2', '10.0.0.3', '10.0.0.4']],
+          }),
+          httpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Peers' plain HTTP port (where the CA sends http-01).", default: 80 })),
+          tlsPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Peers' TLS port (where the CA sends tls-alpn-01).", default: 443 })),
+          timeout: Type.Optional(
+            Duration("Time one peer has to answer; then the next is asked. Keep it well under the CA's 15 s per validation request.", DEFAULTS.peerTimeout),
+          ),
+        },
+        { additionalProperties: false, description: 'Other gatehouse instances that may hold a challenge (round-robin DNS, field note 004).' },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'ACME challenges this instance does not hold itself: asked of peers (a router whose service is a backend forwards them to that backend first, see routers.NAME.acmeChallenges).' },
+);
+
+/** `storage`: where accounts, certificates, pending challenges and locks live. */
+export const StorageSchema = Type.Object(
+  {
+    redis: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({
+            minLength: 1,
+            description: 'redis://host:port/db, or rediss:// for TLS. Put credentials in `password` (through a ${VAR}), not here.',
+            examples: ['redis://127.0.0.1:6379/0', 'rediss://redis.lan:6380'],
+          }),
+          username: Type.Optional(Type.String({ minLength: 1, description: 'ACL user name (Redis 6+).' })),
+          password: Type.Optional(Type.String({ minLength: 1, description: 'Password (AUTH). Use ${VAR}; it is never logged.' })),
+          caFile: Type.Optional(Type.String({ minLength: 1, description: "PEM file of CA certificates that sign the Redis server's certificate (rediss://), on top of the system roots. Relative to the config file's directory." })),
+          keyPrefix: Type.Optional(Type.String({ minLength: 1, description: 'Prefix of every key gatehouse writes.', default: DEFAULTS.redisKeyPrefix })),
+          lockTtl: Type.Optional(Duration('How long a certificate lock is held before another instance may take it (covers a crashed holder); renewed while the order runs.', DEFAULTS.lockTtl)),
+        },
+        { additionalProperties: false, description: 'Keep the ACME state in Redis, shared by every instance: one order per name, the same certificate everywhere, every challenge answerable by every instance.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'Where the ACME state lives: the state directory (default; also fine on a shared mount) or Redis.' },
+);
+
+export type ChallengesConfig = Static<typeof ChallengesSchema>;
+export type StorageConfig = Static<typeof StorageSchema>;
 export type AcmeResolverConfig = Static<typeof AcmeResolverSchema>;
 export type CertificateResolversConfig = Static<typeof CertificateResolversSchema>;
 export type TlsDomainConfig = Static<typeof TlsDomainSchema>;

@@ -8,7 +8,7 @@ import { DEFAULTS } from './defaults.js';
 import { Duration, Name, PluginSchema, StringMap } from './schema-common.js';
 import { ServiceSchema } from './schema-services.js';
 import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
-import { CertificateResolversSchema, TlsDomainSchema } from './schema-acme.js';
+import { CertificateResolversSchema, ChallengesSchema, StorageSchema, TlsDomainSchema } from './schema-acme.js';
 import { EntryPointHttpSchema, EntryPointProxyProtocolSchema, EntryPointTlsSchema, TcpSchema, TlsSchema } from './schema-tls.js';
 
 
@@ -113,6 +113,13 @@ export const RouterSchema = Type.Object(
     service: Type.Optional(Type.String({ minLength: 1, description: 'Name of the service in http.services.' })),
     respond: Type.Optional(RespondSchema),
     redirect: Type.Optional(RedirectSchema),
+    acmeChallenges: Type.Optional(
+      Type.Union([Type.Literal('forward'), Type.Literal('off')], {
+        description:
+          "ACME http-01 requests (`/.well-known/acme-challenge/<token>`, GET/HEAD) that match this router and that gatehouse does not answer itself: `forward` sends them to this router's service (a backend running its own ACME client, a proxy behind this one), skipping its middlewares (a CA cannot log in); `off` leaves them to the peers and then 404.",
+        default: 'forward',
+      }),
+    ),
     tls: Type.Optional(
       Type.Object(
         {
@@ -171,8 +178,21 @@ export const ConfigSchema = Type.Object(
           graceTimeout: Type.Optional(
             Duration('After SIGTERM/SIGINT, how long in-flight requests may finish before they are cut.', DEFAULTS.graceTimeout),
           ),
+          watch: Type.Optional(
+            Type.Boolean({
+              description: "Watch the config file's directory and reload when the file's content changes (editors that write a new file and rename it are seen). SIGHUP and `gatehouse reload` reload in any case.",
+              default: DEFAULTS.watchConfig,
+            }),
+          ),
+          reloadDebounce: Type.Optional(Duration('Quiet time after a change to the config file before it is read.', DEFAULTS.reloadDebounce)),
+          closeRemovedConnections: Type.Optional(
+            Type.Boolean({
+              description: 'On reload, close the websockets and passthrough streams whose router was removed. By default they stay open until they end.',
+              default: DEFAULTS.closeRemovedConnections,
+            }),
+          ),
         },
-        { additionalProperties: false, description: 'Process lifecycle: how shutdown goes.' },
+        { additionalProperties: false, description: 'Process lifecycle: reloads and shutdown.' },
       ),
     ),
     entryPoints: Type.Record(Name, EntryPointSchema, {
@@ -193,6 +213,8 @@ export const ConfigSchema = Type.Object(
     tcp: Type.Optional(TcpSchema),
     tls: Type.Optional(TlsSchema),
     certificateResolvers: Type.Optional(CertificateResolversSchema),
+    challenges: Type.Optional(ChallengesSchema),
+    storage: Type.Optional(StorageSchema),
     stateDir: Type.Optional(
       Type.String({
         minLength: 1,
