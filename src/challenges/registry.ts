@@ -21,6 +21,13 @@ export interface ChallengeRegistry {
   /** Compiles the challenge certificate once; the handshake only looks it up. */
   putAlpn(name: string, certPem: string, keyPem: string): void;
   removeAlpn(name: string): void;
+  /**
+   * Shared stores only (issue 6): ask the shared store for a token the local cache does not hold (another instance's
+   * pending challenge). Bounded in time; resolves undefined when absent or when the store cannot be reached.
+   */
+  fetchHttpKeyAuthorization?(token: string): Promise<string | undefined>;
+  /** Shared stores only: the acme-tls/1 context of another instance's pending tls-alpn-01 challenge for `name`. */
+  fetchAlpnContext?(name: string): Promise<SecureContext | undefined>;
 }
 
 /** A registry held in this process's memory (one instance; lost on restart, which only aborts pending orders). */
