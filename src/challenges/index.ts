@@ -1,2 +1,3 @@
 /** The pending ACME challenges the edge answers. */
 export { createMemoryChallengeRegistry, type ChallengeRegistry } from './registry.js';
+export { isSelf, LOOP_GUARD_HEADER, peerSettings, type Peer, type PeerSettings } from './peers.js';
