@@ -3,10 +3,14 @@
  * Custom handlers and middlewares are registered by name here and referenced from the config's `plugin` sections;
  * they follow the same contract as the built-in ones (src/http/contract.ts).
  */
-import { loadConfigFile, readConfigDraft, validateConfig, type Config } from './config/index.js';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { loadConfigFile, parseConfigText, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
 import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
-import { listenControl } from './acme/control.js';
+import { listenControl } from './control.js';
+import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
+import { isMountPoint } from './reload/mount.js';
 import { createMemoryChallengeRegistry } from './challenges/index.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
@@ -42,13 +46,21 @@ export interface GatehouseOptions {
 
 /** A running (or ready to run) gatehouse. */
 export interface Gatehouse {
+  /** The config in force (a reload replaces it). */
   readonly config: Config;
-  /** Routers disabled because of a problem in their piece of the config. */
+  /** Routers disabled because of a problem in their piece of the config in force. */
   readonly problems: readonly RouterProblem[];
   /** Bind every entry point. Rejects with LISTEN_FAILED if one cannot bind (the others are closed again). */
   start(): Promise<void>;
   /** Bound address and port of each entry point, by name. */
   addresses(): Record<string, { address: string; port: number }>;
+  /**
+   * Reload: re-read the config file (or take `config`), validate it, build a new runtime and swap it in. Never
+   * rejects for a bad config: the running one stays and the result carries the errors (also logged).
+   */
+  reload(config?: Config): Promise<ReloadResult>;
+  /** What `gatehouse status` shows. */
+  status(): GatehouseStatus;
   /** Stop accepting, let in-flight requests finish within the grace period, close pools. */
   stop(options?: { graceMs?: number }): Promise<void>;
   /** The certificates ACME manages (certificateResolvers), with their renewal time and last error. */
@@ -57,31 +69,149 @@ export interface Gatehouse {
   renewCertificate(name: string): Promise<void>;
 }
 
+/** The outcome of one reload. */
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly at: string;
+  /** Time from reading the file to the new config serving. */
+  readonly ms: number;
+  /** Why the new config was refused (file, JSON path, message), or what could not be applied (an entry point that cannot bind). */
+  readonly errors: readonly string[];
+}
+
+/** A running instance's state. */
+export interface GatehouseStatus {
+  readonly configFile: string | undefined;
+  readonly startedAt: string | undefined;
+  readonly reloads: number;
+  readonly lastReload: ReloadResult | undefined;
+  readonly entryPoints: Record<string, { address: string; port: number }>;
+  /** Routers disabled in the config in force. */
+  readonly problems: readonly string[];
+  /** Runtimes replaced by a reload that still serve something (long requests, websockets, passthrough streams). */
+  readonly retiredRuntimes: number;
+}
+
+/** Poll interval backing up the config directory watch (file systems where inotify sees nothing). */
+const CONFIG_POLL_MS = 5_000;
+/** How often retired runtimes are checked for their last passthrough stream to end. */
+const RETIRED_SWEEP_MS = 1_000;
+
 /**
  * Load and compile a config. Throws GatehouseErrors (every problem of the file) when it is invalid; a broken router
  * does not throw, it is disabled and listed in `problems`.
  */
 export function createGatehouse(options: GatehouseOptions): Gatehouse {
-  const config = typeof options.config === 'string' ? loadConfigFile(options.config, options.env) : validateConfig(options.config);
+  const env = options.env ?? process.env;
+  const configFile = typeof options.config === 'string' ? options.config : undefined;
+  const initialText = configFile !== undefined ? readConfigText(configFile) : undefined;
+  let config: Config =
+    configFile !== undefined ? (initialText === undefined ? loadConfigFile(configFile, env) : parseConfigText(initialText, { file: configFile, env })) : validateConfig(options.config);
   const log = options.logger ?? createLogger({ level: config.log?.level ?? DEFAULTS.logLevel });
   const plugins: Plugins = { handlers: options.handlers ?? {}, middlewares: options.middlewares ?? {} };
-  const runtime: Runtime = buildRuntime(config, plugins, log);
-  for (const p of runtime.problems) {
-    log.error({ router: p.router, code: p.error.code, path: p.error.location.path, reason: p.error.message }, 'router disabled');
-  }
+  let runtime: Runtime = buildRuntime(config, plugins, log);
+  logProblems(runtime, log);
   const accessLog = config.log?.accessLog ?? DEFAULTS.accessLog;
-  const configFile = typeof options.config === 'string' ? options.config : undefined;
+  const retired = new Set<Runtime>();
   let edge: Edge | undefined;
   let certs: CertStore | undefined;
   let ticketKeys: TicketKeys | undefined;
   let acme: AcmeManager | undefined;
   let control: import('node:net').Server | undefined;
+  let watcher: ConfigWatch | undefined;
+  let sweep: NodeJS.Timeout | undefined;
+  let startedAt: string | undefined;
+  let reloads = 0;
+  let lastReload: ReloadResult | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const graceMs = (): number => parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
+
+  /** Swap in `next`: the runtime first (requests from now on use it), then the listeners, then ACME. */
+  const apply = async (next: Config, started: number): Promise<ReloadResult> => {
+    const nextRuntime = buildRuntime(next, plugins, log);
+    logProblems(nextRuntime, log);
+    const previous = runtime;
+    const cut = (next.lifecycle?.closeRemovedConnections ?? DEFAULTS.closeRemovedConnections)
+      ? { httpRouters: new Set(Object.keys(next.http?.routers ?? {})), tcpRouters: new Set(Object.keys(next.tcp?.routers ?? {})) }
+      : undefined;
+    runtime = nextRuntime;
+    config = next;
+    retired.add(previous);
+    previous.retire(cut).catch((err: unknown) => log.warn({ err }, 'retired runtime did not close cleanly'));
+    const errors: string[] = [];
+    try {
+      await edge?.update(next, graceMs());
+    } catch (err) {
+      if (!(err instanceof GatehouseErrors)) throw err;
+      errors.push(...err.errors.map((e) => e.toString()));
+    }
+    return { ok: errors.length === 0, at: new Date().toISOString(), ms: Math.round(performance.now() - started), errors };
+  };
+
+  const reload = (given?: Config): Promise<ReloadResult> => {
+    const run = async (): Promise<ReloadResult> => {
+      const started = performance.now();
+      let next: Config;
+      try {
+        if (given !== undefined) next = validateConfig(given);
+        else if (configFile === undefined) throw new GatehouseError('CONFIG_READ', 'this gatehouse was given a config object, not a file: pass the new config to reload()');
+        else {
+          const text = readConfigText(configFile);
+          if (text === undefined) next = loadConfigFile(configFile, env); // throws CONFIG_READ with the reason
+          else {
+            next = parseConfigText(text, { file: configFile, env });
+            watcher?.setLoaded(contentHash(text));
+          }
+        }
+      } catch (err) {
+        const list = err instanceof GatehouseErrors ? err.errors : err instanceof GatehouseError ? [err] : undefined;
+        if (!list) throw err;
+        for (const e of list) log.error({ code: e.code, file: e.location.file, path: e.location.path, line: e.location.line, column: e.location.column, reason: e.message }, 'config reload refused, the running config stays');
+        lastReload = { ok: false, at: new Date().toISOString(), ms: Math.round(performance.now() - started), errors: list.map((e) => e.toString()) };
+        return lastReload;
+      }
+      const result = await apply(next, started);
+      reloads++;
+      lastReload = result;
+      log.info({ ms: result.ms, ok: result.ok, problems: runtime.problems.length, retired: retired.size }, 'config reloaded');
+      await flushLog(log);
+      return result;
+    };
+    // One reload at a time, in the order asked: a burst of edits ends on the last file content.
+    const result = reloading.then(run, run);
+    reloading = result.catch(() => undefined);
+    return result;
+  };
+
+  const status = (): GatehouseStatus => ({
+    configFile,
+    startedAt,
+    reloads,
+    lastReload,
+    entryPoints: edge?.addresses() ?? {},
+    problems: runtime.problems.map((p) => p.error.toString()),
+    retiredRuntimes: retired.size,
+  });
+
+  /** Retired runtimes with nothing left running are disposed of and forgotten. */
+  const sweepRetired = (): void => {
+    for (const r of retired) {
+      const load = r.load();
+      if (load.requests > 0 || load.passthrough > 0) continue;
+      retired.delete(r);
+      void r.dispose();
+    }
+  };
 
   return {
-    config,
-    problems: runtime.problems,
+    get config() {
+      return config;
+    },
+    get problems() {
+      return runtime.problems;
+    },
     async start() {
-      certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, options.env ?? process.env, log)) : undefined;
+      certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, env, log)) : undefined;
       const store = certs;
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       // ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use.
@@ -90,7 +220,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         ? createAcmeManager({
             config,
             ...(configFile !== undefined ? { configFile } : {}),
-            stateDir: resolveStateDir(config, options.env ?? process.env),
+            stateDir: resolveStateDir(config, env),
             certs: store,
             registry: challenges,
             endpoints: () => challengeEndpoints(config, edge),
@@ -100,6 +230,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await acme?.load();
       const sources: TlsSources = {
         routes: (ep) => runtime.routes(ep),
+        current: () => runtime,
         tcpRoutes: (ep) => runtime.tcpRoutes(ep),
         selectCertificate: (sni) => store?.select(sni),
         ...(challenges ? { alpnChallenge: (sni: string) => challenges.alpnContext(sni) } : {}),
@@ -115,40 +246,93 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       }
       acme?.start();
       const manager = acme;
-      // `gatehouse renew NAME` reaches the manager here; a socket that cannot be made only costs that command.
-      control = manager
-        ? await listenControl(resolveStateDir(config, options.env ?? process.env), (req) => manager.renew(req.name), log).catch((err: unknown) => {
+      // `gatehouse reload`, `status` and `renew NAME` reach the instance here; a socket that cannot be made only
+      // costs those commands. Only for a config file (the demo and library objects keep the working directory clean).
+      if (configFile !== undefined || manager) {
+        const stateDir = resolveStateDir(config, env);
+        control = await mkdir(stateDir, { recursive: true, mode: 0o700 })
+          .then(() =>
+            listenControl(
+              stateDir,
+              async (req) => {
+                if (req.command === 'reload') {
+                  const result = await reload();
+                  return result.ok ? { ok: true, data: result } : { ok: false, error: result.errors.join('\n'), data: result };
+                }
+                if (req.command === 'status') return { ok: true, data: { ...status(), certificates: manager?.list() ?? [] } };
+                if (!manager) return { ok: false, error: `no certificate resolver is running (${req.name})` };
+                await manager.renew(req.name);
+                return { ok: true };
+              },
+              log,
+            ),
+          )
+          .catch((err: unknown) => {
             log.warn({ reason: (err as Error).message }, 'control socket not available');
             return undefined;
-          })
-        : undefined;
+          });
+      }
+      if (configFile !== undefined && (config.lifecycle?.watch ?? DEFAULTS.watchConfig)) {
+        if (isMountPoint(configFile)) {
+          log.warn({ file: configFile }, 'the config file is a single-file mount: edits that replace the file (most editors do) will not be seen; mount its directory instead');
+        }
+        watcher = watchConfig(
+          { file: configFile, debounceMs: parseDuration(config.lifecycle?.reloadDebounce ?? DEFAULTS.reloadDebounce), pollMs: CONFIG_POLL_MS, onChange: async () => void (await reload()), log },
+          initialText === undefined ? undefined : contentHash(initialText),
+        );
+      }
+      sweep = setInterval(sweepRetired, RETIRED_SWEEP_MS);
+      sweep.unref();
+      startedAt = new Date().toISOString();
       log.info('gatehouse started');
       await flushLog(log);
     },
     addresses() {
       return edge?.addresses() ?? {};
     },
+    reload,
+    status,
     managedCertificates: () => acme?.list() ?? [],
     async renewCertificate(name) {
       if (!acme) throw new GatehouseError('ACME_CONFIG', `no certificate resolver is running (${name})`);
       await acme.renew(name);
     },
     async stop(stopOptions = {}) {
-      const graceMs = stopOptions.graceMs ?? parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
+      const grace = stopOptions.graceMs ?? graceMs();
       const closing = edge;
       edge = undefined;
+      watcher?.close();
+      clearInterval(sweep);
       acme?.stop();
       control?.close();
-      // Listeners drain (in-flight requests, terminated TLS) while passthrough streams get the same grace period;
-      // upstream pools close only after, since draining requests still use them.
-      await Promise.all([closing?.close(graceMs), runtime.closePassthrough(graceMs)]);
-      await runtime.dispose();
+      await reloading;
+      // Listeners drain (in-flight requests, terminated TLS) while websockets get a close frame and passthrough
+      // streams the same grace period; upstream pools close only after, since draining requests still use them.
+      const all = [runtime, ...retired];
+      await Promise.all([closing?.close(grace), ...all.map((r) => r.closeConnections(grace))]);
+      await Promise.all(all.map((r) => r.dispose()));
+      retired.clear();
       certs?.close();
       ticketKeys?.close();
       log.info('gatehouse stopped');
       await flushLog(log);
     },
   };
+}
+
+/** The config file's text, or undefined when it cannot be read (loadConfigFile then reports why). */
+function readConfigText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function logProblems(runtime: Runtime, log: Logger): void {
+  for (const p of runtime.problems) {
+    log.error({ router: p.router, code: p.error.code, path: p.error.location.path, reason: p.error.message }, 'router disabled');
+  }
 }
 
 /** The bound entry points that answer ACME challenges: plain ones (http-01) and TLS ones (tls-alpn-01). */
@@ -220,7 +404,7 @@ function draftRouterProblems(draft: unknown): readonly GatehouseError[] {
   const http = obj(root['http']);
   const routers = Object.fromEntries(Object.entries(obj(http['routers'])).filter(([, r]) => typeof obj(r)['rule'] === 'string'));
   const stub: Handler = (_req, res) => void res.end();
-  const services = { handlers: new Map(Object.keys(obj(http['services'])).map((n) => [n, stub])), close: async () => {} };
+  const services = { handlers: new Map(Object.keys(obj(http['services'])).map((n) => [n, stub])), stopHealthChecks: () => {}, close: async () => {} };
   const middlewares = { wrappers: new Map(Object.keys(obj(http['middlewares'])).map((n) => [n, (next: Handler) => next])) };
   const entryPoints = Object.keys(obj(root['entryPoints']));
   const draftConfig = { entryPoints: Object.fromEntries(entryPoints.map((n) => [n, { address: ':0' }])), http: { routers } } as unknown as Config;

@@ -5,13 +5,15 @@
  *   gatehouse check [--config FILE]   validate a config, print every problem, exit 0 or 1
  *   gatehouse certs [--config FILE]   list the ACME certificates: names, issuer, expiry, next renewal, last error
  *   gatehouse renew NAME [--config FILE]   make the running instance renew NAME's certificate now
+ *   gatehouse reload [--config FILE]       make the running instance reload its config now
+ *   gatehouse status [--config FILE]       show the running instance's state (JSON)
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkConfig, createGatehouse, type Gatehouse } from '../api.js';
-import { loadConfigFile } from '../config/index.js';
+import { loadConfigFile, readConfigDraft, type Config } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
-import { sendControl } from '../acme/control.js';
+import { sendControl } from '../control.js';
 import { resolveStateDir } from '../config/paths.js';
 import { certificateRows, formatCertificateRows } from './certs.js';
 import { demoConfig } from './demo-config.js';
@@ -23,6 +25,8 @@ Commands:
   check    Validate a config file: print every problem and exit 1, or exit 0 when it is valid.
   certs    List the ACME certificates (state directory and config): names, issuer, expiry, next renewal, last error.
   renew NAME  Make the running instance (same config and state directory) renew NAME's certificate now.
+  reload   Make the running instance reload its config file now (as SIGHUP does); exit 1 with the reasons if it is refused.
+  status   Show the running instance's state as JSON: entry points, reloads, last reload's errors, certificates.
   version  Print the version.
 
 Environment:
@@ -65,6 +69,10 @@ async function start(file: string | undefined): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP reloads (the config file; a refused one is logged and the running config stays).
+  process.on('SIGHUP', () => {
+    if (started && !stopping) void gh!.reload();
+  });
 
   try {
     gh = createGatehouse({ config: file ?? demoConfig() });
@@ -112,6 +120,37 @@ async function renew(file: string | undefined, name: string | undefined): Promis
   }
 }
 
+/**
+ * The state directory named by a config file, even when the file is invalid: `reload` must still reach the running
+ * instance (which then refuses the file and says why) and `status` still show it.
+ */
+function stateDirOf(file: string): string {
+  try {
+    return resolveStateDir(loadConfigFile(file));
+  } catch {
+    const draft = readConfigDraft(file) as { stateDir?: unknown } | undefined;
+    const stateDir = typeof draft?.stateDir === 'string' ? draft.stateDir : undefined;
+    return resolveStateDir({ entryPoints: {}, ...(stateDir !== undefined ? { stateDir } : {}) } as Config);
+  }
+}
+
+/** Sends `command` to the running instance of `file`'s state directory and prints its answer. */
+async function control(file: string | undefined, command: 'reload' | 'status'): Promise<void> {
+  if (!file) fail(new Error(`usage: gatehouse ${command} --config FILE`));
+  try {
+    const answer = await sendControl(stateDirOf(file), { command });
+    if (command === 'status') {
+      process.stdout.write(`${JSON.stringify(answer.data, null, 2)}\n`);
+      return;
+    }
+    if (!answer.ok) fail(new Error(`reload refused, the running config stays:\n${answer.error ?? 'unknown error'}`));
+    const result = answer.data as { ms?: number } | undefined;
+    process.stdout.write(`${file}: reloaded${result?.ms !== undefined ? ` in ${result.ms} ms` : ''}\n`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
 function main(argv: string[]): void {
   let parsed;
   try {
@@ -136,6 +175,10 @@ function main(argv: string[]): void {
       return;
     case 'renew':
       void renew(file || undefined, positionals[1]);
+      return;
+    case 'reload':
+    case 'status':
+      void control(file || undefined, command);
       return;
     case 'certs':
       void certs(file || undefined);

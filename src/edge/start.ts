@@ -3,8 +3,8 @@
  * them down again. The sources (routes, TCP routes, certificates) are read per connection and request, so a reload
  * can swap them under listeners that stay bound.
  */
-import type { Config } from '../config/index.js';
-import { GatehouseError } from '../errors.js';
+import type { Config, EntryPointConfig } from '../config/index.js';
+import { GatehouseError, GatehouseErrors } from '../errors.js';
 import type { ChallengeRegistry } from '../challenges/index.js';
 import { chainHooks, createAcmeResponder } from '../http/acme-responder.js';
 import { createHttpsRedirect } from '../http/https-redirect.js';
@@ -17,38 +17,127 @@ import { listenTls, type TlsSources } from './tls-listener.js';
 /** The bound entry points. */
 export interface Edge {
   addresses(): Record<string, { address: string; port: number }>;
+  /**
+   * Bring the listeners in line with a reloaded `config`: entry points added are bound, removed ones stop
+   * accepting and drain within `graceMs`, ones whose settings changed are bound anew (the old socket drains), and
+   * the unchanged ones stay bound, untouched. Every entry point's hooks (redirection, ACME) are rebuilt. Rejects
+   * with the LISTEN_FAILED errors of entry points that could not bind, once the rest is applied.
+   */
+  update(config: Config, graceMs: number): Promise<void>;
   /** Stop accepting everywhere and drain within `graceMs`. */
   close(graceMs: number): Promise<void>;
 }
 
+interface Bound {
+  readonly listener: Listener;
+  /** The entry point's config without its hooks' part: a change here needs a new socket. */
+  readonly key: string;
+}
+
+/** Binding a port that an entry point just released can meet EADDRINUSE for a moment; tries, 50 ms apart. */
+const REBIND_ATTEMPTS = 20;
+
 /** Bind every entry point; on a failure the ones already bound are closed again and the error is rethrown. */
 export async function startEdge(config: Config, sources: TlsSources, log: Logger, accessLog: boolean, challenges?: ChallengeRegistry): Promise<Edge> {
-  const bound = new Map<string, Listener>();
+  const bound = new Map<string, Bound>();
+  const draining = new Set<Promise<void>>();
+  // Read per request through one stable closure per entry point, so a reload swaps them under a bound listener.
+  const hooks = new Map<string, EntryHook | undefined>();
   // http-01 is fetched over plain HTTP (RFC 8555 §8.3): the responder sits on every plain entry point, before the
   // redirection, which would otherwise send the CA to an HTTPS port that may have no certificate yet.
   const responder = challenges ? createAcmeResponder(challenges) : undefined;
-  try {
-    for (const [name, spec] of Object.entries(config.entryPoints)) {
-      const settings = entryPointSettings(name, spec);
-      const redirect = redirectionHook(config, name, (ep) => bound.get(ep)?.address().port);
-      const hook = settings.tls ? redirect : chainHooks(responder, redirect);
-      const listener = settings.tls
-        ? await listenTls(settings, spec.address, sources, log, accessLog, hook)
-        : await listenHttp(settings, spec.address, sources, log, accessLog, hook);
-      bound.set(name, listener);
-      const a = listener.address();
-      log.info({ entryPoint: name, address: a.address, port: a.port, tls: settings.tls !== undefined }, 'entry point listening');
+
+  const setHooks = (cfg: Config): void => {
+    hooks.clear();
+    for (const [name, spec] of Object.entries(cfg.entryPoints)) {
+      const redirect = redirectionHook(cfg, name, (ep) => bound.get(ep)?.listener.address().port);
+      hooks.set(name, spec.tls ? redirect : chainHooks(responder, redirect));
     }
+  };
+
+  const open = async (name: string, spec: EntryPointConfig): Promise<Listener> => {
+    const settings = entryPointSettings(name, spec);
+    const hook: EntryHook = (req, res, ctx) => {
+      const h = hooks.get(name);
+      return h !== undefined && h(req, res, ctx);
+    };
+    const listener = settings.tls
+      ? await listenTls(settings, spec.address, sources, log, accessLog, hook)
+      : await listenHttp(settings, spec.address, sources, log, accessLog, hook);
+    const a = listener.address();
+    log.info({ entryPoint: name, address: a.address, port: a.port, tls: settings.tls !== undefined }, 'entry point listening');
+    return listener;
+  };
+
+  const retire = (name: string, graceMs: number): void => {
+    const old = bound.get(name);
+    if (!old) return;
+    bound.delete(name);
+    const done = old.listener.close(graceMs).finally(() => draining.delete(done));
+    draining.add(done);
+  };
+
+  setHooks(config);
+  try {
+    for (const [name, spec] of Object.entries(config.entryPoints)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec) });
   } catch (err) {
-    await Promise.allSettled([...bound.values()].map((l) => l.close(0)));
+    await Promise.allSettled([...bound.values()].map((b) => b.listener.close(0)));
     throw err;
   }
+
   return {
-    addresses: () => Object.fromEntries([...bound].map(([name, l]) => [name, l.address()])),
+    addresses: () => Object.fromEntries([...bound].map(([name, b]) => [name, b.listener.address()])),
+    async update(next, graceMs) {
+      setHooks(next);
+      for (const name of [...bound.keys()]) {
+        if (next.entryPoints[name] === undefined) {
+          log.info({ entryPoint: name }, 'entry point removed, draining');
+          retire(name, graceMs);
+        }
+      }
+      const failures: GatehouseError[] = [];
+      for (const [name, spec] of Object.entries(next.entryPoints)) {
+        const key = listenKey(spec);
+        const had = bound.get(name);
+        if (had?.key === key) continue;
+        if (had) {
+          log.info({ entryPoint: name }, 'entry point settings changed, binding anew');
+          retire(name, graceMs);
+        }
+        try {
+          bound.set(name, { listener: await bindWithRetry(() => open(name, spec), had !== undefined), key });
+        } catch (err) {
+          if (!(err instanceof GatehouseError)) throw err;
+          log.error({ entryPoint: name, code: err.code, reason: err.message }, 'entry point not listening');
+          failures.push(err);
+        }
+      }
+      if (failures.length > 0) throw new GatehouseErrors(failures);
+    },
     close: async (graceMs) => {
-      await Promise.all([...bound.values()].map((l) => l.close(graceMs)));
+      await Promise.all([...[...bound.values()].map((b) => b.listener.close(graceMs)), ...draining]);
+      bound.clear();
     },
   };
+}
+
+/** What of an entry point's config is fixed once it listens: everything but `http` (the hooks, rebuilt on reload). */
+function listenKey(spec: EntryPointConfig): string {
+  const { http: _hooks, ...rest } = spec;
+  return JSON.stringify(rest);
+}
+
+/** An entry point rebound on the port its predecessor just released may meet EADDRINUSE for a moment. */
+async function bindWithRetry(bindOnce: () => Promise<Listener>, rebinding: boolean): Promise<Listener> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await bindOnce();
+    } catch (err) {
+      const code = ((err as GatehouseError).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (!rebinding || code !== 'EADDRINUSE' || attempt >= REBIND_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 /**

@@ -8,11 +8,22 @@ import { ServerResponse } from 'node:http';
 import type { AccessLog } from './access-log.js';
 import type { RequestContext } from './context.js';
 
+/** What a response tells when it closes (src/http/dispatch.ts RouteGeneration). */
+interface Leaving {
+  leave(): void;
+}
+
 /** The response class of every entry point; `bodyBytes` is what handlers wrote as body (not headers, not framing). */
 export class CountingResponse extends ServerResponse {
   bodyBytes = 0;
   private accessLog: AccessLog | undefined = undefined;
   private ctx: RequestContext | undefined = undefined;
+  private generation: Leaving | undefined = undefined;
+
+  /** Call `generation.leave()` once this response emits 'close' (no listener, as for the access line). */
+  leaveOnClose(generation: Leaving): void {
+    this.generation = generation;
+  }
 
   /** Write `ctx`'s access line with `accessLog` once this response emits 'close' (finished or aborted). */
   logOnClose(accessLog: AccessLog, ctx: RequestContext): void {
@@ -27,6 +38,11 @@ export class CountingResponse extends ServerResponse {
       const accessLog = this.accessLog;
       this.accessLog = undefined;
       accessLog(this, this.ctx!);
+    }
+    if (event === 'close' && this.generation !== undefined) {
+      const generation = this.generation;
+      this.generation = undefined;
+      generation.leave();
     }
     return super.emit(event, ...args);
   }

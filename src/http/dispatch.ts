@@ -14,9 +14,25 @@ import { matchRoute, type CompiledRoute } from './router.js';
 const NOT_FOUND = Buffer.from('404 page not found\n');
 const INTERNAL = Buffer.from('Internal Server Error\n');
 
+/**
+ * A set of routes in force (a runtime), counted while it serves requests: a reload retires it, and its pools are
+ * closed once the last request that started on it has ended.
+ */
+export interface RouteGeneration {
+  routes(entryPoint: string): readonly CompiledRoute[];
+  /** A request started on this generation. */
+  enter(): void;
+  /** That request's response closed (finished or aborted). */
+  leave(): void;
+  /** An upgrade request went to `router`: its socket outlives the response (a websocket), until it closes. */
+  upgraded(router: string, socket: Duplex): void;
+}
+
 /** What a dispatcher reads on every request: the routes of the current runtime (swapped whole on reload). */
 export interface RouteSource {
   routes(entryPoint: string): readonly CompiledRoute[];
+  /** The generation new requests start on; when given, requests are counted on it (see RouteGeneration). */
+  current?(): RouteGeneration;
 }
 
 /**
@@ -38,9 +54,9 @@ export interface Dispatcher {
 export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean, hook?: EntryHook): Dispatcher {
   const logAccess = accessLog ? createAccessLog(log) : undefined;
 
-  const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+  const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, routes: RouteSource): void => {
     if (hook !== undefined && hook(req, res, ctx)) return;
-    const route = matchRoute(source.routes(entry.name), ctx);
+    const route = matchRoute(routes.routes(entry.name), ctx);
     if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_FOUND.length });
       res.end(NOT_FOUND);
@@ -74,7 +90,12 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
         if (res instanceof CountingResponse) res.logOnClose(logAccess, ctx);
         else res.on('close', () => logAccess(res, ctx));
       }
-      run(req, res, ctx);
+      const generation = source.current?.();
+      if (generation === undefined) return run(req, res, ctx, source);
+      generation.enter();
+      if (res instanceof CountingResponse) res.leaveOnClose(generation);
+      else res.once('close', () => generation.leave());
+      run(req, res, ctx, generation);
     },
     onUpgrade(req, socket, head) {
       // The handler chain speaks to a ServerResponse; bind one to the raw socket so a middleware or a `respond`
@@ -87,7 +108,13 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
       res.once('finish', () => socket.end());
       socket.on('error', (err) => log.debug({ err, host: ctx.host }, 'upgrade socket error'));
       if (logAccess) socket.once('close', () => logAccess(res, ctx));
-      run(req, res, ctx);
+      const generation = source.current?.();
+      if (generation === undefined) return run(req, res, ctx, source);
+      // An upgrade counts on its generation until its socket closes: a websocket keeps the pools it was made with.
+      generation.enter();
+      socket.once('close', () => generation.leave());
+      run(req, res, ctx, generation);
+      if (ctx.router !== undefined && !socket.destroyed) generation.upgraded(ctx.router, socket);
     },
   };
 }

@@ -14,6 +14,7 @@ const services: ServiceSet = {
     ['web', ok],
     ['broken', new GatehouseError('PLUGIN_UNKNOWN', 'no custom piece named "x"')],
   ]),
+  stopHealthChecks: () => {},
   close: async () => {},
 };
 const passThrough: Wrapper = (next) => next;

@@ -16,6 +16,8 @@ import { createWeighted } from './weighted.js';
 /** The built services of one config: a handler or the reason it could not be built, by service name. */
 export interface ServiceSet {
   readonly handlers: ReadonlyMap<string, Handler | GatehouseError>;
+  /** Stop every active health check (a reload retired the set; requests in flight still use its pools). */
+  stopHealthChecks(): void;
   /** Close every upstream pool the set opened. */
   close(): Promise<void>;
 }
@@ -84,6 +86,9 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger): Se
   for (const name of Object.keys(specs)) lookup(name);
   return {
     handlers,
+    stopHealthChecks: () => {
+      for (const u of upstreams) u.stopHealthChecks();
+    },
     close: async () => {
       await Promise.allSettled(upstreams.map((u) => u.close()));
     },

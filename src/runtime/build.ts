@@ -1,25 +1,42 @@
 /**
  * Config → Runtime: everything a config compiles into (services with their pools, middlewares, routes), built once
- * and immutable afterwards. A reload builds a new one, swaps the reference, and disposes of the old (STYLE 8).
+ * and immutable afterwards. A reload builds a new one, swaps the reference, and retires the old (STYLE 8): its
+ * health checks stop at once, its pools close when the last request that started on it has ended, and its
+ * websockets and passthrough streams run on until they end (unless their router was removed and the config says
+ * to cut them).
  */
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config/index.js';
 import type { Plugins } from '../http/contract.js';
+import type { RouteGeneration } from '../http/dispatch.js';
 import { buildMiddlewares } from '../http/middlewares.js';
 import { buildRouteTable, type CompiledRoute, type RouterProblem } from '../http/router.js';
 import { buildServices } from '../http/services.js';
 import type { Logger } from '../log.js';
 import { buildTcpRoutes, type TcpRoute } from '../tcp/index.js';
+import { closeWebSocket } from '../upstream/index.js';
 
 /** A compiled config. `routes` is what the dispatcher reads on every request. */
-export interface Runtime {
+export interface Runtime extends RouteGeneration {
   readonly config: Config;
   /** Routers (HTTP and TCP) that were disabled, with the reason. */
   readonly problems: readonly RouterProblem[];
-  routes(entryPoint: string): readonly CompiledRoute[];
   /** Passthrough routes of a TLS entry point, highest priority first. */
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
-  /** Let passthrough connections finish within `graceMs`, then cut them (shutdown, while the listeners drain). */
-  closePassthrough(graceMs: number): Promise<void>;
+  /** Requests and upgrades (websockets) in progress, and passthrough connections. */
+  load(): { requests: number; passthrough: number };
+  /**
+   * A reload replaced this runtime. Health checks stop now; pools close once no request runs on it any more.
+   * With `cut`, the websockets and passthrough streams of routers not in `cut.keep` are closed (a websocket gets a
+   * close frame). Resolves when everything that ran on it has ended (bounded by nothing: a websocket may live
+   * for days; `load()` tells what still runs).
+   */
+  retire(cut?: { httpRouters: ReadonlySet<string>; tcpRouters: ReadonlySet<string> }): Promise<void>;
+  /**
+   * Shutdown: websockets get a close frame (1001 going away), passthrough connections `graceMs` to finish; then
+   * whatever remains is cut.
+   */
+  closeConnections(graceMs: number): Promise<void>;
   /** Close what the runtime opened (upstream pools, passthrough connections). Call once its listeners have drained. */
   dispose(): Promise<void>;
 }
@@ -33,14 +50,59 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger): Run
   const middlewares = buildMiddlewares(config, plugins);
   const table = buildRouteTable(config, services, middlewares);
   const tcp = buildTcpRoutes(config, log);
+  /** Upgraded sockets by router, while they are open. */
+  const upgrades = new Map<string, Set<Duplex>>();
+  let active = 0;
+  let retired = false;
+  let disposed: Promise<void> | undefined;
+  let whenIdle: (() => void) | undefined;
+
+  const dispose = (): Promise<void> => {
+    disposed ??= Promise.all([services.close(), tcp.close()]).then(() => undefined);
+    return disposed;
+  };
+
   return {
     config,
     problems: [...table.problems, ...tcp.problems],
     routes: (entryPoint) => table.byEntryPoint.get(entryPoint) ?? NO_ROUTES,
     tcpRoutes: (entryPoint) => tcp.byEntryPoint.get(entryPoint) ?? NO_TCP_ROUTES,
-    closePassthrough: (graceMs) => tcp.close(graceMs),
-    dispose: async () => {
-      await Promise.all([services.close(), tcp.close()]);
+    enter() {
+      active++;
     },
+    leave() {
+      active--;
+      if (active === 0 && whenIdle !== undefined) whenIdle();
+    },
+    upgraded(router, socket) {
+      let set = upgrades.get(router);
+      if (set === undefined) upgrades.set(router, (set = new Set()));
+      const sockets = set;
+      sockets.add(socket);
+      socket.once('close', () => {
+        sockets.delete(socket);
+        if (sockets.size === 0 && upgrades.get(router) === sockets) upgrades.delete(router);
+      });
+    },
+    load: () => ({ requests: active, passthrough: tcp.live() }),
+    async retire(cut) {
+      if (retired) return;
+      retired = true;
+      services.stopHealthChecks();
+      if (cut) {
+        for (const [router, sockets] of upgrades) if (!cut.httpRouters.has(router)) for (const s of sockets) closeWebSocket(s);
+        void tcp.closeRemoved(cut.tcpRouters);
+      }
+      if (active > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+      whenIdle = undefined;
+      // No request runs here any more: the pools have nothing in flight. Passthrough streams are the forwarders'
+      // own and are left to end; only their count is watched by whoever keeps this runtime.
+      await services.close();
+    },
+    async closeConnections(graceMs) {
+      for (const sockets of upgrades.values()) for (const s of sockets) closeWebSocket(s);
+      await tcp.close(graceMs);
+    },
+    dispose,
   };
 }

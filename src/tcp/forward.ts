@@ -32,6 +32,8 @@ export interface TcpForwarder {
    * are closed.
    */
   close(graceMs?: number): Promise<void>;
+  /** Connections it holds now (connecting or piped). */
+  live(): number;
 }
 
 /** What a forwarder needs; times in milliseconds, 0 = off. */
@@ -172,6 +174,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
 
   return {
     forward,
+    live: () => live.size,
     close: async (graceMs = 0) => {
       closed = true;
       if (graceMs > 0 && live.size > 0) await drained(graceMs);

@@ -28,6 +28,10 @@ export interface TcpRouteTable {
   readonly problems: readonly { router: string; error: GatehouseError }[];
   /** Close every forwarder's connections, after up to `graceMs` for them to finish (see TcpForwarder.close). */
   close(graceMs?: number): Promise<void>;
+  /** Close the connections of the routers not in `keep` (a reload removed them), after up to `graceMs`. */
+  closeRemoved(keep: ReadonlySet<string>, graceMs?: number): Promise<void>;
+  /** Passthrough connections held now, over every router. */
+  live(): number;
 }
 
 /** Compile all TCP routers and services of a config. Never throws. */
@@ -36,7 +40,7 @@ export function buildTcpRoutes(config: Config, log: Logger): TcpRouteTable {
   const tlsEntryPoints = allEntryPoints.filter((e) => config.entryPoints[e]!.tls !== undefined);
   const byEntryPoint = new Map<string, TcpRoute[]>(tlsEntryPoints.map((e) => [e, []]));
   const problems: { router: string; error: GatehouseError }[] = [];
-  const forwarders: TcpForwarder[] = [];
+  const forwarders: { route: string; forwarder: TcpForwarder }[] = [];
   const services = buildTcpServices(config.tcp?.services ?? {});
   for (const [name, spec] of Object.entries(config.tcp?.routers ?? {})) {
     const built = compileRouter(name, spec, allEntryPoints, tlsEntryPoints, services);
@@ -53,7 +57,7 @@ export function buildTcpRoutes(config: Config, log: Logger): TcpRouteTable {
       ...(built.service.proxyHeader ? { proxyHeader: built.service.proxyHeader } : {}),
       log: log.child({ component: 'passthrough' }),
     });
-    forwarders.push(forwarder);
+    forwarders.push({ route: name, forwarder });
     const route: TcpRoute = { name, priority: spec.priority ?? defaultPriority(spec.rule), match: built.match, forwarder };
     for (const ep of built.entryPoints) byEntryPoint.get(ep)!.push(route);
   }
@@ -62,7 +66,15 @@ export function buildTcpRoutes(config: Config, log: Logger): TcpRouteTable {
     byEntryPoint,
     problems,
     close: async (graceMs) => {
-      await Promise.allSettled(forwarders.map((f) => f.close(graceMs)));
+      await Promise.allSettled(forwarders.map((f) => f.forwarder.close(graceMs)));
+    },
+    closeRemoved: async (keep, graceMs) => {
+      await Promise.allSettled(forwarders.filter((f) => !keep.has(f.route)).map((f) => f.forwarder.close(graceMs)));
+    },
+    live: () => {
+      let n = 0;
+      for (const f of forwarders) n += f.forwarder.live();
+      return n;
     },
   };
 }

@@ -25,6 +25,36 @@ import { upstreamRequestHeaders, HOP_BY_HOP_UPGRADE } from './forwarded-headers.
 import type { ForwardInfo } from './forward-http.js';
 import type { UpstreamServer } from './upstream-server.js';
 
+/** Client socket → upstream socket of every websocket whose upgrade succeeded (for closeWebSocket). */
+const websockets = new WeakMap<Duplex, Socket>();
+
+/** A WebSocket close frame, server to client (unmasked): status 1001 "going away" (RFC 6455 §5.5.1, §7.4.1). */
+const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
+/** Time a closed websocket's client has to answer the close before both sockets are destroyed. */
+const CLOSE_WAIT_MS = 2_000;
+
+/**
+ * End an upgraded connection as a server going away: a websocket whose upgrade succeeded gets a close frame (1001)
+ * after the upstream's stream to it is unpiped (so the frame is not written into the middle of another), then a
+ * FIN; anything else (upgrade still pending, another protocol) is destroyed.
+ */
+export function closeWebSocket(socket: Duplex): void {
+  const upstream = websockets.get(socket);
+  if (upstream === undefined || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  websockets.delete(socket);
+  upstream.unpipe(socket);
+  socket.write(GOING_AWAY);
+  socket.end();
+  upstream.end();
+  setTimeout(() => {
+    socket.destroy();
+    upstream.destroy();
+  }, CLOSE_WAIT_MS).unref();
+}
+
 /** Forwards upgrades to any server of one service; owns every socket it opened until they close. */
 export interface UpgradeForwarder {
   /** Forward one upgrade request to `server`; never throws, always ends or hands over `socket`. */
@@ -107,6 +137,7 @@ export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersT
         state.upgraded = true;
       }
       track(proxySocket);
+      if (/^websocket$/i.test(String(req.headers.upgrade ?? ''))) websockets.set(socket, proxySocket);
       const destroyBoth = (): void => {
         socket.destroy();
         proxySocket.destroy();

@@ -25,6 +25,7 @@ export type { StickyCookieOptions } from './sticky-cookie.js';
 export type { ServerSpec } from './upstream-server.js';
 export { serverId } from './upstream-server.js';
 export { HOP_BY_HOP, HOP_BY_HOP_UPGRADE, displayIp } from './forwarded-headers.js';
+export { closeWebSocket } from './forward-upgrade.js';
 
 /** A service's upstream settings, already resolved from the config (durations in ms, 0 = off). */
 export interface UpstreamOptions {
@@ -58,6 +59,8 @@ export interface Upstream {
   forward(req: IncomingMessage, res: ServerResponse, info: ForwardInfo): void;
   /** Forward an Upgrade (WebSocket) request from the server's 'upgrade' event. Never throws. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, info: ForwardInfo): void;
+  /** Stop the active health checks (a reload retired this upstream; its pools still serve requests in flight). */
+  stopHealthChecks(): void;
   /** Stop health checks, close pools and the upgrade sockets it owns. */
   close(): Promise<void>;
 }
@@ -129,6 +132,9 @@ export function createUpstream(options: UpstreamOptions, log: Logger): Upstream 
         return;
       }
       upgrades.forward(req, socket, head, info, server);
+    },
+    stopHealthChecks() {
+      checks?.stop();
     },
     async close() {
       if (closed) return;

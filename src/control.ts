@@ -1,24 +1,26 @@
 /**
  * The control socket of a running gatehouse: a Unix socket `<stateDir>/control.sock` (mode 0600, so only the
  * account running gatehouse may use it) through which `gatehouse renew NAME` asks the ACME manager for a renewal
- * now. One JSON line in, one JSON line out, then the connection closes.
+ * now, `gatehouse reload` reloads the config and `gatehouse status` reads the instance's state. One JSON line in,
+ * one JSON line out, then the connection closes.
  */
 import { chmod, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from './log.js';
 
 /** A request on the control socket. */
-export interface ControlRequest {
-  readonly command: 'renew';
-  readonly name: string;
-}
+export type ControlRequest = { readonly command: 'renew'; readonly name: string } | { readonly command: 'reload' } | { readonly command: 'status' };
 
-/** Its answer. */
+/** Its answer: `data` is the command's result (reload: the reload's outcome; status: the status). */
 export interface ControlAnswer {
   readonly ok: boolean;
   readonly error?: string;
+  readonly data?: unknown;
 }
+
+/** What a control request does; rejects → `{ ok: false, error }`. */
+export type ControlHandler = (req: ControlRequest) => Promise<ControlAnswer>;
 
 const MAX_LINE = 4096;
 /** A renewal against a slow CA can take a while; the client waits this long for the answer. */
@@ -33,7 +35,7 @@ export function controlSocketPath(stateDir: string): string {
  * Listens on the control socket. A socket file left by a dead process is replaced; one that still answers belongs
  * to another running instance with the same state directory, and is left alone (undefined is returned).
  */
-export async function listenControl(stateDir: string, handle: (req: ControlRequest) => Promise<void>, log: Logger): Promise<Server | undefined> {
+export async function listenControl(stateDir: string, handle: ControlHandler, log: Logger): Promise<Server | undefined> {
   const path = controlSocketPath(stateDir);
   if (await answers(path)) {
     log.warn({ path }, 'control socket in use by another instance, not listening');
@@ -57,10 +59,10 @@ export async function listenControl(stateDir: string, handle: (req: ControlReque
       } catch {
         return reply({ ok: false, error: 'not JSON' });
       }
-      if (req.command !== 'renew' || typeof req.name !== 'string') return reply({ ok: false, error: 'unknown command' });
-      log.info({ name: req.name }, 'renewal requested');
+      if (!isRequest(req)) return reply({ ok: false, error: 'unknown command' });
+      log.info({ command: req.command, ...(req.command === 'renew' ? { name: req.name } : {}) }, 'control request');
       handle(req).then(
-        () => reply({ ok: true }),
+        (answer) => reply(answer),
         (err: unknown) => reply({ ok: false, error: (err as Error).message }),
       );
     });
@@ -92,6 +94,12 @@ export function sendControl(stateDir: string, req: ControlRequest): Promise<Cont
     });
     socket.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new Error(`no running gatehouse with state directory ${stateDir}`) : e));
   });
+}
+
+function isRequest(v: unknown): v is ControlRequest {
+  if (v === null || typeof v !== 'object') return false;
+  const r = v as { command?: unknown; name?: unknown };
+  return r.command === 'reload' || r.command === 'status' || (r.command === 'renew' && typeof r.name === 'string');
 }
 
 function answers(path: string): Promise<boolean> {
