@@ -30,6 +30,10 @@ export interface GatehouseOptions {
 /** A running gatehouse process and what it has printed so far. */
 export interface GatehouseProcess {
   readonly pid: number;
+  /** The config file it was started with (tests rewrite it to exercise reloads). */
+  readonly file: string;
+  /** Sends `signal` (SIGHUP: reload) without waiting for anything. */
+  signal(signal: NodeJS.Signals): void;
   /** Bound port of each entry point, by name, from the "entry point listening" lines. */
   readonly ports: Readonly<Record<string, number>>;
   /** Every stdout line so far, parsed; grows while the process runs. */
@@ -194,6 +198,8 @@ export async function startGatehouse(config: object | string, opts: GatehouseOpt
 
   return {
     pid,
+    file,
+    signal: (signal) => safeKill(pid, signal),
     ports,
     logs,
     stderr: () => stderr,
