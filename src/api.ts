@@ -11,7 +11,7 @@ import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCe
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
 import { isMountPoint } from './reload/mount.js';
-import { createMemoryChallengeRegistry } from './challenges/index.js';
+import { createMemoryChallengeRegistry, peerSettings } from './challenges/index.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook, startEdge, type Edge } from './edge/start.js';
@@ -234,6 +234,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         tcpRoutes: (ep) => runtime.tcpRoutes(ep),
         selectCertificate: (sni) => store?.select(sni),
         ...(challenges ? { alpnChallenge: (sni: string) => challenges.alpnContext(sni) } : {}),
+        ...(challenges?.fetchAlpnContext ? { fetchAlpnChallenge: (sni: string) => challenges.fetchAlpnContext!(sni) } : {}),
+        // Read per validator handshake (rare), so a reload's peers apply at once.
+        challengePeers: () => peerSettings(config),
         ticketKeys,
       };
       try {

@@ -7,10 +7,12 @@
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { TicketKeys } from '../certs/index.js';
+import type { PeerSettings } from '../challenges/index.js';
 import type { EntryHook, RouteSource } from '../http/dispatch.js';
 import { clientAddressOf, setClientAddress } from '../http/context.js';
 import type { Logger } from '../log.js';
 import { matchTcpRoute, type TcpRoute } from '../tcp/index.js';
+import { isFromPeer, relayToPeers } from './alpn-relay.js';
 import { bind, boundAddress, drain } from './bind.js';
 import type { PeekFailure } from './client-hello.js';
 import type { EntryPointSettings } from './entry-point.js';
@@ -28,6 +30,13 @@ export interface TlsSources extends RouteSource {
   readonly ticketKeys: TicketKeys;
   /** The acme-tls/1 context of a pending tls-alpn-01 challenge for this name (src/challenges/), if any. */
   alpnChallenge?(sni: string): SecureContext | undefined;
+  /**
+   * Shared stores only: the acme-tls/1 context of another instance's pending challenge for this name. Asked only for
+   * a validator's handshake that `alpnChallenge` missed; bounded in time, resolves undefined when absent.
+   */
+  fetchAlpnChallenge?(sni: string): Promise<SecureContext | undefined>;
+  /** The challenge peers in force (`challenges.peers`), read per validator handshake so a reload can change them. */
+  challengePeers?(): PeerSettings | undefined;
 }
 
 /** Time a client has to finish the handshake once we have its ClientHello. */
@@ -84,13 +93,22 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     if (!peek.ok) return reject(socket, peek.reason, name, log);
     const { sni, alpn } = peek.hello;
     const acme = alpn.includes(ACME_TLS);
+    // RFC 8737 §3: a validator offers acme-tls/1 alone. Only such handshakes take the branches below that may wait
+    // (shared store, peers); a normal handshake's path is the one it always was.
+    const validator = acme && alpn.every((p) => p === ACME_TLS);
     if (acme && sni !== undefined) {
       const challenge = sources.alpnChallenge?.(sni);
-      if (challenge) return answerAlpnChallenge(socket, peek.bytes, challenge, sni, name, log);
+      if (challenge) return answerAlpnChallenge(socket, peek.bytes, challenge, sni, name, 'own', log);
+      if (validator && sources.fetchAlpnChallenge) {
+        const shared = await sources.fetchAlpnChallenge(sni);
+        if (shared) return answerAlpnChallenge(socket, peek.bytes, shared, sni, name, 'shared', log);
+      }
     }
     const client = clientAddressOf(socket);
     const route = matchTcpRoute(sources.tcpRoutes(name), { sni: peek.hello.sni ?? '', alpn: peek.hello.alpn, clientIp: client.address });
     if (route) {
+      // The backend's own ACME client answers its validations (field note 000): passed through untouched.
+      if (validator) log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress, answeredBy: 'passthrough', router: route.name }, 'acme-tls/1 handshake passed through');
       route.forwarder.forward(socket, peek.bytes, {
         clientIp: client.address,
         clientPort: client.port,
@@ -101,12 +119,31 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     }
     // A validator offering only acme-tls/1 for a name with no pending challenge must not get the normal
     // certificate: a CA could read it as a failed challenge, and a client that speaks no HTTP has no use for it.
-    if (acme && alpn.every((p) => p === ACME_TLS)) {
-      log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress }, 'acme-tls/1 handshake refused: no pending challenge');
+    if (validator) return relayOrRefuse(socket, peek.bytes, sni);
+    terminate(socket, peek.bytes, sni);
+  };
+
+  /** In peers mode, the peer holding the challenge answers; else (or for a handshake a peer relayed) refused. */
+  const relayOrRefuse = async (socket: Socket, hello: Buffer, sni: string | undefined): Promise<void> => {
+    const peers = sources.challengePeers?.();
+    const base = { entryPoint: name, sni, clientIp: socket.remoteAddress };
+    if (peers === undefined || sni === undefined) {
+      log.info({ ...base, answeredBy: 'none' }, 'acme-tls/1 handshake refused: no pending challenge');
       socket.destroy();
       return;
     }
-    terminate(socket, peek.bytes, sni);
+    if (await isFromPeer(socket.remoteAddress, peers.peers)) {
+      log.info({ ...base, answeredBy: 'none', fromPeer: true }, 'acme-tls/1 handshake refused: no pending challenge');
+      socket.destroy();
+      return;
+    }
+    const relay = await relayToPeers(socket, hello, peers, boundAddress(listener));
+    if (relay.answeredBy) {
+      log.info({ ...base, answeredBy: 'peer', peer: relay.answeredBy.host, tried: relay.tried }, 'acme-tls/1 handshake relayed to a peer');
+      return;
+    }
+    log.info({ ...base, answeredBy: 'none', tried: relay.tried }, 'acme-tls/1 handshake refused: no peer holds the challenge');
+    socket.destroy();
   };
 
   const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
@@ -128,18 +165,21 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
  * Answer a tls-alpn-01 validation: the handshake with the challenge certificate and ALPN acme-tls/1, then close.
  * RFC 8737 §3: once the handshake is done the validator closes, and no application data is ever exchanged.
  */
-function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureContext, sni: string, entryPoint: string, log: Logger): void {
+function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureContext, sni: string, entryPoint: string, answeredBy: 'own' | 'shared', log: Logger): void {
   socket.unshift(replay);
   const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ACME_ALPN });
   const timer = setTimeout(() => secure.destroy(), ACME_HANDSHAKE_TIMEOUT_MS);
+  let done = false;
   secure.once('secure', () => {
     clearTimeout(timer);
-    log.info({ entryPoint, sni, clientIp: socket.remoteAddress }, 'acme tls-alpn-01 challenge answered');
+    done = true;
+    log.info({ entryPoint, sni, clientIp: socket.remoteAddress, answeredBy }, 'acme tls-alpn-01 challenge answered');
     secure.end();
   });
   secure.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(timer);
-    log.debug({ entryPoint, sni, code: err.code, err: err.message }, 'acme-tls/1 connection error');
+    // After the handshake the validator just goes away (a reset is normal then); before it, the operator needs to know.
+    log[done ? 'debug' : 'info']({ entryPoint, sni, clientIp: socket.remoteAddress, answeredBy, code: err.code, err: err.message }, 'acme-tls/1 connection error');
   });
   secure.once('close', () => clearTimeout(timer));
 }
