@@ -34,4 +34,51 @@ describe('wantedCertificates', () => {
     const both = wantedCertificates(base({ a: router('Host(`a.example`)', { certResolver: 'le' }) }, undefined, ['http-01', 'tls-alpn-01']));
     expect(both.wanted[0]!.challenges).toEqual(['http-01', 'tls-alpn-01']);
   });
+
+  describe('several instances: every instance must answer every challenge', () => {
+    const multi = (acme: object, extra: object = {}, routers: Record<string, unknown> = { a: router('Host(`a.example`)', { certResolver: 'le' }), b: router('Host(`b.example`)', { certResolver: 'le' }) }): Config =>
+      ({
+        entryPoints: { web: { address: ':80' }, websecure: { address: ':443', tls: {} } },
+        certificateResolvers: { le: { acme: { caServer: 'letsencrypt-staging', email: 'ops@example.com', ...acme } } },
+        http: { routers },
+        ...extra,
+      }) as unknown as Config;
+    const peers = { challenges: { peers: { addresses: ['10.0.0.2', '10.0.0.3'] } } };
+    const redis = { storage: { redis: { url: 'redis://127.0.0.1:6379/0' } } };
+    const key = { accountKeyFile: 'account.pem' };
+
+    it.each<[string, Config, string | undefined, string | undefined]>([
+      ['stateless without accountKeyFile', multi({ stateless: true, challenges: ['http-01'] }), 'set accountKeyFile, the same key on every instance', '/certificateResolvers/le/acme/stateless'],
+      ['stateless without accountKeyFile, even with peers', multi({ stateless: true, challenges: ['http-01'] }, peers), 'set accountKeyFile', '/certificateResolvers/le/acme/stateless'],
+      ['stateless with the default challenges (tls-alpn-01 first), no peers, no Redis', multi({ stateless: true, ...key }), "use challenges: ['http-01'], or add challenges.peers, or storage.redis", '/certificateResolvers/le/acme/challenges'],
+      ['stateless with tls-alpn-01 only', multi({ stateless: true, ...key, challenges: ['tls-alpn-01'] }), 'stateless mode cannot answer', '/certificateResolvers/le/acme/challenges'],
+      ['stateless with http-01 only and a shared key', multi({ stateless: true, ...key, challenges: ['http-01'] }), undefined, undefined],
+      ['stateless with tls-alpn-01 and peers (relayed to the holder)', multi({ stateless: true, ...key }, peers), undefined, undefined],
+      ['stateless with tls-alpn-01 and Redis (the shared store answers)', multi({ stateless: true, ...key }, redis), undefined, undefined],
+      ['stateless, tls-alpn-01 listed but no TLS entry point: only http-01 is used', { ...multi({ stateless: true, ...key }), entryPoints: { web: { address: ':80' } } } as Config, undefined, undefined],
+      ['peers with tls-alpn-01 only, own keys (relay)', multi({ challenges: ['tls-alpn-01'] }, peers), undefined, undefined],
+      ['Redis with the default challenges', multi({}, redis), undefined, undefined],
+    ])('%s', (_d, config, message, path) => {
+      const result = wantedCertificates(config);
+      if (message === undefined) {
+        expect(result.problems).toEqual([]);
+        expect(result.wanted).toHaveLength(2);
+        return;
+      }
+      // One problem at the resolver, however many routers use it; their certificates are disabled.
+      expect(result.problems).toHaveLength(1);
+      expect(result.problems[0]!.code).toBe('ACME_CONFIG');
+      expect(result.problems[0]!.message).toContain(message);
+      expect(result.problems[0]!.location.path).toBe(path);
+      expect(result.wanted).toEqual([]);
+    });
+
+    it('a refused resolver disables only its own certificates', () => {
+      const config = multi({ stateless: true, challenges: ['http-01'] }, {}, { a: router('Host(`a.example`)', { certResolver: 'le' }), b: router('Host(`b.example`)', { certResolver: 'own' }) });
+      (config.certificateResolvers as Record<string, unknown>)['own'] = { acme: { caServer: 'letsencrypt-staging', email: 'ops@example.com' } };
+      const result = wantedCertificates(config);
+      expect(result.wanted.map((w) => w.names)).toEqual([['b.example']]);
+      expect(result.problems).toHaveLength(1);
+    });
+  });
 });

@@ -1,9 +1,10 @@
 /**
  * Which certificates the config asks ACME for: one per router with `tls.certResolver` (the literal names of its
  * Host(...) rule, or each `tls.domains` entry), deduplicated. Everything that makes one of them impossible is found
- * here, once, at config load: `gatehouse check` reports it, and at start it disables that certificate only.
+ * here, once, at config load: `gatehouse check` reports it, and at start it disables that certificate only. That
+ * includes a multi-instance set-up whose challenges some instance could not answer (field notes 002 and 004).
  */
-import type { ChallengeType } from '../config/schema-acme.js';
+import type { AcmeResolverConfig, ChallengeType } from '../config/schema-acme.js';
 import type { Config } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import { parseRule, ruleCalls } from '../rules/index.js';
@@ -33,6 +34,8 @@ export function wantedCertificates(config: Config): WantedCertificates {
   const entryPoints = Object.values(config.entryPoints);
   const hasTls = entryPoints.some((e) => e.tls !== undefined);
   const hasPlain = entryPoints.some((e) => e.tls === undefined);
+  /** Per resolver in use: whether it passed the multi-instance check. */
+  const multiInstance = new Map<string, boolean>();
   for (const [router, spec] of Object.entries(config.http?.routers ?? {})) {
     const tls = spec.tls;
     if (tls?.certResolver === undefined) continue;
@@ -49,6 +52,13 @@ export function wantedCertificates(config: Config): WantedCertificates {
       fail(`router "${router}": resolver "${tls.certResolver}" has no challenge type this config can answer (tls-alpn-01 needs a TLS entry point, http-01 a plain HTTP one)`, '/certResolver');
       continue;
     }
+    // Reported once per resolver, at the resolver; every router using it loses its certificate.
+    if (!multiInstance.has(tls.certResolver)) {
+      const problem = multiInstanceProblem(config, tls.certResolver, resolver.acme, challenges);
+      if (problem) problems.push(problem);
+      multiInstance.set(tls.certResolver, problem === undefined);
+    }
+    if (!multiInstance.get(tls.certResolver)) continue;
     let sets: string[][];
     if (tls.domains) {
       sets = tls.domains.map((d) => [d.main, ...(d.sans ?? [])]);
@@ -80,4 +90,32 @@ export function wantedCertificates(config: Config): WantedCertificates {
     }
   }
   return { wanted: [...wanted.values()], problems };
+}
+
+/**
+ * A resolver whose challenges some instance of a multi-instance set-up could not answer, or undefined. Several
+ * instances are meant when a resolver is stateless, or peers or a Redis store are configured. Behind round-robin DNS
+ * the CA validates at any of them, so each must answer every instance's challenges: stateless http-01 needs the same
+ * account key everywhere; a tls-alpn-01 handshake carries only the SNI, not the token (RFC 8737 §3), so a stateless
+ * instance cannot compute its answer and needs the peer that holds it (relay) or the shared store. Peers and Redis
+ * answer both challenge types on their own.
+ */
+function multiInstanceProblem(config: Config, name: string, acme: AcmeResolverConfig, challenges: readonly ChallengeType[]): GatehouseError | undefined {
+  if (acme.stateless !== true) return undefined;
+  const path = `/certificateResolvers/${name}/acme`;
+  if (acme.accountKeyFile === undefined) {
+    return new GatehouseError(
+      'ACME_CONFIG',
+      `resolver "${name}" is stateless, so every instance answers the others' http-01 tokens with the account key's thumbprint, but it has no accountKeyFile: set accountKeyFile, the same key on every instance`,
+      { location: { path: `${path}/stateless` } },
+    );
+  }
+  if (challenges.includes('tls-alpn-01') && config.challenges?.peers === undefined && config.storage?.redis === undefined) {
+    return new GatehouseError(
+      'ACME_CONFIG',
+      `resolver "${name}" is stateless but may use tls-alpn-01, which stateless mode cannot answer on another instance (the CA's handshake carries only the name, not the token): use challenges: ['http-01'], or add challenges.peers, or storage.redis`,
+      { location: { path: `${path}/challenges` } },
+    );
+  }
+  return undefined;
 }
