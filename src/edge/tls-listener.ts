@@ -169,11 +169,12 @@ function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureCont
   socket.unshift(replay);
   const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ACME_ALPN });
   const timer = setTimeout(() => secure.destroy(), ACME_HANDSHAKE_TIMEOUT_MS);
+  // The decision is logged now: a validator that has what it needs may close before our side sees the handshake end.
+  log.info({ entryPoint, sni, clientIp: socket.remoteAddress, answeredBy }, 'acme tls-alpn-01 challenge answered');
   let done = false;
   secure.once('secure', () => {
     clearTimeout(timer);
     done = true;
-    log.info({ entryPoint, sni, clientIp: socket.remoteAddress, answeredBy }, 'acme tls-alpn-01 challenge answered');
     secure.end();
   });
   secure.on('error', (err: NodeJS.ErrnoException) => {
