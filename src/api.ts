@@ -11,7 +11,7 @@ import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCe
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
 import { isMountPoint } from './reload/mount.js';
-import { createMemoryChallengeRegistry, peerSettings } from './challenges/index.js';
+import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings } from './challenges/index.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook, startEdge, type Edge } from './edge/start.js';
@@ -23,6 +23,7 @@ import { buildTcpRoutes } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
+import { createStorage, isRedisStorage, type Storage } from './storage/index.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
@@ -118,6 +119,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   let ticketKeys: TicketKeys | undefined;
   let acme: AcmeManager | undefined;
   let control: import('node:net').Server | undefined;
+  let storage: Storage | undefined;
   let watcher: ConfigWatch | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let startedAt: string | undefined;
@@ -215,7 +217,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       const store = certs;
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       // ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use.
-      const challenges = store && config.certificateResolvers ? createMemoryChallengeRegistry() : undefined;
+      // The ACME state and pending challenges: the state directory, or Redis shared by several instances.
+      storage = store && config.certificateResolvers ? createStorage(config, { stateDir: resolveStateDir(config, env), ...(configFile !== undefined ? { configFile } : {}), log }) : undefined;
+      const challenges = storage ? (isRedisStorage(storage) ? createSharedChallengeRegistry(storage, log) : createMemoryChallengeRegistry()) : undefined;
       acme = store && challenges
         ? createAcmeManager({
             config,
@@ -223,6 +227,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
             stateDir: resolveStateDir(config, env),
             certs: store,
             registry: challenges,
+            storage: storage!,
             endpoints: () => challengeEndpoints(config, edge),
             log,
           })
@@ -243,6 +248,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         edge = await startEdge(config, sources, log, accessLog, challenges);
       } catch (err) {
         acme?.stop();
+        await storage?.close();
         certs?.close();
         ticketKeys.close();
         throw err;
@@ -315,6 +321,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await Promise.all([closing?.close(grace), ...all.map((r) => r.closeConnections(grace))]);
       await Promise.all(all.map((r) => r.dispose()));
       retired.clear();
+      await storage?.close();
       certs?.close();
       ticketKeys?.close();
       log.info('gatehouse stopped');

@@ -2,18 +2,23 @@
  * The ACME account of one resolver: one per CA and email. Its key is created once (P-256) or imported from
  * `accountKeyFile`, stored 0600 in the state directory and reused; registration (RFC 8555 §7.3) is done on first
  * use and again whenever the CA says it no longer knows the account (a Pebble restart, a CA that purged it).
+ * With a store shared by several instances, the first one creates the key under a lock and the others load it, so
+ * they all act as one account (one rate limit, one set of authorizations).
  */
 import { readFile } from 'node:fs/promises';
 import * as acme from 'acme-client';
 import type { Logger } from '../log.js';
 import { AcmeError, problemText, withProblems } from './problems.js';
-import type { AcmeStorage } from './storage.js';
+import { StorageError, type CaStorage, type Storage } from '../storage/index.js';
 
 /** What an account needs. */
 export interface AccountOptions {
   readonly directoryUrl: string;
   readonly email: string;
-  readonly storage: AcmeStorage;
+  readonly storage: CaStorage;
+  /** The lock of the whole store and the account's lock name (`account:<ca>:<email>`). */
+  readonly locks: Pick<Storage, 'tryLock' | 'lockTtlMs'>;
+  readonly lockName: string;
   readonly eab?: { kid: string; hmacKey: string };
   /** An existing account key to import on first use (absolute path). */
   readonly importKeyFile?: string;
@@ -53,10 +58,32 @@ export class AcmeAccount {
     this.#client = undefined;
   }
 
+  /**
+   * The stored key, else the one this instance creates under the account lock. Another instance holding the lock is
+   * creating it: wait (bounded by the lock's expiry, which covers a crashed creator) and load theirs.
+   */
   async #loadKey(): Promise<string> {
+    const { storage, email, locks, lockName } = this.options;
+    const deadline = Date.now() + locks.lockTtlMs + 5_000;
+    for (;;) {
+      const stored = await storage.readAccount(email);
+      if (stored !== undefined) return stored.keyPem;
+      const lock = await locks.tryLock(lockName);
+      if (lock) {
+        try {
+          // Re-read under the lock: its previous holder may have written the key between our read and our lock.
+          return (await storage.readAccount(email))?.keyPem ?? (await this.#createKey());
+        } finally {
+          await lock.release();
+        }
+      }
+      if (Date.now() > deadline) throw new StorageError(`the account lock ${lockName} is held by another instance for too long`);
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 150));
+    }
+  }
+
+  async #createKey(): Promise<string> {
     const { storage, email, importKeyFile, log } = this.options;
-    const stored = await storage.readAccountKey(email);
-    if (stored !== undefined) return stored;
     let pem: string;
     if (importKeyFile !== undefined) {
       pem = await readFile(importKeyFile, 'utf8');
@@ -65,7 +92,7 @@ export class AcmeAccount {
     } else {
       pem = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
     }
-    await storage.writeAccountKey(email, pem);
+    await storage.writeAccount(email, { keyPem: pem });
     return pem;
   }
 
@@ -84,7 +111,11 @@ export class AcmeAccount {
       () => client.createAccount({ termsOfServiceAgreed: true, contact: [`mailto:${email}`] }),
       (err, problem) => new AcmeError('ACME_ORDER_FAILED', `account registration at ${directoryUrl} failed: ${problemText(err, problem)}`, { cause: err, ...(problem ? { problem } : {}) }),
     );
-    log.info({ ca: directoryUrl, email, account: client.getAccountUrl() }, 'acme account registered');
+    const url = client.getAccountUrl();
+    log.info({ ca: directoryUrl, email, account: url }, 'acme account registered');
+    // Kept for operators; registration with the same key returns the same account anyway (RFC 8555 §7.3.1).
+    const stored = await this.options.storage.readAccount(email).catch(() => undefined);
+    if (stored?.keyPem === accountKey && stored.url !== url) await this.options.storage.writeAccount(email, { keyPem: accountKey, url }).catch(() => undefined);
     return client;
   }
 }

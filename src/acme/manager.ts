@@ -3,6 +3,9 @@
  * serves what the state directory holds, so a restart orders nothing; once the edge listens it orders what is
  * missing and renews what is due, each name on its own timer and backoff, so one failing name never blocks the
  * others. Nothing here is on a handshake's path: the edge reads the certificate store and the challenge registry.
+ * With a store shared by several instances (src/storage/), an order is placed only under the name's lock, after
+ * re-reading the store; the instances that did not order pick the certificate up from the store (a change message
+ * from Redis, and a periodic check of the stored certificate's stamp), so all of them serve the same one.
  */
 import { readFile } from 'node:fs/promises';
 import type { Agent } from 'node:https';
@@ -12,6 +15,7 @@ import type { ChallengeRegistry } from '../challenges/index.js';
 import type { AcmeResolverConfig } from '../config/schema-acme.js';
 import type { Config } from '../config/index.js';
 import { resolveConfigRelative } from '../config/paths.js';
+import { DEFAULTS, parseDuration } from '../config/index.js';
 import type { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { AcmeAccount } from './account.js';
@@ -21,7 +25,7 @@ import { AcmeError, installProblemRecorder } from './problems.js';
 import { ariCertId, fetchRenewalInfo } from './renewal-info.js';
 import { ariTime, renewalTime, retryTime } from './schedule.js';
 import type { ChallengeEndpoints } from './self-test.js';
-import { AcmeStorage, type CertificateStatus } from './storage.js';
+import { createDirectoryStorage, StorageError, type CaStorage, type CertificateStatus, type Storage, type StorageLock, type StoredCertificate } from '../storage/index.js';
 import { wantedCertificates, type WantedCertificate } from './wanted.js';
 
 /** What the manager is built from. */
@@ -36,6 +40,10 @@ export interface AcmeManagerOptions {
   readonly log: Logger;
   /** acme-client's status polling start (ms), default 100: its own 5 s default costs about 5 s per order against a fast CA. */
   readonly pollMinMs?: number;
+  /** Where accounts, certificates and locks live (src/storage/); the state directory by default. Not closed by `stop()`. */
+  readonly storage?: Storage;
+  /** How often the store is checked for a certificate another instance stored (ms), default 30 s. */
+  readonly storageCheckMs?: number;
 }
 
 /** One certificate as `gatehouse certs` and the tests see it. */
@@ -61,7 +69,8 @@ export interface AcmeManager {
 interface Resolver {
   readonly url: string;
   readonly spec: AcmeResolverConfig;
-  readonly storage: AcmeStorage;
+  readonly caId: string;
+  readonly storage: CaStorage;
   readonly account: AcmeAccount;
 }
 
@@ -73,7 +82,13 @@ interface Entry {
   nextAt: number;
   /** The chain in service, for its ARI identifier. */
   certPem: string | undefined;
+  /** The store's stamp of the certificate in service: another value means another instance stored a new one. */
+  stamp: string | undefined;
   running: Promise<void> | undefined;
+  /** `renew()` asked: order even when the store holds a certificate not yet due. */
+  forced: boolean;
+  /** Consecutive attempts that found the store unreachable (0: fine); retried as soon as the store is back. */
+  storageFailures: number;
 }
 
 /** Longest single timer; a far renewal is re-checked at least this often (setTimeout caps at 24.8 days anyway). */
@@ -82,6 +97,12 @@ const MAX_TIMER_MS = 3600_000;
 const MAX_CONCURRENT = 4;
 /** How often the CA's renewal windows are asked again (RFC 9773 §4.3 suggests a few times a day). */
 const ARI_INTERVAL_MS = 6 * 3600_000;
+/** How often the store is checked for certificates other instances stored (Redis also pushes a message). */
+const STORAGE_CHECK_MS = 30_000;
+/** Retry delay while the store is unreachable (doubling up to the periodic check). */
+const STORAGE_RETRY_MIN_MS = 1_000;
+/** How long `load()` waits for a shared store to connect before serving without it. */
+const STORE_WAIT_MS = 3_000;
 
 /** Builds the manager; nothing is read or ordered until `load()` and `start()`. */
 export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
@@ -91,9 +112,12 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   installProblemRecorder();
   const resolvers = new Map<string, Resolver>();
   const entries: Entry[] = [];
+  const store = options.storage ?? createDirectoryStorage(options.stateDir, parseDuration(DEFAULTS.lockTtl));
+  const storageCheckMs = options.storageCheckMs ?? STORAGE_CHECK_MS;
   let agent: Agent | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ariTimer: NodeJS.Timeout | undefined;
+  let checkTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   let started = false;
 
@@ -102,18 +126,21 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     if (r) return r;
     const spec = config.certificateResolvers![name]!.acme;
     const url = directoryUrl(spec.caServer);
-    const storage = new AcmeStorage(options.stateDir, caId(url));
+    const id = caId(url);
+    const storage = store.ca(id);
     const account = new AcmeAccount({
       directoryUrl: url,
       email: spec.email,
       storage,
+      locks: store,
+      lockName: `account:${id}:${spec.email.toLowerCase()}`,
       ...(spec.eab ? { eab: spec.eab } : {}),
       ...(spec.accountKeyFile ? { importKeyFile: resolveConfigRelative(spec.accountKeyFile, options.configFile) } : {}),
       backoffMinMs: options.pollMinMs ?? 100,
       backoffMaxMs: 5_000,
       log,
     });
-    r = { url, spec, storage, account };
+    r = { url, caId: id, spec, storage, account };
     resolvers.set(name, r);
     return r;
   };
@@ -149,7 +176,118 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     return e.running;
   };
 
+  /**
+   * One turn of a certificate: under its lock (held by one instance of those sharing the store), re-read the store
+   * and use a certificate another instance just stored, else order. Without the lock, another instance is ordering:
+   * its certificate arrives through `adoptStored` (a change message, the periodic check), or this instance tries
+   * again later (a crashed holder's lock expires after lockTtl).
+   */
   const attempt = async (e: Entry): Promise<void> => {
+    const forced = e.forced;
+    e.forced = false;
+    const lock = await takeLock(e, forced);
+    if (!lock) return;
+    const renewing = setInterval(() => {
+      lock.renew().then(
+        (held) => held || log.warn({ names: e.wanted.names, lock: lock.name }, 'certificate lock lost while ordering'),
+        (err: unknown) => log.warn({ names: e.wanted.names, lock: lock.name, reason: (err as Error).message }, 'certificate lock not renewed'),
+      );
+    }, Math.max(1_000, store.lockTtlMs / 3));
+    renewing.unref();
+    try {
+      if (!forced && (await adoptStored(e, 'locked'))) return;
+      await orderAndStore(e);
+    } catch (err) {
+      postpone(e, err); // the store failed under the lock (the order's own failures are handled in orderAndStore)
+    } finally {
+      clearInterval(renewing);
+      await lock.release();
+    }
+  };
+
+  /** The name's lock; undefined when another instance holds it (a forced renewal waits for it, bounded). */
+  const takeLock = async (e: Entry, forced: boolean): Promise<StorageLock | undefined> => {
+    const name = `cert:${e.resolver.caId}:${e.wanted.names[0]!}`;
+    const deadline = Date.now() + (forced ? store.lockTtlMs : 0);
+    try {
+      for (;;) {
+        const lock = await store.tryLock(name);
+        if (lock || Date.now() >= deadline || stopped) {
+          e.storageFailures = 0;
+          if (!lock) {
+            e.nextAt = Date.now() + storageCheckMs;
+            log.info({ names: e.wanted.names, lock: name, recheckAt: new Date(e.nextAt).toISOString() }, 'certificate being ordered by another instance');
+            if (forced) throw new AcmeError('ACME_ORDER_FAILED', `another instance holds the lock ${name}`);
+          }
+          return lock;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      postpone(e, err);
+      return undefined;
+    }
+  };
+
+  /** The store failed: nothing is ordered (that could order twice); retried soon, and at once when the store is back. */
+  const postpone = (e: Entry, err: unknown) => {
+    e.storageFailures++;
+    e.nextAt = Date.now() + Math.min(storageCheckMs, STORAGE_RETRY_MIN_MS * 2 ** Math.min(e.storageFailures - 1, 10));
+    log.error({ names: e.wanted.names, code: (err as GatehouseError).code ?? 'STORAGE_UNAVAILABLE', reason: (err as Error).message, retryAt: new Date(e.nextAt).toISOString() }, 'certificate storage unavailable, order postponed');
+  };
+
+  /**
+   * Serves the store's certificate for `e` when it is usable and not the one in service: it covers the names and is
+   * not due yet. Returns whether it did. `why` says what led here, for the log.
+   */
+  const adoptStored = async (e: Entry, why: 'locked' | 'changed' | 'check'): Promise<boolean> => {
+    const { wanted: w, resolver: r } = e;
+    // The stamp first: a certificate stored between the two reads is seen as a change at the next check.
+    e.stamp = await r.storage.certificateStamp(w.names[0]!);
+    const stored = await r.storage.readCertificate(w.names[0]!);
+    if (!stored || stored.certPem === e.certPem || !useStored(e, stored, true)) return false;
+    log.info({ names: w.names, from: r.storage.describe(w.names[0]!), reason: why, renewAt: e.status.renewAt }, 'certificate loaded from storage');
+    return true;
+  };
+
+  /**
+   * Puts a stored certificate in service when it covers `e`'s names (and, with `fresh`, is not due); returns
+   * whether it did. The schedule follows its stored status, so every instance renews at the same time.
+   */
+  const useStored = (e: Entry, stored: StoredCertificate, fresh: boolean): boolean => {
+    const { wanted: w, resolver: r } = e;
+    const info = acme.crypto.readCertificateInfo(stored.certPem);
+    const have = new Set([info.domains.commonName, ...info.domains.altNames].map((n) => n.toLowerCase()));
+    if (!w.names.every((n) => have.has(n))) {
+      log.info({ names: w.names, stored: [...have] }, 'stored certificate has other names, ordering anew');
+      return false;
+    }
+    const renewAt = stored.status?.renewAt ? new Date(stored.status.renewAt) : renewalTime(info.notBefore, info.notAfter);
+    if (fresh && renewAt.getTime() <= Date.now()) return false;
+    options.certs.put(sourceOf(r, w), stored.certPem, stored.keyPem);
+    e.certPem = stored.certPem;
+    const retryAt = stored.status?.caRetryAt ? Date.parse(stored.status.caRetryAt) : 0;
+    e.status = { ...(stored.status ?? {}), resolver: w.resolver, names: w.names, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
+    e.nextAt = Math.max(renewAt.getTime(), retryAt);
+    return true;
+  };
+
+  /** Looks for certificates other instances stored (their stamp changed) and serves them. */
+  const checkStored = async (only?: (e: Entry) => boolean) => {
+    for (const e of entries) {
+      if (stopped || e.running || (only && !only(e))) continue;
+      try {
+        const stamp = await e.resolver.storage.certificateStamp(e.wanted.names[0]!);
+        if (stamp === undefined || stamp === e.stamp) continue;
+        if (await adoptStored(e, only ? 'changed' : 'check')) schedule();
+      } catch (err) {
+        log.debug({ names: e.wanted.names, reason: (err as Error).message }, 'stored certificate not checked');
+      }
+    }
+  };
+
+  const orderAndStore = async (e: Entry): Promise<void> => {
     const { wanted: w, resolver: r } = e;
     const t0 = performance.now();
     const fields = { names: w.names, ca: r.url, challenges: w.challenges };
@@ -173,8 +311,9 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       const renewAt = window ? ariTime(window) : renewalTime(info.notBefore, info.notAfter);
       e.certPem = issued.certPem;
       e.status = { resolver: w.resolver, names: w.names, issuedAt: new Date().toISOString(), notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
-      await r.storage.writeCertificate(w.names[0]!, issued.certPem, issued.keyPem, e.status);
       options.certs.put(sourceOf(r, w), issued.certPem, issued.keyPem);
+      await r.storage.writeCertificate(w.names[0]!, issued.certPem, issued.keyPem, e.status);
+      e.stamp = await r.storage.certificateStamp(w.names[0]!).catch(() => undefined);
       e.nextAt = renewAt.getTime();
       log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - t0) }, 'certificate obtained');
     } catch (err) {
@@ -227,7 +366,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
 
   /** acme-client reports a CA gone mid-order as a TypeError; ask the directory for the real cause. */
   const explain = async (err: unknown, r: Resolver): Promise<Error> => {
-    if (err instanceof AcmeError || (err as GatehouseError).code === 'ACME_CA_UNREACHABLE') return err as Error;
+    if (err instanceof AcmeError || err instanceof StorageError || (err as GatehouseError).code === 'ACME_CA_UNREACHABLE') return err as Error;
     try {
       await checkDirectory(r.url, agent!);
     } catch (down) {
@@ -254,11 +393,14 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       // Its own retries (5+10+15+20+25 s, then a TypeError) are off: the manager's per-name backoff retries.
       acme.axios.defaults.httpsAgent = agent;
       (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+      // A shared store connects in the background; give it a moment so a restart serves what it holds at once.
+      await store.whenAvailable(STORE_WAIT_MS);
       for (const w of wanted) {
         const r = resolverFor(w.resolver);
-        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, running: undefined };
+        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, storageFailures: 0 };
         entries.push(entry);
         try {
+          entry.stamp = await r.storage.certificateStamp(w.names[0]!);
           const stored = await r.storage.readCertificate(w.names[0]!);
           if (!stored) {
             // No certificate yet: order at once, unless the CA itself said when (a restart must not dodge a rate limit).
@@ -269,25 +411,23 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
             }
             continue;
           }
-          const info = acme.crypto.readCertificateInfo(stored.certPem);
-          const have = new Set([info.domains.commonName, ...info.domains.altNames].map((n) => n.toLowerCase()));
-          if (!w.names.every((n) => have.has(n))) {
-            log.info({ names: w.names, stored: [...have] }, 'stored certificate has other names, ordering anew');
-            continue;
-          }
-          options.certs.put(sourceOf(r, w), stored.certPem, stored.keyPem);
-          entry.certPem = stored.certPem;
-          const renewAt = stored.status?.renewAt ? new Date(stored.status.renewAt) : renewalTime(info.notBefore, info.notAfter);
-          const retryAt = stored.status?.caRetryAt ? Date.parse(stored.status.caRetryAt) : 0;
-          entry.status = { ...(stored.status ?? {}), resolver: w.resolver, names: w.names, notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
-          entry.nextAt = Math.max(renewAt.getTime(), retryAt);
+          useStored(entry, stored, false);
         } catch (err) {
-          log.warn({ names: w.names, reason: (err as Error).message }, 'stored certificate unusable, ordering anew');
+          // An unreachable store is retried under the lock once it is back; only a broken certificate is ordered anew.
+          if (err instanceof StorageError) log.error({ names: w.names, code: err.code, reason: err.message }, 'stored certificate not readable, storage unavailable');
+          else log.warn({ names: w.names, reason: (err as Error).message }, 'stored certificate unusable, ordering anew');
         }
       }
     },
     start() {
       started = true;
+      store.onCertificateChanged((id, main) => void checkStored((e) => e.resolver.caId === id && e.wanted.names[0] === main));
+      store.onAvailable(() => {
+        for (const e of entries) if (e.storageFailures > 0) e.nextAt = Date.now();
+        schedule();
+      });
+      checkTimer = setInterval(() => void checkStored(), storageCheckMs);
+      checkTimer.unref();
       schedule();
       void checkRenewalInfo();
       ariTimer = setInterval(() => void checkRenewalInfo(), ARI_INTERVAL_MS);
@@ -298,6 +438,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       if (!e) throw new AcmeError('ACME_CONFIG', `no certificate resolver manages ${name}`);
       await e.running;
       const asked = Date.now();
+      e.forced = true;
       await run(e);
       // The attempt logs and records its own failure; the caller (gatehouse renew) gets it too.
       if (e.status.lastError !== undefined && Date.parse(e.status.lastErrorAt ?? '') >= asked) throw new AcmeError('ACME_ORDER_FAILED', e.status.lastError);
@@ -307,10 +448,11 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       stopped = true;
       clearTimeout(timer);
       clearInterval(ariTimer);
+      clearInterval(checkTimer);
     },
   };
 }
 
 function sourceOf(r: Resolver, w: WantedCertificate): string {
-  return `${r.storage.certDir(w.names[0]!)}/fullchain.pem`;
+  return r.storage.describe(w.names[0]!);
 }

@@ -4,7 +4,7 @@
  * already valid (reused by the CA) are skipped. The registry entries are removed whatever the outcome.
  */
 import * as acme from 'acme-client';
-import type { ChallengeRegistry } from '../challenges/index.js';
+import { isSharedRegistry, type ChallengeRegistry } from '../challenges/index.js';
 import type { ChallengeType } from '../config/schema-acme.js';
 import type { Logger } from '../log.js';
 import { AcmeError, problemText, withProblems } from './problems.js';
@@ -63,6 +63,8 @@ async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<
       const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, await acme.crypto.createPrivateEcdsaKey('P-256'));
       registry.putAlpn(name, alpnCert.toString(), alpnKey.toString());
     }
+    // A shared registry (several instances, Redis) must have reached every instance before the CA asks any of them.
+    if (isSharedRegistry(registry)) await registry.published(type === 'http-01' ? 'http' : 'alpn', type === 'http-01' ? token : name);
     await selfTest(type, name, token, keyAuthorization, req.endpoints());
     log.info({ name, challenge: type }, 'acme challenge ready');
     await client.completeChallenge(challenge);
