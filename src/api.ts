@@ -11,7 +11,7 @@ import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCe
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
 import { isMountPoint } from './reload/mount.js';
-import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings } from './challenges/index.js';
+import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings, type ChallengeRegistry } from './challenges/index.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook, startEdge, type Edge } from './edge/start.js';
@@ -118,8 +118,31 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   let certs: CertStore | undefined;
   let ticketKeys: TicketKeys | undefined;
   let acme: AcmeManager | undefined;
-  let control: import('node:net').Server | undefined;
+  // Pending challenges outlive a reload: an order placed by a retired manager is still answered.
+  let challenges: ChallengeRegistry = createMemoryChallengeRegistry();
+  // The manager puts into whichever store is in force (a reload may replace the store).
+  const certSink = {
+    put(source: string, certPem: string, keyPem: string): void {
+      certs?.put(source, certPem, keyPem);
+    },
+  };
+  /** ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use. */
   let storage: Storage | undefined;
+  const createManager = (cfg: Config): AcmeManager | undefined => {
+    if (!certs || !cfg.certificateResolvers) return undefined;
+    storage ??= createStorage(cfg, { stateDir: resolveStateDir(cfg, env), ...(configFile !== undefined ? { configFile } : {}), log });
+    return createAcmeManager({
+      config: cfg,
+      ...(configFile !== undefined ? { configFile } : {}),
+      stateDir: resolveStateDir(cfg, env),
+      certs: certSink,
+      registry: challenges,
+      storage,
+      endpoints: () => challengeEndpoints(config, edge),
+      log,
+    });
+  };
+  let control: import('node:net').Server | undefined;
   let watcher: ConfigWatch | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let startedAt: string | undefined;
@@ -141,6 +164,35 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     retired.add(previous);
     previous.retire(cut).catch((err: unknown) => log.warn({ err }, 'retired runtime did not close cleanly'));
     const errors: string[] = [];
+    const before = previous.config;
+    // The certificate store is built anew when what it loads changed (or TLS appears); ACME with it, or when the
+    // certificates wanted changed. A retired manager finishes the orders under way; the new one starts after them,
+    // so a name is never ordered twice, and finds their certificates in storage.
+    const storeChanged = needsCertificates(next) && (certs === undefined || tlsKey(next, env) !== tlsKey(before, env));
+    if (storeChanged) {
+      try {
+        const fresh = await createCertStore(certStoreOptions(next, configFile, env, log));
+        const old = certs;
+        certs = fresh;
+        old?.close();
+        log.info('certificate store reloaded');
+      } catch (err) {
+        errors.push(`certificates not reloaded: ${(err as Error).message}`);
+        log.error({ err }, 'certificate store not reloaded, the previous one serves');
+      }
+    }
+    if (storeChanged || acmeKey(next, env) !== acmeKey(before, env)) {
+      const old = acme;
+      const fresh = createManager(next);
+      acme = fresh;
+      void (async () => {
+        await old?.retire();
+        old?.stop();
+        await fresh?.load();
+        if (acme === fresh && edge !== undefined) fresh?.start();
+        if (fresh) log.info({ certificates: fresh.list().length }, 'certificate resolvers reloaded');
+      })().catch((err: unknown) => log.error({ err }, 'certificate resolvers not reloaded'));
+    }
     try {
       await edge?.update(next, graceMs());
     } catch (err) {
@@ -214,32 +266,22 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     },
     async start() {
       certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, env, log)) : undefined;
-      const store = certs;
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
-      // ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use.
-      // The ACME state and pending challenges: the state directory, or Redis shared by several instances.
-      storage = store && config.certificateResolvers ? createStorage(config, { stateDir: resolveStateDir(config, env), ...(configFile !== undefined ? { configFile } : {}), log }) : undefined;
-      const challenges = storage ? (isRedisStorage(storage) ? createSharedChallengeRegistry(storage, log) : createMemoryChallengeRegistry()) : undefined;
-      acme = store && challenges
-        ? createAcmeManager({
-            config,
-            ...(configFile !== undefined ? { configFile } : {}),
-            stateDir: resolveStateDir(config, env),
-            certs: store,
-            registry: challenges,
-            storage: storage!,
-            endpoints: () => challengeEndpoints(config, edge),
-            log,
-          })
-        : undefined;
+      // The ACME state and pending challenges: the state directory, or Redis shared by several instances (then the
+      // challenges too). Chosen at start: a reload that changes `storage` takes effect at the next start.
+      if (certs && config.certificateResolvers) {
+        storage = createStorage(config, { stateDir: resolveStateDir(config, env), ...(configFile !== undefined ? { configFile } : {}), log });
+        if (isRedisStorage(storage)) challenges = createSharedChallengeRegistry(storage, log);
+      }
+      acme = createManager(config);
       await acme?.load();
       const sources: TlsSources = {
         routes: (ep) => runtime.routes(ep),
         current: () => runtime,
         tcpRoutes: (ep) => runtime.tcpRoutes(ep),
-        selectCertificate: (sni) => store?.select(sni),
-        ...(challenges ? { alpnChallenge: (sni: string) => challenges.alpnContext(sni) } : {}),
-        ...(challenges?.fetchAlpnContext ? { fetchAlpnChallenge: (sni: string) => challenges.fetchAlpnContext!(sni) } : {}),
+        selectCertificate: (sni) => certs?.select(sni),
+        alpnChallenge: (sni: string) => challenges.alpnContext(sni),
+        ...(challenges.fetchAlpnContext ? { fetchAlpnChallenge: (sni: string) => challenges.fetchAlpnContext!(sni) } : {}),
         // Read per validator handshake (rare), so a reload's peers apply at once.
         challengePeers: () => peerSettings(config),
         ticketKeys,
@@ -254,10 +296,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         throw err;
       }
       acme?.start();
-      const manager = acme;
       // `gatehouse reload`, `status` and `renew NAME` reach the instance here; a socket that cannot be made only
       // costs those commands. Only for a config file (the demo and library objects keep the working directory clean).
-      if (configFile !== undefined || manager) {
+      if (configFile !== undefined || acme) {
         const stateDir = resolveStateDir(config, env);
         control = await mkdir(stateDir, { recursive: true, mode: 0o700 })
           .then(() =>
@@ -268,9 +309,9 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
                   const result = await reload();
                   return result.ok ? { ok: true, data: result } : { ok: false, error: result.errors.join('\n'), data: result };
                 }
-                if (req.command === 'status') return { ok: true, data: { ...status(), certificates: manager?.list() ?? [] } };
-                if (!manager) return { ok: false, error: `no certificate resolver is running (${req.name})` };
-                await manager.renew(req.name);
+                if (req.command === 'status') return { ok: true, data: { ...status(), certificates: acme?.list() ?? [] } };
+                if (!acme) return { ok: false, error: `no certificate resolver is running (${req.name})` };
+                await acme.renew(req.name);
                 return { ok: true };
               },
               log,
@@ -355,6 +396,17 @@ function challengeEndpoints(config: Config, edge: Edge | undefined): { http: { h
     (spec?.tls ? out.tls : out.http).push({ host: a.address, port: a.port });
   }
   return out;
+}
+
+/** What the certificate store is built from: a change rebuilds it on reload. */
+function tlsKey(config: Config, env: NodeJS.ProcessEnv): string {
+  return JSON.stringify({ tls: config.tls ?? null, stateDir: resolveStateDir(config, env) });
+}
+
+/** What the ACME manager is built from: a change builds a new one on reload. */
+function acmeKey(config: Config, env: NodeJS.ProcessEnv): string {
+  const wanted = wantedCertificates(config).wanted.map((w) => [w.id, w.challenges]);
+  return JSON.stringify({ resolvers: config.certificateResolvers ?? null, wanted, storage: config.storage ?? null, stateDir: resolveStateDir(config, env) });
 }
 
 /** Whether any entry point terminates TLS (then the certificate store is loaded). */

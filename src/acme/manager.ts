@@ -63,6 +63,11 @@ export interface AcmeManager {
   /** Renews `name`'s certificate now; resolves when it is served, rejects with the attempt's error. */
   renew(name: string): Promise<void>;
   list(): readonly ManagedCertificate[];
+  /**
+   * A reload replaced this manager: nothing new is started, attempts under way run to their end (their
+   * certificates are stored and served); resolves when the last has ended.
+   */
+  retire(): Promise<void>;
   stop(): void;
 }
 
@@ -120,6 +125,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   let checkTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   let started = false;
+  let retired = false;
 
   const resolverFor = (name: string): Resolver => {
     let r = resolvers.get(name);
@@ -147,7 +153,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
 
   const schedule = () => {
     clearTimeout(timer);
-    if (stopped || !started || entries.length === 0) return;
+    if (stopped || retired || !started || entries.length === 0) return;
     // At the cap, the next finishing attempt calls schedule() again.
     if (entries.filter((e) => e.running).length >= MAX_CONCURRENT) return;
     const next = Math.min(...entries.filter((e) => !e.running).map((e) => e.nextAt));
@@ -444,6 +450,12 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       if (e.status.lastError !== undefined && Date.parse(e.status.lastErrorAt ?? '') >= asked) throw new AcmeError('ACME_ORDER_FAILED', e.status.lastError);
     },
     list: () => entries.map((e) => ({ ...e.status, id: e.wanted.id, ca: e.resolver.url })),
+    async retire() {
+      retired = true;
+      clearTimeout(timer);
+      clearInterval(ariTimer);
+      await Promise.allSettled(entries.map((e) => e.running));
+    },
     stop() {
       stopped = true;
       clearTimeout(timer);
