@@ -6,6 +6,7 @@ import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -162,6 +163,79 @@ describe('config reload', () => {
     await until(() => gh.logs.some((l) => l.msg === 'entry point removed, draining' && l['entryPoint'] === 'extra'), 3_000, 'extra removed');
     expect(await tryConnect(extra)).toBe('refused');
     expect((await httpRequest(gh.ports['web']!, { host: 'a.test' })).text).toBe('A');
+  });
+});
+
+describe('reloading TLS and passthrough', () => {
+  it('a certificate added to tls.certificates by a reload is served without a restart', async () => {
+    const dir = await stateDir();
+    const fixture = fileURLToPath(new URL('../fixtures/certs/wrong.pem', import.meta.url));
+    const base = {
+      stateDir: dir,
+      entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
+      http: { routers: { r: { rule: 'Host(`right.example`)', respond: { body: 'ok' } } } },
+    };
+    const gh = await startGatehouse(base);
+    const port = gh.ports['websecure']!;
+    const subject = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'right.example', rejectUnauthorized: false }, () => {
+          resolve(String(s.getPeerCertificate().subjectaltname));
+          s.destroy();
+        });
+        s.once('error', reject);
+      });
+    expect(await subject()).not.toContain('right.example');
+    await edit(gh, { ...base, tls: { certificates: [{ certFile: fixture, keyFile: fixture }] } });
+    await until(() => gh.logs.some((l) => l.msg === 'certificate store reloaded'), 3_000, 'store reloaded');
+    expect(await subject()).toContain('DNS:right.example');
+    expect(gh.ports['websecure']).toBe(port);
+  });
+
+  it('a passthrough stream whose router a reload removed runs on by default, and is cut with closeRemovedConnections', async () => {
+    const dir = await stateDir();
+    const backend = await startTlsBackend((socket) => socket.on('data', (c: Buffer) => socket.write(c)));
+    const config = (routers: boolean, cut: boolean) => ({
+      stateDir: dir,
+      lifecycle: { closeRemovedConnections: cut },
+      entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
+      http: { routers: { r: { rule: 'Host(`other.test`)', respond: { body: 'x' } } } },
+      tcp: {
+        ...(routers ? { routers: { echo: { rule: 'HostSNI(`echo.test`)', service: 'echo' } } } : {}),
+        services: { echo: { loadBalancer: { servers: [{ address: backend.address }] } } },
+      },
+    });
+    const gh = await startGatehouse(config(true, false));
+    const open = async () => {
+      const s = tlsConnect({ host: '127.0.0.1', port: gh.ports['websecure']!, servername: 'echo.test', rejectUnauthorized: false });
+      await new Promise<void>((resolve, reject) => {
+        s.once('secureConnect', () => resolve());
+        s.once('error', reject);
+      });
+      return s;
+    };
+    const echo = (s: import('node:tls').TLSSocket, text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no echo')), 2_000);
+        s.once('data', (c: Buffer) => {
+          clearTimeout(timer);
+          resolve(c.toString());
+        });
+        s.write(text);
+      });
+
+    const kept = await open();
+    expect(await echo(kept, 'before')).toBe('before');
+    await edit(gh, config(false, false));
+    expect(await echo(kept, 'after removal')).toBe('after removal');
+    kept.destroy();
+
+    await edit(gh, config(true, true));
+    const cut = await open();
+    expect(await echo(cut, 'before')).toBe('before');
+    const closed = new Promise<void>((resolve) => cut.once('close', () => resolve()));
+    await edit(gh, config(false, true));
+    await closed;
   });
 });
 
