@@ -153,7 +153,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
 
   /** Swap in `next`: the runtime first (requests from now on use it), then the listeners, then ACME. */
   const apply = async (next: Config, started: number): Promise<ReloadResult> => {
-    const nextRuntime = buildRuntime(next, plugins, log);
+    const nextRuntime = buildRuntime(next, plugins, log, runtime);
     logProblems(nextRuntime, log);
     const previous = runtime;
     const cut = (next.lifecycle?.closeRemovedConnections ?? DEFAULTS.closeRemovedConnections)
@@ -225,6 +225,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         return lastReload;
       }
       const result = await apply(next, started);
+      if (edge !== undefined) syncWatcher();
       reloads++;
       lastReload = result;
       log.info({ ms: result.ms, ok: result.ok, problems: runtime.problems.length, retired: retired.size }, 'config reloaded');
@@ -246,6 +247,28 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     problems: runtime.problems.map((p) => p.error.toString()),
     retiredRuntimes: retired.size,
   });
+
+  /** Watch the config file when the config in force says so (a reload may turn the watch on or off). */
+  const syncWatcher = (): void => {
+    const wanted = configFile !== undefined && (config.lifecycle?.watch ?? DEFAULTS.watchConfig);
+    if (!wanted) {
+      watcher?.close();
+      watcher = undefined;
+      return;
+    }
+    if (watcher || configFile === undefined) return;
+    const text = readConfigText(configFile);
+    watcher = watchConfig(
+      {
+        file: configFile,
+        debounceMs: () => parseDuration(config.lifecycle?.reloadDebounce ?? DEFAULTS.reloadDebounce),
+        pollMs: CONFIG_POLL_MS,
+        onChange: async () => void (await reload()),
+        log,
+      },
+      text === undefined ? undefined : contentHash(text),
+    );
+  };
 
   /** Retired runtimes with nothing left running are disposed of and forgotten. */
   const sweepRetired = (): void => {
@@ -322,15 +345,10 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
             return undefined;
           });
       }
-      if (configFile !== undefined && (config.lifecycle?.watch ?? DEFAULTS.watchConfig)) {
-        if (isMountPoint(configFile)) {
-          log.warn({ file: configFile }, 'the config file is a single-file mount: edits that replace the file (most editors do) will not be seen; mount its directory instead');
-        }
-        watcher = watchConfig(
-          { file: configFile, debounceMs: parseDuration(config.lifecycle?.reloadDebounce ?? DEFAULTS.reloadDebounce), pollMs: CONFIG_POLL_MS, onChange: async () => void (await reload()), log },
-          initialText === undefined ? undefined : contentHash(initialText),
-        );
+      if (configFile !== undefined && isMountPoint(configFile)) {
+        log.warn({ file: configFile }, 'the config file is a single-file mount: edits that replace the file (most editors do) will not be seen; mount its directory instead');
       }
+      syncWatcher();
       sweep = setInterval(sweepRetired, RETIRED_SWEEP_MS);
       sweep.unref();
       startedAt = new Date().toISOString();

@@ -16,17 +16,36 @@ import { createWeighted } from './weighted.js';
 /** The built services of one config: a handler or the reason it could not be built, by service name. */
 export interface ServiceSet {
   readonly handlers: ReadonlyMap<string, Handler | GatehouseError>;
+  /**
+   * The load-balancer upstreams by service name, with the spec they were built from. A reload's new set takes over
+   * the ones whose spec did not change (pools, health state, round-robin position carry on); this set then leaves
+   * them open when it closes.
+   */
+  readonly pools?: ReadonlyMap<string, PoolEntry>;
   /** Stop every active health check (a reload retired the set; requests in flight still use its pools). */
   stopHealthChecks(): void;
   /** Close every upstream pool the set opened. */
   close(): Promise<void>;
 }
 
-/** Build every service in `config.http.services`. Never throws: failures become entries holding the error. */
-export function buildServices(config: Config, plugins: Plugins, log: Logger): ServiceSet {
+/** One service's upstream, and whether a newer set has taken it over. */
+export interface PoolEntry {
+  readonly key: string;
+  readonly upstream: Upstream;
+  handedOver: boolean;
+}
+
+/**
+ * Build every service in `config.http.services`. Never throws: failures become entries holding the error.
+ * `previous` (a reload): its upstreams whose service has the same name and spec are taken over, not rebuilt.
+ */
+export function buildServices(config: Config, plugins: Plugins, log: Logger, previous?: ServiceSet): ServiceSet {
   const specs = config.http?.services ?? {};
   const handlers = new Map<string, Handler | GatehouseError>();
-  const upstreams: Upstream[] = [];
+  const pools = new Map<string, PoolEntry>();
+  // Dropped once built: the closures returned below share this scope, and holding the previous set would chain
+  // every set since start.
+  let predecessor = previous;
   const building: string[] = [];
 
   /** The built service `name` (building it first if needed), or undefined when there is none by that name. */
@@ -68,14 +87,21 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger): Se
       });
     }
     if (spec.loadBalancer) {
+      const key = JSON.stringify(spec.loadBalancer);
+      const prior = predecessor?.pools?.get(name);
       let upstream: Upstream;
-      try {
-        upstream = createUpstream(upstreamOptions(spec.loadBalancer, name), log.child({ service: name }));
-      } catch (cause) {
-        // A server URL the schema lets through but the forwarder cannot use (https://, ftp://): this service only.
-        return new GatehouseError('CONFIG_SCHEMA', (cause as Error).message, { cause, location: { path: `${path}/loadBalancer` } });
+      if (prior !== undefined && prior.key === key && !prior.handedOver) {
+        prior.handedOver = true;
+        upstream = prior.upstream;
+      } else {
+        try {
+          upstream = createUpstream(upstreamOptions(spec.loadBalancer, name), log.child({ service: name }));
+        } catch (cause) {
+          // A server URL the schema lets through but the forwarder cannot use (https://, ftp://): this service only.
+          return new GatehouseError('CONFIG_SCHEMA', (cause as Error).message, { cause, location: { path: `${path}/loadBalancer` } });
+        }
       }
-      upstreams.push(upstream);
+      pools.set(name, { key, upstream, handedOver: false });
       return forwardingHandler(upstream);
     }
     if (spec.weighted) return buildWeighted(name, spec.weighted, `${path}/weighted`, reference);
@@ -84,13 +110,16 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger): Se
   };
 
   for (const name of Object.keys(specs)) lookup(name);
+  predecessor = undefined;
+  const owned = (): Upstream[] => [...pools.values()].filter((p) => !p.handedOver).map((p) => p.upstream);
   return {
     handlers,
+    pools,
     stopHealthChecks: () => {
-      for (const u of upstreams) u.stopHealthChecks();
+      for (const u of owned()) u.stopHealthChecks();
     },
     close: async () => {
-      await Promise.allSettled(upstreams.map((u) => u.close()));
+      await Promise.allSettled(owned().map((u) => u.close()));
     },
   };
 }

@@ -22,7 +22,7 @@ async function setup(text: string, pollMs = 0) {
   const file = join(dir, 'config.json');
   await writeFile(file, text);
   const changes: number[] = [];
-  watch = watchConfig({ file, debounceMs: 50, pollMs, log, onChange: async () => void changes.push(Date.now()) }, contentHash(text));
+  watch = watchConfig({ file, debounceMs: () => 50, pollMs, log, onChange: async () => void changes.push(Date.now()) }, contentHash(text));
   return { dir, file, changes };
 }
 

@@ -20,7 +20,8 @@ export interface ConfigWatch {
 
 export interface ConfigWatchOptions {
   readonly file: string;
-  readonly debounceMs: number;
+  /** Read at every change, so a reload that changes it applies from the next edit. */
+  readonly debounceMs: () => number;
   /** Poll interval backing up the watch; 0 turns it off. */
   readonly pollMs: number;
   /** The file's content changed: reload. Called one at a time (the next change waits for this one). */
@@ -79,7 +80,7 @@ export function watchConfig(options: ConfigWatchOptions, initialHash: string | u
 
   const schedule = (): void => {
     clearTimeout(timer);
-    timer = setTimeout(run, options.debounceMs);
+    timer = setTimeout(run, options.debounceMs());
     timer.unref();
   };
 

@@ -11,7 +11,7 @@ import type { Plugins } from '../http/contract.js';
 import type { RouteGeneration } from '../http/dispatch.js';
 import { buildMiddlewares } from '../http/middlewares.js';
 import { buildRouteTable, type CompiledRoute, type RouterProblem } from '../http/router.js';
-import { buildServices } from '../http/services.js';
+import { buildServices, type ServiceSet } from '../http/services.js';
 import type { Logger } from '../log.js';
 import { buildTcpRoutes, type TcpRoute } from '../tcp/index.js';
 import { closeWebSocket } from '../upstream/index.js';
@@ -19,6 +19,8 @@ import { closeWebSocket } from '../upstream/index.js';
 /** A compiled config. `routes` is what the dispatcher reads on every request. */
 export interface Runtime extends RouteGeneration {
   readonly config: Config;
+  /** Its services (a reload's next runtime takes over the unchanged upstreams). */
+  readonly services: ServiceSet;
   /** Routers (HTTP and TCP) that were disabled, with the reason. */
   readonly problems: readonly RouterProblem[];
   /** Passthrough routes of a TLS entry point, highest priority first. */
@@ -44,9 +46,12 @@ export interface Runtime extends RouteGeneration {
 const NO_ROUTES: readonly CompiledRoute[] = [];
 const NO_TCP_ROUTES: readonly TcpRoute[] = [];
 
-/** Compile a validated config. Never throws for a broken router: it is disabled and listed in `problems`. */
-export function buildRuntime(config: Config, plugins: Plugins, log: Logger): Runtime {
-  const services = buildServices(config, plugins, log);
+/**
+ * Compile a validated config. Never throws for a broken router: it is disabled and listed in `problems`.
+ * `previous` (a reload): the runtime in force, whose upstreams of unchanged services are taken over.
+ */
+export function buildRuntime(config: Config, plugins: Plugins, log: Logger, previous?: Runtime): Runtime {
+  const services = buildServices(config, plugins, log, previous?.services);
   const middlewares = buildMiddlewares(config, plugins);
   const table = buildRouteTable(config, services, middlewares);
   const tcp = buildTcpRoutes(config, log);
@@ -64,6 +69,7 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger): Run
 
   return {
     config,
+    services,
     problems: [...table.problems, ...tcp.problems],
     routes: (entryPoint) => table.byEntryPoint.get(entryPoint) ?? NO_ROUTES,
     tcpRoutes: (entryPoint) => tcp.byEntryPoint.get(entryPoint) ?? NO_TCP_ROUTES,

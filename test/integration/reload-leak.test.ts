@@ -68,7 +68,11 @@ it('1000 reloads: heap and file descriptors stay within a small bound, retired r
 
   let heapAt100 = 0;
   let fdsAt100 = 0;
+  // Precise: every replaced config's services object must be collectable once its runtime is gone (a runtime that
+  // kept its predecessor alive would keep them all).
+  const replaced: WeakRef<object>[] = [];
   for (let i = 1; i <= 1000; i++) {
+    if (i > 1) replaced.push(new WeakRef(gh.config.http!.services!));
     const result = await gh.reload(config(i));
     expect(result.ok).toBe(true);
     if (i % 50 === 0) {
@@ -85,6 +89,8 @@ it('1000 reloads: heap and file descriptors stay within a small bound, retired r
   await new Promise((r) => setTimeout(r, 1_500));
   const heapAt1000 = await settledHeap();
   const fdsAt1000 = openFds();
+  const alive = replaced.filter((r) => r.deref() !== undefined).length;
+  expect(alive).toBe(0);
   const status = gh.status();
   expect(status.reloads).toBe(1000);
   expect(status.retiredRuntimes).toBe(0);
