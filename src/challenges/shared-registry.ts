@@ -77,6 +77,17 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
     }
   };
   const drop = (kind: ChallengeKind, key: string) => void (kind === 'http' ? tokens.delete(key) : alpn.delete(key));
+  /**
+   * Once subscribed (first time, and after every reconnect), reads what is pending in Redis. A put stores before it
+   * publishes, so any put is either seen here or received as a message: none falls between the two.
+   */
+  const refill = async () => {
+    if (!(await store.whenAvailable(5_000))) return; // the next reconnect tries again
+    for (const kind of ['http', 'alpn'] as const) {
+      const entries = await store.pendingChallenges(kind).catch(() => []);
+      for (const [key, value] of entries) if (!(kind === 'http' ? tokens : alpn).has(key)) fill(kind, key, value, Date.now() + CHALLENGE_TTL_MS);
+    }
+  };
 
   store.subscribe(CHANNEL, (text) => {
     const m = parse(text);
@@ -86,7 +97,7 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
       else if (m.op === 'remove') drop(m.kind, m.key);
     }
     if (m.op === 'put') void store.publish(ACK_CHANNEL, JSON.stringify({ id: m.id, from: store.instanceId })).catch(() => undefined);
-  });
+  }, () => void refill());
   store.subscribe(ACK_CHANNEL, (text) => {
     const ack = parse(text) as { id?: string } | undefined;
     const w = ack?.id !== undefined ? waiting.get(ack.id) : undefined;
@@ -94,14 +105,6 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
     w.acks++;
     if (w.expected !== undefined && w.acks >= w.expected) w.done();
   });
-  // A (re)connected instance may have missed puts: read what is pending.
-  const refill = async () => {
-    for (const kind of ['http', 'alpn'] as const) {
-      const entries = await store.pendingChallenges(kind).catch(() => []);
-      for (const [key, value] of entries) fill(kind, key, value, Date.now() + CHALLENGE_TTL_MS);
-    }
-  };
-  store.onAvailable(() => void refill());
 
   /** Stores `value` in Redis, announces it, and waits (bounded) for every subscriber's acknowledgement. */
   const share = async (kind: ChallengeKind, key: string, value: string): Promise<void> => {

@@ -28,9 +28,10 @@ export interface RedisConnection {
   run<T>(what: string, command: (client: RedisClientType) => Promise<T>): Promise<T>;
   /**
    * Subscribes to `channel` as soon as the pub/sub connection is up, and again after a reconnect that lost it (a
-   * subscription queued while Redis was down fails with the connection).
+   * subscription queued while Redis was down fails with the connection). `onSubscribed` runs each time the
+   * subscription is (re)established: what was published while it was not is lost, so that is when to catch up.
    */
-  subscribe(channel: string, listener: (message: string) => void): void;
+  subscribe(channel: string, listener: (message: string) => void, onSubscribed?: () => void): void;
   /** Resolves true when the command connection is ready, false after `timeoutMs`. */
   whenReady(timeoutMs: number): Promise<boolean>;
   /** Called each time the command connection becomes ready (first connect and every reconnect). */
@@ -44,6 +45,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** Reconnect backoff: 100 ms doubling to 5 s, so a Redis that comes back is used within seconds. */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/** Time given to node-redis's own re-subscription after a reconnect. */
+const RESUBSCRIBED_MS = 100;
 
 /** Opens both connections in the background; never throws for an unreachable server. */
 export function connectRedis(settings: RedisSettings, log: Logger): RedisConnection {
@@ -89,19 +92,24 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
   const lastLogged = new Map<string, string>();
   const client = make('commands');
   const subscriber = make('pubsub');
-  const channels = new Map<string, (message: string) => void>();
+  const channels = new Map<string, { listener: (message: string) => void; onSubscribed: (() => void) | undefined }>();
   const subscribed = new Set<string>();
   const subscribeOne = (channel: string) => {
     if (subscribed.has(channel) || !subscriber.isReady) return;
     subscribed.add(channel);
-    subscriber.subscribe(channel, channels.get(channel)!).catch((err: unknown) => {
+    const { listener, onSubscribed } = channels.get(channel)!;
+    subscriber.subscribe(channel, listener).then(onSubscribed, (err: unknown) => {
       subscribed.delete(channel); // tried again at the next 'ready'
       log.warn({ redis: where, channel, reason: explainRedisError(err) }, 'redis subscription failed');
     });
   };
-  // node-redis re-subscribes what it had after a reconnect; what never got through is done here.
+  // node-redis re-subscribes what it had after a reconnect (its SUBSCRIBE goes out first, so a short delay covers
+  // it); what never got through is done here.
   subscriber.on('ready', () => {
-    for (const channel of channels.keys()) subscribeOne(channel);
+    for (const [channel, { onSubscribed }] of channels) {
+      if (!subscribed.has(channel)) subscribeOne(channel);
+      else if (onSubscribed) setTimeout(onSubscribed, RESUBSCRIBED_MS).unref();
+    }
   });
   return {
     client,
@@ -121,8 +129,8 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
         clearTimeout(timer);
       }
     },
-    subscribe(channel, listener) {
-      channels.set(channel, listener);
+    subscribe(channel, listener, onSubscribed) {
+      channels.set(channel, { listener, onSubscribed });
       subscribeOne(channel);
     },
     whenReady(timeoutMs) {

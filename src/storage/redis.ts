@@ -22,8 +22,11 @@ export interface RedisStorage extends Storage {
   readonly instanceId: string;
   /** Publishes on `<prefix>:<channel>`; resolves how many subscribers received it (PUBLISH's reply). */
   publish(channel: string, message: string): Promise<number>;
-  /** Subscribes to `<prefix>:<channel>` (once Redis is up); the subscription survives reconnections. */
-  subscribe(channel: string, listener: (message: string) => void): void;
+  /**
+   * Subscribes to `<prefix>:<channel>` (once Redis is up); the subscription survives reconnections, and
+   * `onSubscribed` runs each time it is (re)established.
+   */
+  subscribe(channel: string, listener: (message: string) => void, onSubscribed?: () => void): void;
   /** Every pending challenge of `kind` in the store (to fill a cache after a (re)connect). */
   pendingChallenges(kind: ChallengeKind): Promise<[key: string, value: string][]>;
 }
@@ -42,7 +45,7 @@ export function createRedisStorage(settings: RedisSettings & { keyPrefix: string
   const instanceId = randomBytes(8).toString('hex');
   const cas = new Map<string, RedisCaStorage>();
   const changeListeners: ((caId: string, main: string) => void)[] = [];
-  const subscribe = (channel: string, listener: (message: string) => void) => conn.subscribe(`${p}:${channel}`, listener);
+  const subscribe = (channel: string, listener: (message: string) => void, onSubscribed?: () => void) => conn.subscribe(`${p}:${channel}`, listener, onSubscribed);
   subscribe('events', (message) => {
     const event = parse<{ type: string; ca: string; main: string; from: string }>(message);
     if (event?.type !== 'certificate' || event.from === instanceId) return;

@@ -1,0 +1,180 @@
+/**
+ * Several instances sharing one Redis, against a real Pebble and a real redis-server (../shared/acme/README.md
+ * scenario (e), Redis mode):
+ * - lock: three gatehouses on 127.0.0.2/.3/.4 start together with an empty store; Pebble gets exactly one order and
+ *   all three serve the same serial; a fourth instance started later serves it from Redis without ordering;
+ * - every (orderer, target) pair of the three, for http-01 and for tls-alpn-01: the target answers the orderer's
+ *   challenge from the shared store (no peers configured);
+ * - a Redis that is down at start: gatehouse serves its default certificate, logs the real cause, orders nothing,
+ *   and obtains the certificate once Redis is up.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
+import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import type { LogLine } from '../helpers/log-lines.js';
+import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+
+const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
+const PASSWORD = 'redis-Secret-4-tests';
+let pebble: Pebble;
+let redis: RedisServer;
+
+beforeAll(async () => {
+  [pebble, redis] = await Promise.all([startPebble(), startRedis({ password: PASSWORD })]);
+}, 30_000);
+
+afterEach(async () => {
+  await stopAllGatehouses();
+});
+
+afterAll(async () => {
+  await stopAllGatehouses();
+  await removeStateDirs();
+  await Promise.all([pebble?.stop(), redis?.stop()]);
+});
+
+/** A config with an http-01 and a tls-alpn-01 resolver, one router per name, and the state in Redis. */
+function config(address: string, names: { http?: readonly string[]; alpn?: readonly string[] }, redisUrl: string, keyPrefix: string): object {
+  const acme = (challenges: string[]) => ({ acme: { caServer: pebble.directoryUrl, email: 'ops@lab.test', caBundle: pebble.apiCaFile, challenges } });
+  const routers = [...(names.http ?? []).map((n) => [n, 'h'] as const), ...(names.alpn ?? []).map((n) => [n, 'a'] as const)];
+  return {
+    log: { level: 'info', accessLog: false },
+    entryPoints: { web: { address: `${address}:${pebble.httpPort}` }, websecure: { address: `${address}:${pebble.tlsPort}`, tls: {} } },
+    certificateResolvers: { h: acme(['http-01']), a: acme(['tls-alpn-01']) },
+    // The password comes from the environment, as the docs say it should.
+    storage: { redis: { url: redisUrl, password: '${REDIS_PASSWORD}', keyPrefix } },
+    http: { routers: Object.fromEntries(routers.map(([n, r], i) => [`r${i}`, { rule: `Host(\`${n}\`)`, respond: { body: `hello ${n}\n` }, tls: { certResolver: r } }])) },
+  };
+}
+
+async function start(address: string, names: { http?: readonly string[]; alpn?: readonly string[] }, keyPrefix: string, redisUrl = redis.url): Promise<GatehouseProcess> {
+  return startGatehouse(config(address, names, redisUrl, keyPrefix), { env: { GATEHOUSE_STATE_DIR: await freshStateDir(), REDIS_PASSWORD: PASSWORD } });
+}
+
+/** Waits until `gh` logged the outcome of an order for each of `names`; returns the outcomes by name. */
+async function outcomes(gh: GatehouseProcess, names: readonly string[], timeoutMs = 30_000): Promise<Map<string, LogLine>> {
+  const done = (l: LogLine) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed';
+  const named = (l: LogLine) => (l['names'] as string[] | undefined)?.[0];
+  await gh.waitForLog(() => names.every((n) => gh.logs.some((l) => done(l) && named(l) === n)), timeoutMs);
+  return new Map(gh.logs.filter(done).map((l) => [named(l)!, l]));
+}
+
+/** Polls `check` every 50 ms until it holds; false after `timeoutMs`. */
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+/** Nothing secret in a process's output: no PEM private key, not the Redis password. */
+function expectNoSecrets(gh: GatehouseProcess): void {
+  const text = JSON.stringify(gh.logs) + gh.stderr();
+  expect(text).not.toMatch(/PRIVATE KEY/);
+  expect(text).not.toContain(PASSWORD);
+}
+
+describe('several instances on one Redis (scenario (e), Redis mode)', () => {
+  it('three instances starting together with an empty store place exactly one order and serve the same serial', async () => {
+    const name = 'lock.rr.lab.test';
+    await pebble.setA(name, ...INSTANCES);
+    const before = pebble.orders();
+    const t0 = performance.now();
+    const ghs = await Promise.all(INSTANCES.map((a) => start(a, { http: [name] }, 'lock')));
+    const root = await pebble.root();
+    let serials: (string | undefined)[] = [];
+    const same = await eventually(async () => {
+      const served = await Promise.all(INSTANCES.map((a) => probe(a, pebble.tlsPort, name, { ca: root })));
+      serials = served.map((s) => (s.authorized ? s.cert?.serialNumber : undefined));
+      return serials.every((s) => s !== undefined && s === serials[0]);
+    }, 20_000);
+    const allServingMs = performance.now() - t0;
+    expect(same, `serials served: ${serials.join(', ')}`).toBe(true);
+    console.log(`Redis lock: 3 instances started together, all serving the same serial ${Math.round(allServingMs)} ms after spawning them`);
+    expect(pebble.orders() - before).toBe(1);
+    const orderers = ghs.filter((g) => g.logs.some((l) => l.msg === 'acme order placed'));
+    expect(orderers).toHaveLength(1);
+    for (const g of ghs.filter((x) => x !== orderers[0])) {
+      // Its log line may still sit in the process's output buffer (flushed within 250 ms).
+      await g.waitForLog((l) => l.msg === 'certificate loaded from storage' && (l['names'] as string[])[0] === name);
+    }
+
+    // A fourth instance, started later: the certificate comes from Redis at load, nothing is ordered.
+    const late = await start('127.0.0.5', { http: [name] }, 'lock');
+    const served = await probe('127.0.0.5', pebble.tlsPort, name, { ca: root });
+    expect(served.authorized, served.error).toBe(true);
+    expect(served.cert?.serialNumber).toBe(serials[0]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pebble.orders() - before).toBe(1);
+    expect(late.logs.some((l) => l.msg === 'acme order placed')).toBe(false);
+    for (const g of [...ghs, late]) expectNoSecrets(g);
+  }, 60_000);
+
+  it('every (orderer, target) pair is valid, for http-01 and for tls-alpn-01: the target answers from the shared store', async () => {
+    const name = (kind: 'h' | 'a', o: number, t: number) => `o${o + 2}-t${t + 2}.${kind}.rr.lab.test`;
+    const pairs = INSTANCES.flatMap((_, o) => INSTANCES.map((__, t) => [o, t] as const));
+    await Promise.all(pairs.flatMap(([o, t]) => (['h', 'a'] as const).map((k) => pebble.setA(name(k, o, t), INSTANCES[t]!, ...INSTANCES.filter((x) => x !== INSTANCES[t])))));
+    const t0 = performance.now();
+    const ghs = await Promise.all(
+      INSTANCES.map((a, o) => start(a, { http: INSTANCES.map((_, t) => name('h', o, t)), alpn: INSTANCES.map((_, t) => name('a', o, t)) }, 'pairs')),
+    );
+    const got = await Promise.all(ghs.map((g, o) => outcomes(g, [...INSTANCES.map((_, t) => name('h', o, t)), ...INSTANCES.map((_, t) => name('a', o, t))])));
+    console.log(`Redis mode: 18 orders (9 pairs × http-01, tls-alpn-01) done ${Math.round(performance.now() - t0)} ms after spawning 3 instances`);
+    const root = await pebble.root();
+    for (const [o, t] of pairs) {
+      for (const kind of ['h', 'a'] as const) {
+        const n = name(kind, o, t);
+        expect(got[o]!.get(n)?.msg, `${n}: ${JSON.stringify(got[o]!.get(n))}`).toBe('certificate obtained');
+        const served = await probe(INSTANCES[o]!, pebble.tlsPort, n, { ca: root });
+        expect(served.authorized, `${n}: ${served.error}`).toBe(true);
+        // The CA validated at the target, and the target answered (its cache was filled through Redis).
+        const target = ghs[t]!;
+        const answered = (l: LogLine) =>
+          kind === 'h' ? l.msg === 'acme challenge answered' && String(l['host']).startsWith(n) : l.msg === 'acme tls-alpn-01 challenge answered' && l['sni'] === n;
+        expect(await eventually(() => target.logs.some(answered)), `${n} answered at ${INSTANCES[t]}`).toBe(true);
+      }
+    }
+    // Each challenge reached all three instances before the CA was told to validate.
+    for (const g of ghs) {
+      const shared = g.logs.filter((l) => l.msg === 'acme challenge shared');
+      expect(shared.length).toBe(6);
+      for (const l of shared) expect(l['acknowledged']).toBe(3);
+      expectNoSecrets(g);
+    }
+  }, 90_000);
+
+  it('Redis down at start: serves the default certificate, logs the cause, orders nothing; obtains the certificate once Redis is up', async () => {
+    const name = 'late.rr.lab.test';
+    await pebble.setA(name, INSTANCES[0]);
+    const port = await freePort();
+    const before = pebble.orders();
+    const gh = await start(INSTANCES[0], { http: [name] }, 'down', `redis://127.0.0.1:${port}`);
+    const fallback = await probe(INSTANCES[0], pebble.tlsPort, name);
+    expect(fallback.error).toBeUndefined();
+    expect(String(fallback.cert?.issuer.CN)).not.toMatch(/Pebble/);
+    const down = await gh.waitForLog((l) => l.msg === 'redis unavailable, retrying');
+    expect(down['code']).toBe('STORAGE_UNAVAILABLE');
+    expect(String(down['reason'])).toMatch(/connection refused/);
+    expect(String(down['redis'])).toBe(`redis://127.0.0.1:${port}`);
+    const postponed = await gh.waitForLog((l) => l.msg === 'certificate storage unavailable, order postponed');
+    expect(postponed['names']).toEqual([name]);
+    expect(pebble.orders()).toBe(before);
+
+    const late = await startRedis({ port, password: PASSWORD });
+    try {
+      await gh.waitForLog((l) => l.msg === 'redis connected' && l['recovered'] === true, 10_000);
+      const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
+      expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
+      const served = await probe(INSTANCES[0], pebble.tlsPort, name, { ca: await pebble.root() });
+      expect(served.authorized, served.error).toBe(true);
+      expectNoSecrets(gh);
+      expect(gh.exited).toBeDefined();
+    } finally {
+      await gh.stop();
+      await late.stop();
+    }
+  }, 60_000);
+});
