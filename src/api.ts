@@ -12,6 +12,7 @@ import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
 import { isMountPoint } from './reload/mount.js';
 import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings, type ChallengeRegistry } from './challenges/index.js';
+import { httpChallengeSettings, type HttpChallengeSettings } from './challenges/http-settings.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook, startEdge, type Edge } from './edge/start.js';
@@ -114,6 +115,13 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   logProblems(runtime, log);
   const accessLog = config.log?.accessLog ?? DEFAULTS.accessLog;
   const retired = new Set<Runtime>();
+  // Read per request by the http-01 responder through a getter; apply() replaces it on reload.
+  const challengeSettingsOf = (c: Config): HttpChallengeSettings => {
+    const built = httpChallengeSettings(c, configFile, wantedCertificates(c).wanted);
+    for (const e of built.problems) log.error({ code: e.code, path: e.location.path, reason: e.message }, 'stateless http-01 disabled');
+    return built;
+  };
+  let challengeSettings = challengeSettingsOf(config);
   let edge: Edge | undefined;
   let certs: CertStore | undefined;
   let ticketKeys: TicketKeys | undefined;
@@ -161,6 +169,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       : undefined;
     runtime = nextRuntime;
     config = next;
+    challengeSettings = challengeSettingsOf(next);
     retired.add(previous);
     previous.retire(cut).catch((err: unknown) => log.warn({ err }, 'retired runtime did not close cleanly'));
     const errors: string[] = [];
@@ -310,7 +319,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         ticketKeys,
       };
       try {
-        edge = await startEdge(config, sources, log, accessLog, challenges);
+        edge = await startEdge(config, sources, log, accessLog, { registry: () => challenges, settings: () => challengeSettings });
       } catch (err) {
         acme?.stop();
         await storage?.close();

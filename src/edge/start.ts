@@ -5,8 +5,7 @@
  */
 import type { Config, EntryPointConfig } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
-import type { ChallengeRegistry } from '../challenges/index.js';
-import { chainHooks, createAcmeResponder } from '../http/acme-responder.js';
+import { chainHooks, createAcmeResponder, type AcmeChallengeSources } from '../http/acme-responder.js';
 import { createHttpsRedirect } from '../http/https-redirect.js';
 import type { EntryHook } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
@@ -38,14 +37,27 @@ interface Bound {
 const REBIND_ATTEMPTS = 20;
 
 /** Bind every entry point; on a failure the ones already bound are closed again and the error is rethrown. */
-export async function startEdge(config: Config, sources: TlsSources, log: Logger, accessLog: boolean, challenges?: ChallengeRegistry): Promise<Edge> {
+export async function startEdge(
+  config: Config,
+  sources: TlsSources,
+  log: Logger,
+  accessLog: boolean,
+  challenges?: Pick<AcmeChallengeSources, 'registry' | 'settings'>,
+): Promise<Edge> {
   const bound = new Map<string, Bound>();
   const draining = new Set<Promise<void>>();
   // Read per request through one stable closure per entry point, so a reload swaps them under a bound listener.
   const hooks = new Map<string, EntryHook | undefined>();
   // http-01 is fetched over plain HTTP (RFC 8555 §8.3): the responder sits on every plain entry point, before the
-  // redirection, which would otherwise send the CA to an HTTPS port that may have no certificate yet.
-  const responder = challenges ? createAcmeResponder(challenges) : undefined;
+  // redirection, which would otherwise send the CA to an HTTPS port that may have no certificate yet. It runs even
+  // without a resolver: challenges for backends and peers still need routing past middlewares and redirects.
+  const responder = createAcmeResponder({
+    registry: () => challenges?.registry(),
+    settings: () => challenges?.settings(),
+    routes: (ep) => sources.routes(ep),
+    // Every bound address: isSelf compares the peers' HTTP port too, so the TLS ones never match.
+    bound: () => [...bound.values()].map((b) => b.listener.address()),
+  });
 
   const setHooks = (cfg: Config): void => {
     hooks.clear();

@@ -21,6 +21,12 @@ export interface CompiledRoute {
   readonly priority: number;
   readonly match: HttpMatcher;
   readonly handler: Handler;
+  /**
+   * The router's service without its middlewares, for ACME http-01 requests gatehouse does not answer itself
+   * (issue 6: a CA cannot log in); undefined for an inline respond/redirect. `forward` is false when the router
+   * says `acmeChallenges: 'off'`.
+   */
+  readonly challengeService: { readonly name: string; readonly handler: Handler; readonly forward: boolean } | undefined;
 }
 
 /** A router that was disabled, and why. */
@@ -89,6 +95,7 @@ function compileRouter(
   }
   let handler = targetHandler(name, spec, services, path);
   if (handler instanceof GatehouseError) return handler;
+  const challengeService = spec.service === undefined ? undefined : { name: spec.service, handler, forward: spec.acmeChallenges !== 'off' };
   const chain = spec.middlewares ?? [];
   for (let i = chain.length - 1; i >= 0; i--) {
     const mwName = chain[i]!;
@@ -99,7 +106,7 @@ function compileRouter(
     }
     handler = wrap(handler);
   }
-  return { name, priority: spec.priority ?? defaultPriority(spec.rule), match, handler };
+  return { name, priority: spec.priority ?? defaultPriority(spec.rule), match, handler, challengeService };
 }
 
 /** The router's target: a named service, or an inline respond/redirect. Exactly one is allowed. */
