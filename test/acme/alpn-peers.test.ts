@@ -51,7 +51,7 @@ describe('tls-alpn-01 in peers mode: three instances, every (orderer, target) pa
       challenges: { peers: { addresses: [...INSTANCES], httpPort: pebble.httpPort, tlsPort: pebble.tlsPort, timeout: '3s' } },
     });
     const states = await Promise.all(INSTANCES.map(() => freshStateDir()));
-    const start = (i: number, names: string[]) => startGatehouse(config(INSTANCES[i]!, names), { env: { GATEHOUSE_STATE_DIR: states[i]! } });
+    const start = (i: number, names: string[]) => startGatehouse(config(INSTANCES[i]!, names), { env: { GATEHOUSE_STATE_DIR: states[i]! }, startTimeoutMs: 20_000 });
     // Every process that ran at an address, in order, so a target's log can be read after it was replaced.
     const ran: GatehouseProcess[][] = INSTANCES.map(() => []);
 
@@ -110,8 +110,8 @@ describe('tls-alpn-01 through a passthrough (prod + test proxies, field note 000
 
   it('the test instance gets app2 through prod; prod gets its own; with test gone the order fails and prod never answers', async () => {
     await Promise.all(['www.lab.test', 'app2.stage.lab.test', 'app3.stage.lab.test'].map((n) => pebble.setA(n, PROD)));
-    const prod = await startGatehouse(prodConfig(), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
-    const test = await startGatehouse(acmeConfig(pebble, TEST, ['app2.stage.lab.test'], ['tls-alpn-01']), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
+    const prod = await startGatehouse(prodConfig(), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() }, startTimeoutMs: 20_000 });
+    const test = await startGatehouse(acmeConfig(pebble, TEST, ['app2.stage.lab.test'], ['tls-alpn-01']), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() }, startTimeoutMs: 20_000 });
     const [prodGot, testGot] = await Promise.all([outcomes(prod, ['www.lab.test']), outcomes(test, ['app2.stage.lab.test'])]);
     expect(prodGot.get('www.lab.test')?.msg).toBe('certificate obtained');
     expect(testGot.get('app2.stage.lab.test')?.msg, JSON.stringify(testGot.get('app2.stage.lab.test'))).toBe('certificate obtained');
@@ -128,7 +128,7 @@ describe('tls-alpn-01 through a passthrough (prod + test proxies, field note 000
     // Negative control: the test instance is gone. Another one (at 127.0.0.5, unreachable for prod's route) orders
     // app3; the CA's handshakes reach prod, which passes them to the dead address: the order fails.
     await test.stop();
-    const stray = await startGatehouse(acmeConfig(pebble, '127.0.0.5', ['app3.stage.lab.test'], ['tls-alpn-01']), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
+    const stray = await startGatehouse(acmeConfig(pebble, '127.0.0.5', ['app3.stage.lab.test'], ['tls-alpn-01']), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() }, startTimeoutMs: 20_000 });
     const strayGot = await outcomes(stray, ['app3.stage.lab.test']);
     expect(strayGot.get('app3.stage.lab.test')?.msg).toBe('certificate order failed');
     expect(String(strayGot.get('app3.stage.lab.test')?.['reason'])).toMatch(/tls-alpn-01 validation of app3.stage.lab.test failed/);

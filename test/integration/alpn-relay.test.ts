@@ -89,14 +89,33 @@ function peersConfig(address: string): object {
   };
 }
 
+/**
+ * One port free on every address: each peer listens on the same tlsPort, as behind round-robin DNS. The kernel's
+ * port 0 is free on one address only (another test file may hold it on another), so each candidate is tried on all.
+ */
+async function portFreeOnAll(hosts: readonly string[]): Promise<number> {
+  const bindOn = (host: string, p: number) =>
+    new Promise<Server | undefined>((resolve) => {
+      const server = createNetServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(p, host, () => resolve(server));
+    });
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = await bindOn(hosts[0]!, 0);
+    if (!first) continue;
+    const candidate = (first.address() as { port: number }).port;
+    const rest = await Promise.all(hosts.slice(1).map((h) => bindOn(h, candidate)));
+    const all = [first, ...rest];
+    await Promise.all(all.map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
+    if (rest.every((s) => s !== undefined)) return candidate;
+  }
+  throw new Error(`no port free on all of ${hosts.join(', ')} in 20 attempts`);
+}
+
 beforeAll(async () => {
-  // One port free on all three addresses: every peer listens on the same tlsPort, as behind round-robin DNS.
-  const probeServer = createNetServer();
-  await new Promise<void>((resolve) => probeServer.listen(0, A, resolve));
-  port = (probeServer.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probeServer.close(() => resolve()));
-  relay = await startGatehouse(peersConfig(A), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() } });
-}, 20_000);
+  port = await portFreeOnAll([A, B, C]);
+  relay = await startGatehouse(peersConfig(A), { env: { GATEHOUSE_STATE_DIR: await freshStateDir() }, startTimeoutMs: 20_000 });
+}, 30_000);
 
 afterEach(async () => {
   await Promise.all(
@@ -222,7 +241,7 @@ describe('acme-tls/1 relay to peers', () => {
 describe('loop guard between gatehouses', () => {
   it('three gatehouses, nobody holds the challenge: the relay asks .3 and .4 once each, neither relays again', async () => {
     const env = async () => ({ GATEHOUSE_STATE_DIR: await freshStateDir() });
-    const [gb, gc] = await Promise.all([startGatehouse(peersConfig(B), { env: await env() }), startGatehouse(peersConfig(C), { env: await env() })]);
+    const [gb, gc] = await Promise.all([startGatehouse(peersConfig(B), { env: await env(), startTimeoutMs: 20_000 }), startGatehouse(peersConfig(C), { env: await env(), startTimeoutMs: 20_000 })]);
     const got = await validate();
     expect(got.cert).toBeUndefined();
     const line = await decision(relay, ++decisions);
@@ -235,5 +254,5 @@ describe('loop guard between gatehouses', () => {
     }
     // Well within two peer timeouts: every refusal was immediate.
     expect(got.ms).toBeLessThan(PEER_TIMEOUT_MS);
-  }, 20_000);
+  }, 45_000);
 });
