@@ -92,6 +92,8 @@ interface Entry {
   running: Promise<void> | undefined;
   /** `renew()` asked: order even when the store holds a certificate not yet due. */
   forced: boolean;
+  /** The last attempt found the lock held by another instance (logged once until it gets it). */
+  lockedOut: boolean;
   /** Consecutive attempts that found the store unreachable (0: fine); retried as soon as the store is back. */
   storageFailures: number;
 }
@@ -106,6 +108,8 @@ const ARI_INTERVAL_MS = 6 * 3600_000;
 const STORAGE_CHECK_MS = 30_000;
 /** Retry delay while the store is unreachable (doubling up to the periodic check). */
 const STORAGE_RETRY_MIN_MS = 1_000;
+/** How soon a lock held by another instance is tried again. */
+const LOCK_RECHECK_MS = 5_000;
 /** How long `load()` waits for a shared store to connect before serving without it. */
 const STORE_WAIT_MS = 3_000;
 
@@ -123,6 +127,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   let timer: NodeJS.Timeout | undefined;
   let ariTimer: NodeJS.Timeout | undefined;
   let checkTimer: NodeJS.Timeout | undefined;
+  const unsubscribe: (() => void)[] = [];
   let stopped = false;
   let started = false;
   let retired = false;
@@ -221,10 +226,14 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
         if (lock || Date.now() >= deadline || stopped) {
           e.storageFailures = 0;
           if (!lock) {
-            e.nextAt = Date.now() + storageCheckMs;
-            log.info({ names: e.wanted.names, lock: name, recheckAt: new Date(e.nextAt).toISOString() }, 'certificate being ordered by another instance');
+            // The holder's certificate usually arrives first (Redis pushes it); the lock is looked at again soon for a
+            // shared directory, which cannot push, and for a holder that failed or crashed.
+            e.nextAt = Date.now() + Math.min(storageCheckMs, LOCK_RECHECK_MS);
+            if (!e.lockedOut) log.info({ names: e.wanted.names, lock: name, recheckAt: new Date(e.nextAt).toISOString() }, 'certificate being ordered by another instance');
+            e.lockedOut = true;
             if (forced) throw new AcmeError('ACME_ORDER_FAILED', `another instance holds the lock ${name}`);
           }
+          if (lock) e.lockedOut = false;
           return lock;
         }
         await new Promise((r) => setTimeout(r, 250));
@@ -403,7 +412,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       await store.whenAvailable(STORE_WAIT_MS);
       for (const w of wanted) {
         const r = resolverFor(w.resolver);
-        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, storageFailures: 0 };
+        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, lockedOut: false, storageFailures: 0 };
         entries.push(entry);
         try {
           entry.stamp = await r.storage.certificateStamp(w.names[0]!);
@@ -427,11 +436,13 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     },
     start() {
       started = true;
-      store.onCertificateChanged((id, main) => void checkStored((e) => e.resolver.caId === id && e.wanted.names[0] === main));
-      store.onAvailable(() => {
-        for (const e of entries) if (e.storageFailures > 0) e.nextAt = Date.now();
-        schedule();
-      });
+      unsubscribe.push(
+        store.onCertificateChanged((id, main) => void checkStored((e) => e.resolver.caId === id && e.wanted.names[0] === main)),
+        store.onAvailable(() => {
+          for (const e of entries) if (e.storageFailures > 0) e.nextAt = Date.now();
+          schedule();
+        }),
+      );
       checkTimer = setInterval(() => void checkStored(), storageCheckMs);
       checkTimer.unref();
       schedule();
@@ -461,6 +472,8 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       clearTimeout(timer);
       clearInterval(ariTimer);
       clearInterval(checkTimer);
+      // The store outlives a manager that a reload replaced.
+      for (const u of unsubscribe.splice(0)) u();
     },
   };
 }

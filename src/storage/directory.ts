@@ -42,8 +42,8 @@ export function createDirectoryStorage(stateDir: string, lockTtlMs: number): Sto
       await unlink(challengePath(kind, key)).catch(() => undefined);
     },
     whenAvailable: async () => true,
-    onCertificateChanged: () => undefined,
-    onAvailable: () => undefined,
+    onCertificateChanged: () => () => undefined,
+    onAvailable: () => () => undefined,
     close: async () => undefined,
   };
 }

@@ -35,7 +35,7 @@ export interface RedisConnection {
   /** Resolves true when the command connection is ready, false after `timeoutMs`. */
   whenReady(timeoutMs: number): Promise<boolean>;
   /** Called each time the command connection becomes ready (first connect and every reconnect). */
-  onReady(listener: () => void): void;
+  onReady(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
   const where = redactedUrl(url);
   const tls = url.protocol === 'rediss:';
   let lastCause: string | undefined;
-  const readyListeners: (() => void)[] = [];
+  const readyListeners = new Set<() => void>();
   const make = (role: 'commands' | 'pubsub'): RedisClientType => {
     const client = createClient({
       url: settings.url,
@@ -148,7 +148,8 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
       });
     },
     onReady(listener) {
-      readyListeners.push(listener);
+      readyListeners.add(listener);
+      return () => void readyListeners.delete(listener);
     },
     async close() {
       // close() waits for pending replies, which a server that never answered would never send: destroy those.

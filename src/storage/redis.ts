@@ -44,7 +44,7 @@ export function createRedisStorage(settings: RedisSettings & { keyPrefix: string
   const p = settings.keyPrefix;
   const instanceId = randomBytes(8).toString('hex');
   const cas = new Map<string, RedisCaStorage>();
-  const changeListeners: ((caId: string, main: string) => void)[] = [];
+  const changeListeners = new Set<(caId: string, main: string) => void>();
   const subscribe = (channel: string, listener: (message: string) => void, onSubscribed?: () => void) => conn.subscribe(`${p}:${channel}`, listener, onSubscribed);
   subscribe('events', (message) => {
     const event = parse<{ type: string; ca: string; main: string; from: string }>(message);
@@ -98,7 +98,10 @@ export function createRedisStorage(settings: RedisSettings & { keyPrefix: string
     },
     publish,
     subscribe,
-    onCertificateChanged: (listener) => void changeListeners.push(listener),
+    onCertificateChanged: (listener) => {
+      changeListeners.add(listener);
+      return () => void changeListeners.delete(listener);
+    },
     whenAvailable: (timeoutMs) => conn.whenReady(timeoutMs),
     onAvailable: (listener) => conn.onReady(listener),
     close: () => conn.close(),

@@ -80,12 +80,12 @@ export interface Storage {
   putChallenge(kind: ChallengeKind, key: string, value: string, ttlMs: number): Promise<void>;
   getChallenge(kind: ChallengeKind, key: string): Promise<string | undefined>;
   removeChallenge(kind: ChallengeKind, key: string): Promise<void>;
-  /** Called when another instance stored a certificate (Redis pushes it; a directory never calls). */
-  onCertificateChanged(listener: (caId: string, main: string) => void): void;
+  /** Called when another instance stored a certificate (Redis pushes it; a directory never calls). Returns the unsubscribe. */
+  onCertificateChanged(listener: (caId: string, main: string) => void): () => void;
   /** Resolves true once the store is usable, false after `timeoutMs` (a directory is usable at once). */
   whenAvailable(timeoutMs: number): Promise<boolean>;
-  /** Called each time the store becomes reachable again after an outage (never for a directory). */
-  onAvailable(listener: () => void): void;
+  /** Called each time the store becomes reachable again after an outage (never for a directory). Returns the unsubscribe. */
+  onAvailable(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
