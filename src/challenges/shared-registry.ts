@@ -79,10 +79,11 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
   const drop = (kind: ChallengeKind, key: string) => void (kind === 'http' ? tokens.delete(key) : alpn.delete(key));
   /**
    * Once subscribed (first time, and after every reconnect), reads what is pending in Redis. A put stores before it
-   * publishes, so any put is either seen here or received as a message: none falls between the two.
+   * publishes, so any put is either seen here or received as a message: none falls between the two. Run again when
+   * the command connection comes back, which may be after the subscription.
    */
   const refill = async () => {
-    if (!(await store.whenAvailable(5_000))) return; // the next reconnect tries again
+    if (!(await store.whenAvailable(5_000))) return; // the next (re)subscription tries again
     for (const kind of ['http', 'alpn'] as const) {
       const entries = await store.pendingChallenges(kind).catch(() => []);
       for (const [key, value] of entries) if (!(kind === 'http' ? tokens : alpn).has(key)) fill(kind, key, value, Date.now() + CHALLENGE_TTL_MS);
@@ -98,6 +99,7 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
     }
     if (m.op === 'put') void store.publish(ACK_CHANNEL, JSON.stringify({ id: m.id, from: store.instanceId })).catch(() => undefined);
   }, () => void refill());
+  store.onAvailable(() => void refill());
   store.subscribe(ACK_CHANNEL, (text) => {
     const ack = parse(text) as { id?: string } | undefined;
     const w = ack?.id !== undefined ? waiting.get(ack.id) : undefined;

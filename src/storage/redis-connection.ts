@@ -32,7 +32,7 @@ export interface RedisConnection {
    * subscription is (re)established: what was published while it was not is lost, so that is when to catch up.
    */
   subscribe(channel: string, listener: (message: string) => void, onSubscribed?: () => void): void;
-  /** Resolves true when the command connection is ready, false after `timeoutMs`. */
+  /** Resolves true when the command connection is ready; false after `timeoutMs`, or at once when connecting fails. */
   whenReady(timeoutMs: number): Promise<boolean>;
   /** Called each time the command connection becomes ready (first connect and every reconnect). */
   onReady(listener: () => void): () => void;
@@ -135,16 +135,19 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
     },
     whenReady(timeoutMs) {
       if (client.isReady) return Promise.resolve(true);
+      if (lastCause !== undefined) return Promise.resolve(false);
       return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          client.off('ready', ready);
-          resolve(false);
-        }, timeoutMs);
-        const ready = () => {
+        const settle = (ok: boolean) => {
           clearTimeout(timer);
-          resolve(true);
+          client.off('ready', ready);
+          client.off('error', failed);
+          resolve(ok);
         };
+        const ready = () => settle(true);
+        const failed = () => settle(false);
+        const timer = setTimeout(failed, timeoutMs);
         client.once('ready', ready);
+        client.once('error', failed);
       });
     },
     onReady(listener) {

@@ -82,7 +82,7 @@ export interface Storage {
   removeChallenge(kind: ChallengeKind, key: string): Promise<void>;
   /** Called when another instance stored a certificate (Redis pushes it; a directory never calls). Returns the unsubscribe. */
   onCertificateChanged(listener: (caId: string, main: string) => void): () => void;
-  /** Resolves true once the store is usable, false after `timeoutMs` (a directory is usable at once). */
+  /** Resolves true once the store is usable; false after `timeoutMs` or when connecting failed (a directory is usable at once). */
   whenAvailable(timeoutMs: number): Promise<boolean>;
   /** Called each time the store becomes reachable again after an outage (never for a directory). Returns the unsubscribe. */
   onAvailable(listener: () => void): () => void;

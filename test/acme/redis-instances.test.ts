@@ -18,10 +18,9 @@ import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
 const PASSWORD = 'redis-Secret-4-tests';
 let pebble: Pebble;
-let redis: RedisServer;
 
 beforeAll(async () => {
-  [pebble, redis] = await Promise.all([startPebble(), startRedis({ password: PASSWORD })]);
+  pebble = await startPebble();
 }, 30_000);
 
 afterEach(async () => {
@@ -31,7 +30,7 @@ afterEach(async () => {
 afterAll(async () => {
   await stopAllGatehouses();
   await removeStateDirs();
-  await Promise.all([pebble?.stop(), redis?.stop()]);
+  await pebble?.stop();
 });
 
 /** A config with an http-01 and a tls-alpn-01 resolver, one router per name, and the state in Redis. */
@@ -48,8 +47,9 @@ function config(address: string, names: { http?: readonly string[]; alpn?: reado
   };
 }
 
-async function start(address: string, names: { http?: readonly string[]; alpn?: readonly string[] }, keyPrefix: string, redisUrl = redis.url): Promise<GatehouseProcess> {
-  return startGatehouse(config(address, names, redisUrl, keyPrefix), { env: { GATEHOUSE_STATE_DIR: await freshStateDir(), REDIS_PASSWORD: PASSWORD } });
+async function start(address: string, names: { http?: readonly string[]; alpn?: readonly string[] }, keyPrefix: string, redisUrl: string): Promise<GatehouseProcess> {
+  // A loaded CI machine can take a while to start three processes at once.
+  return startGatehouse(config(address, names, redisUrl, keyPrefix), { env: { GATEHOUSE_STATE_DIR: await freshStateDir(), REDIS_PASSWORD: PASSWORD }, startTimeoutMs: 20_000 });
 }
 
 /** Waits until `gh` logged the outcome of an order for each of `names`; returns the outcomes by name. */
@@ -70,6 +70,18 @@ async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3
   return check();
 }
 
+/**
+ * Starts one gatehouse per instance address while their Redis is not up yet, then Redis (empty): so every instance
+ * listens (the CA may validate at any of them) before any orders, and they race for the locks as soon as each has
+ * reconnected. Started at the same time on a loaded machine, one could order before another listens; the CA's
+ * validation there would fail and the retry would be a second order, for a reason that has nothing to do with the lock.
+ */
+async function startAllThenRedis(names: (address: string, index: number) => { http?: readonly string[]; alpn?: readonly string[] }): Promise<{ ghs: GatehouseProcess[]; gate: RedisServer }> {
+  const port = await freePort();
+  const ghs = await Promise.all(INSTANCES.map((a, i) => start(a, names(a, i), 'gated', `redis://127.0.0.1:${port}`)));
+  return { ghs, gate: await startRedis({ port, password: PASSWORD }) };
+}
+
 /** Nothing secret in a process's output: no PEM private key, not the Redis password. */
 function expectNoSecrets(gh: GatehouseProcess): void {
   const text = JSON.stringify(gh.logs) + gh.stderr();
@@ -82,67 +94,76 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     const name = 'lock.rr.lab.test';
     await pebble.setA(name, ...INSTANCES);
     const before = pebble.orders();
-    const t0 = performance.now();
-    const ghs = await Promise.all(INSTANCES.map((a) => start(a, { http: [name] }, 'lock')));
-    const root = await pebble.root();
-    let serials: (string | undefined)[] = [];
-    const same = await eventually(async () => {
-      const served = await Promise.all(INSTANCES.map((a) => probe(a, pebble.tlsPort, name, { ca: root })));
-      serials = served.map((s) => (s.authorized ? s.cert?.serialNumber : undefined));
-      return serials.every((s) => s !== undefined && s === serials[0]);
-    }, 20_000);
-    const allServingMs = performance.now() - t0;
-    expect(same, `serials served: ${serials.join(', ')}`).toBe(true);
-    console.log(`Redis lock: 3 instances started together, all serving the same serial ${Math.round(allServingMs)} ms after spawning them`);
-    expect(pebble.orders() - before).toBe(1);
-    const orderers = ghs.filter((g) => g.logs.some((l) => l.msg === 'acme order placed'));
-    expect(orderers).toHaveLength(1);
-    for (const g of ghs.filter((x) => x !== orderers[0])) {
-      // Its log line may still sit in the process's output buffer (flushed within 250 ms).
-      await g.waitForLog((l) => l.msg === 'certificate loaded from storage' && (l['names'] as string[])[0] === name);
-    }
+    const { ghs, gate } = await startAllThenRedis(() => ({ http: [name] }));
+    try {
+      const t0 = performance.now();
+      const root = await pebble.root();
+      let serials: (string | undefined)[] = [];
+      const same = await eventually(async () => {
+        const served = await Promise.all(INSTANCES.map((a) => probe(a, pebble.tlsPort, name, { ca: root })));
+        serials = served.map((s) => (s.authorized ? s.cert?.serialNumber : undefined));
+        return serials.every((s) => s !== undefined && s === serials[0]);
+      }, 20_000);
+      const allServingMs = performance.now() - t0;
+      expect(same, `serials served: ${serials.join(', ')}`).toBe(true);
+      console.log(`Redis lock: 3 instances, all serving the same serial ${Math.round(allServingMs)} ms after their Redis came up`);
+      const story = () => ghs.map((g, i) => `${INSTANCES[i]}:\n${g.logs.filter((l) => /order|lock|storage|certificate|account/.test(String(l.msg))).map((l) => `  ${String(l['time']).slice(11)} ${l.msg} ${String(l['reason'] ?? '')}`).join('\n')}`).join('\n');
+      expect(pebble.orders() - before, story()).toBe(1);
+      const orderers = ghs.filter((g) => g.logs.some((l) => l.msg === 'acme order placed'));
+      expect(orderers).toHaveLength(1);
+      for (const g of ghs.filter((x) => x !== orderers[0])) {
+        // Its log line may still sit in the process's output buffer (flushed within 250 ms).
+        await g.waitForLog((l) => l.msg === 'certificate loaded from storage' && (l['names'] as string[])[0] === name);
+      }
 
-    // A fourth instance, started later: the certificate comes from Redis at load, nothing is ordered.
-    const late = await start('127.0.0.5', { http: [name] }, 'lock');
-    const served = await probe('127.0.0.5', pebble.tlsPort, name, { ca: root });
-    expect(served.authorized, served.error).toBe(true);
-    expect(served.cert?.serialNumber).toBe(serials[0]);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(pebble.orders() - before).toBe(1);
-    expect(late.logs.some((l) => l.msg === 'acme order placed')).toBe(false);
-    for (const g of [...ghs, late]) expectNoSecrets(g);
+      // A fourth instance, started later: the certificate comes from Redis at load, nothing is ordered.
+      const late = await start('127.0.0.5', { http: [name] }, 'gated', gate.url);
+      const served = await probe('127.0.0.5', pebble.tlsPort, name, { ca: root });
+      expect(served.authorized, served.error).toBe(true);
+      expect(served.cert?.serialNumber).toBe(serials[0]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(pebble.orders() - before).toBe(1);
+      expect(late.logs.some((l) => l.msg === 'acme order placed')).toBe(false);
+      for (const g of [...ghs, late]) expectNoSecrets(g);
+    } finally {
+      await stopAllGatehouses();
+      await gate.stop();
+    }
   }, 60_000);
 
   it('every (orderer, target) pair is valid, for http-01 and for tls-alpn-01: the target answers from the shared store', async () => {
     const name = (kind: 'h' | 'a', o: number, t: number) => `o${o + 2}-t${t + 2}.${kind}.rr.lab.test`;
     const pairs = INSTANCES.flatMap((_, o) => INSTANCES.map((__, t) => [o, t] as const));
     await Promise.all(pairs.flatMap(([o, t]) => (['h', 'a'] as const).map((k) => pebble.setA(name(k, o, t), INSTANCES[t]!, ...INSTANCES.filter((x) => x !== INSTANCES[t])))));
-    const t0 = performance.now();
-    const ghs = await Promise.all(
-      INSTANCES.map((a, o) => start(a, { http: INSTANCES.map((_, t) => name('h', o, t)), alpn: INSTANCES.map((_, t) => name('a', o, t)) }, 'pairs')),
-    );
-    const got = await Promise.all(ghs.map((g, o) => outcomes(g, [...INSTANCES.map((_, t) => name('h', o, t)), ...INSTANCES.map((_, t) => name('a', o, t))])));
-    console.log(`Redis mode: 18 orders (9 pairs × http-01, tls-alpn-01) done ${Math.round(performance.now() - t0)} ms after spawning 3 instances`);
-    const root = await pebble.root();
-    for (const [o, t] of pairs) {
-      for (const kind of ['h', 'a'] as const) {
-        const n = name(kind, o, t);
-        expect(got[o]!.get(n)?.msg, `${n}: ${JSON.stringify(got[o]!.get(n))}`).toBe('certificate obtained');
-        const served = await probe(INSTANCES[o]!, pebble.tlsPort, n, { ca: root });
-        expect(served.authorized, `${n}: ${served.error}`).toBe(true);
-        // The CA validated at the target, and the target answered (its cache was filled through Redis).
-        const target = ghs[t]!;
-        const answered = (l: LogLine) =>
-          kind === 'h' ? l.msg === 'acme challenge answered' && String(l['host']).startsWith(n) : l.msg === 'acme tls-alpn-01 challenge answered' && l['sni'] === n;
-        expect(await eventually(() => target.logs.some(answered)), `${n} answered at ${INSTANCES[t]}`).toBe(true);
+    const { ghs, gate } = await startAllThenRedis((_, o) => ({ http: INSTANCES.map((__, t) => name('h', o, t)), alpn: INSTANCES.map((__, t) => name('a', o, t)) }));
+    try {
+      const t0 = performance.now();
+      const got = await Promise.all(ghs.map((g, o) => outcomes(g, [...INSTANCES.map((_, t) => name('h', o, t)), ...INSTANCES.map((_, t) => name('a', o, t))])));
+      console.log(`Redis mode: 18 orders (9 pairs × http-01, tls-alpn-01) done ${Math.round(performance.now() - t0)} ms after their Redis came up`);
+      const root = await pebble.root();
+      for (const [o, t] of pairs) {
+        for (const kind of ['h', 'a'] as const) {
+          const n = name(kind, o, t);
+          expect(got[o]!.get(n)?.msg, `${n}: ${JSON.stringify(got[o]!.get(n))}`).toBe('certificate obtained');
+          const served = await probe(INSTANCES[o]!, pebble.tlsPort, n, { ca: root });
+          expect(served.authorized, `${n}: ${served.error}`).toBe(true);
+          // The CA validated at the target, and the target answered (its cache was filled through Redis).
+          const target = ghs[t]!;
+          const answered = (l: LogLine) =>
+            kind === 'h' ? l.msg === 'acme challenge answered' && String(l['host']).startsWith(n) : l.msg === 'acme tls-alpn-01 challenge answered' && l['sni'] === n;
+          expect(await eventually(() => target.logs.some(answered)), `${n} answered at ${INSTANCES[t]}`).toBe(true);
+        }
       }
-    }
-    // Each challenge reached all three instances before the CA was told to validate.
-    for (const g of ghs) {
-      const shared = g.logs.filter((l) => l.msg === 'acme challenge shared');
-      expect(shared.length).toBe(6);
-      for (const l of shared) expect(l['acknowledged']).toBe(3);
-      expectNoSecrets(g);
+      // Each challenge reached all three instances before the CA was told to validate.
+      for (const g of ghs) {
+        const shared = g.logs.filter((l) => l.msg === 'acme challenge shared');
+        expect(shared.length).toBe(6);
+        for (const l of shared) expect(l['acknowledged']).toBe(3);
+        expectNoSecrets(g);
+      }
+    } finally {
+      await stopAllGatehouses();
+      await gate.stop();
     }
   }, 90_000);
 

@@ -248,8 +248,8 @@ describe('Redis only', () => {
     expect(String(mem.lines().find((l) => l['msg'] === 'redis unavailable, retrying')?.['reason'])).toMatch(/connection refused/);
     const server = await startRedis({ port });
     try {
-      expect(await store.whenAvailable(8_000)).toBe(true);
-      await waitUntil(() => available === 1, 2_000);
+      await waitUntil(() => available === 1, 8_000);
+      expect(await store.whenAvailable(100)).toBe(true);
       expect(await store.tryLock('cert:ca:late.lab.test')).toBeDefined();
       expect(mem.lines().some((l) => l['msg'] === 'redis connected' && l['recovered'] === true)).toBe(true);
       // One line per new cause, not one per retry.
