@@ -113,7 +113,6 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   const plugins: Plugins = { handlers: options.handlers ?? {}, middlewares: options.middlewares ?? {} };
   let runtime: Runtime = buildRuntime(config, plugins, log);
   logProblems(runtime, log);
-  const accessLog = config.log?.accessLog ?? DEFAULTS.accessLog;
   const retired = new Set<Runtime>();
   // Read per request by the http-01 responder through a getter; apply() replaces it on reload.
   const challengeSettingsOf = (c: Config): HttpChallengeSettings => {
@@ -136,6 +135,12 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   };
   /** ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use. */
   let storage: Storage | undefined;
+  /** Read per request by the listeners; set from the config in force and the log level. */
+  let accessLogOn = false;
+  const syncAccessLog = (): void => {
+    accessLogOn = (config.log?.accessLog ?? DEFAULTS.accessLog) && log.isLevelEnabled('info');
+  };
+  syncAccessLog();
   const createManager = (cfg: Config): AcmeManager | undefined => {
     if (!certs || !cfg.certificateResolvers) return undefined;
     storage ??= createStorage(cfg, { stateDir: resolveStateDir(cfg, env), ...(configFile !== undefined ? { configFile } : {}), log });
@@ -174,6 +179,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     previous.retire(cut).catch((err: unknown) => log.warn({ err }, 'retired runtime did not close cleanly'));
     const errors: string[] = [];
     const before = previous.config;
+    // The level of a logger gatehouse made itself follows the file, unless GATEHOUSE_LOG_LEVEL fixes it.
+    if (options.logger === undefined && env['GATEHOUSE_LOG_LEVEL'] === undefined && process.env['GATEHOUSE_LOG_LEVEL'] === undefined) {
+      log.level = next.log?.level ?? DEFAULTS.logLevel;
+    }
+    syncAccessLog();
     // The certificate store is built anew when what it loads changed (or TLS appears); ACME with it, or when the
     // certificates wanted changed. A retired manager finishes the orders under way; the new one starts after them,
     // so a name is never ordered twice, and finds their certificates in storage.
@@ -319,7 +329,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         ticketKeys,
       };
       try {
-        edge = await startEdge(config, sources, log, accessLog, { registry: () => challenges, settings: () => challengeSettings });
+        edge = await startEdge(config, sources, log, () => accessLogOn, { registry: () => challenges, settings: () => challengeSettings });
       } catch (err) {
         acme?.stop();
         await storage?.close();

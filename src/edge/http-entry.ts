@@ -5,12 +5,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { createDispatcher, type EntryHook, type RouteSource } from '../http/dispatch.js';
+import { type AccessLogSwitch, createDispatcher, type EntryHook, type RouteSource } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import type { EntryPointSettings } from './entry-point.js';
 
 /** Build the http server of an entry point (not listening). */
-export function createHttpEntry(settings: EntryPointSettings, source: RouteSource, log: Logger, accessLog: boolean, hook?: EntryHook): Server {
+export function createHttpEntry(settings: EntryPointSettings, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Server {
   const dispatcher = createDispatcher(settings.entry, source, log, accessLog, hook);
   const server = createServer(settings.serverOptions, dispatcher.onRequest);
   server.on('upgrade', dispatcher.onUpgrade);

@@ -3,7 +3,7 @@
  * in which case a net server reads the header first and hands the connection over.
  */
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import type { EntryHook, RouteSource } from '../http/dispatch.js';
+import type { AccessLogSwitch, EntryHook, RouteSource } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import { bind, boundAddress, drain } from './bind.js';
 import type { EntryPointSettings } from './entry-point.js';
@@ -20,7 +20,7 @@ export interface Listener {
 }
 
 /** Bind a plain-HTTP entry point. Rejects with LISTEN_FAILED naming the entry point. */
-export async function listenHttp(settings: EntryPointSettings, text: string, source: RouteSource, log: Logger, accessLog: boolean, hook?: EntryHook): Promise<Listener> {
+export async function listenHttp(settings: EntryPointSettings, text: string, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Promise<Listener> {
   const http = createHttpEntry(settings, source, log, accessLog, hook);
   let listener: Server = http;
   const open = new Set<Socket>();

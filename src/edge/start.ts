@@ -7,7 +7,7 @@ import type { Config, EntryPointConfig } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
 import { chainHooks, createAcmeResponder, type AcmeChallengeSources } from '../http/acme-responder.js';
 import { createHttpsRedirect } from '../http/https-redirect.js';
-import type { EntryHook } from '../http/dispatch.js';
+import type { AccessLogSwitch, EntryHook } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import { entryPointSettings } from './entry-point.js';
 import { listenHttp, type Listener } from './http-listener.js';
@@ -41,7 +41,7 @@ export async function startEdge(
   config: Config,
   sources: TlsSources,
   log: Logger,
-  accessLog: boolean,
+  accessLog: AccessLogSwitch,
   challenges?: Pick<AcmeChallengeSources, 'registry' | 'settings'>,
 ): Promise<Edge> {
   const bound = new Map<string, Bound>();

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { TicketKeys } from '../certs/index.js';
 import type { PeerSettings } from '../challenges/index.js';
-import type { EntryHook, RouteSource } from '../http/dispatch.js';
+import type { AccessLogSwitch, EntryHook, RouteSource } from '../http/dispatch.js';
 import { clientAddressOf, setClientAddress } from '../http/context.js';
 import type { Logger } from '../log.js';
 import { matchTcpRoute, type TcpRoute } from '../tcp/index.js';
@@ -53,7 +53,7 @@ const PLAIN_HTTP_BODY = 'This port speaks TLS: use https:// to reach this site.\
 const PLAIN_HTTP_ANSWER = `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(PLAIN_HTTP_BODY)}\r\n\r\n${PLAIN_HTTP_BODY}`;
 
 /** Bind a TLS entry point. Rejects with LISTEN_FAILED naming the entry point. */
-export async function listenTls(settings: EntryPointSettings, text: string, sources: TlsSources, log: Logger, accessLog: boolean, hook?: EntryHook): Promise<Listener> {
+export async function listenTls(settings: EntryPointSettings, text: string, sources: TlsSources, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Promise<Listener> {
   const tls = settings.tls!;
   const name = settings.name;
   const http = createHttpEntry(settings, sources, log, accessLog, hook);

@@ -19,9 +19,12 @@ interface PinoInternals {
   [key: symbol]: unknown;
 }
 
-/** An access logger writing through `log`'s destination; undefined when `log` would drop info lines. */
-export function createAccessLog(log: Logger): AccessLog | undefined {
-  if (!log.isLevelEnabled('info')) return undefined;
+/**
+ * An access logger writing through `log`'s destination; undefined when `log` would drop info lines, unless
+ * `always` (the caller then checks the level itself, which a reload may change).
+ */
+export function createAccessLog(log: Logger, always = false): AccessLog | undefined {
+  if (!always && !log.isLevelEnabled('info')) return undefined;
   const internals = log as unknown as PinoInternals;
   const stream = internals[pino.symbols.streamSym] as { write(line: string): unknown } | undefined;
   const time = internals[pino.symbols.timeSym] as (() => string) | undefined;

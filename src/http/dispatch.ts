@@ -41,6 +41,12 @@ export interface RouteSource {
  */
 export type EntryHook = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => boolean;
 
+/**
+ * Whether to write the access line: fixed, or read per request (a reload can turn it on or off, or change the log
+ * level; the function form answers for the level too).
+ */
+export type AccessLogSwitch = boolean | (() => boolean);
+
 /** Request and upgrade listeners for one entry point's server. */
 export interface Dispatcher {
   onRequest(req: IncomingMessage, res: ServerResponse): void;
@@ -51,8 +57,9 @@ export interface Dispatcher {
  * Build the listeners of one entry point. `accessLog` false skips the per-request line. The server must create its
  * responses as CountingResponse (the access log reads their body size).
  */
-export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: boolean, hook?: EntryHook): Dispatcher {
-  const logAccess = accessLog ? createAccessLog(log) : undefined;
+export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Dispatcher {
+  const logAccess = accessLog !== false ? createAccessLog(log, typeof accessLog === 'function') : undefined;
+  const enabled = typeof accessLog === 'function' ? accessLog : () => true;
 
   const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, routes: RouteSource): void => {
     if (hook !== undefined && hook(req, res, ctx)) return;
@@ -86,7 +93,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
   return {
     onRequest(req, res) {
       const ctx = createContext(req, entry, log, performance.now());
-      if (logAccess) {
+      if (logAccess && enabled()) {
         if (res instanceof CountingResponse) res.logOnClose(logAccess, ctx);
         else res.on('close', () => logAccess(res, ctx));
       }
@@ -107,7 +114,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
       res.assignSocket(socket as import('node:net').Socket);
       res.once('finish', () => socket.end());
       socket.on('error', (err) => log.debug({ err, host: ctx.host }, 'upgrade socket error'));
-      if (logAccess) socket.once('close', () => logAccess(res, ctx));
+      if (logAccess && enabled()) socket.once('close', () => logAccess(res, ctx));
       const generation = source.current?.();
       if (generation === undefined) return run(req, res, ctx, source);
       // An upgrade counts on its generation until its socket closes: a websocket keeps the pools it was made with.

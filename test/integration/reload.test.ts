@@ -150,6 +150,26 @@ describe('config reload', () => {
     expect((await httpRequest(port, { host: 'a.test' })).text).toBe('three');
   });
 
+  it('the access log and the log level follow a reload', async () => {
+    const dir = await stateDir();
+    const base = respondConfig(dir, { 'a.test': 'A' });
+    const gh = await startGatehouse({ ...base, log: { accessLog: false } });
+    const port = gh.ports['web']!;
+    const access = () => gh.logs.filter((l) => l['host'] === 'a.test' && l['status'] === 200).length;
+    await httpRequest(port, { host: 'a.test' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(access()).toBe(0);
+    await edit(gh, { ...base, log: { accessLog: true } });
+    await httpRequest(port, { host: 'a.test' });
+    await until(() => access() === 1, 3_000, 'access line');
+    // At warn, neither the access line (info) nor the reload line is written any more.
+    await writeFile(gh.file, JSON.stringify({ ...base, log: { accessLog: true, level: 'warn' } }));
+    await new Promise((r) => setTimeout(r, 1_000));
+    await httpRequest(port, { host: 'a.test' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(access()).toBe(1);
+  });
+
   it('an entry point added by a reload listens; a removed one stops listening', async () => {
     const dir = await stateDir();
     const base = respondConfig(dir, { 'a.test': 'A' });
