@@ -2,7 +2,7 @@
 // editors do), SIGHUP and `gatehouse reload` reload it, an invalid edit is refused with the running config kept,
 // routes and entry points come and go, and nothing in flight drops: keep-alive load, a websocket and a multi-MiB
 // passthrough stream all survive 20 reloads.
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -187,29 +187,40 @@ describe('config reload', () => {
 });
 
 describe('reloading TLS and passthrough', () => {
-  it('a certificate added to tls.certificates by a reload is served without a restart', async () => {
+  it('a certificate added to tls.certificates by a reload is served without a restart; certsDir is still watched after', async () => {
     const dir = await stateDir();
-    const fixture = fileURLToPath(new URL('../fixtures/certs/wrong.pem', import.meta.url));
+    const certsDir = await mkdtemp(join(tmpdir(), 'gatehouse-reload-certs-'));
+    const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/certs/${name}`, import.meta.url));
     const base = {
       stateDir: dir,
+      tls: { certsDir },
       entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
       http: { routers: { r: { rule: 'Host(`right.example`)', respond: { body: 'ok' } } } },
     };
     const gh = await startGatehouse(base);
     const port = gh.ports['websecure']!;
-    const subject = () =>
+    const subject = (servername: string) =>
       new Promise<string>((resolve, reject) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'right.example', rejectUnauthorized: false }, () => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
           resolve(String(s.getPeerCertificate().subjectaltname));
           s.destroy();
         });
         s.once('error', reject);
       });
-    expect(await subject()).not.toContain('right.example');
-    await edit(gh, { ...base, tls: { certificates: [{ certFile: fixture, keyFile: fixture }] } });
+    expect(await subject('right.example')).not.toContain('right.example');
+    await edit(gh, { ...base, tls: { certsDir, certificates: [{ certFile: fixture('wrong.pem'), keyFile: fixture('wrong.pem') }] } });
     await until(() => gh.logs.some((l) => l.msg === 'certificate store reloaded'), 3_000, 'store reloaded');
-    expect(await subject()).toContain('DNS:right.example');
+    expect(await subject('right.example')).toContain('DNS:right.example');
     expect(gh.ports['websecure']).toBe(port);
+
+    // The new store watches certsDir as the first did: a wildcard pair dropped in is served without a reload.
+    await writeFile(join(certsDir, 'wild.pem'), await readFile(fixture('wild.pem')));
+    let served = '';
+    for (let i = 0; i < 50 && !served.includes('wild.example'); i++) {
+      served = await subject('a.wild.example');
+      if (!served.includes('wild.example')) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(served).toContain('*.wild.example');
   });
 
   it('a passthrough stream whose router a reload removed runs on by default, and is cut with closeRemovedConnections', async () => {
@@ -256,6 +267,49 @@ describe('reloading TLS and passthrough', () => {
     const closed = new Promise<void>((resolve) => cut.once('close', () => resolve()));
     await edit(gh, config(false, true));
     await closed;
+  });
+
+  it('a websocket whose router a reload removed stays open by default, and gets a 1001 close frame with closeRemovedConnections', async () => {
+    const dir = await stateDir();
+    const ws = await startWsEchoUpstream();
+    const config = (withRouter: boolean, cut: boolean) => ({
+      stateDir: dir,
+      lifecycle: { closeRemovedConnections: cut },
+      entryPoints: { web: { address: '127.0.0.1:0' } },
+      http: {
+        routers: { keep: { rule: 'Host(`keep.test`)', respond: { body: 'k' } }, ...(withRouter ? { ws: { rule: 'Host(`ws.test`)', service: 'ws' } } : {}) },
+        services: { ws: { loadBalancer: { servers: [{ url: ws.url }] } } },
+      },
+    });
+    const gh = await startGatehouse(config(true, false));
+    const open = async () => {
+      const socket = new WebSocket(`ws://127.0.0.1:${gh.ports['web']!}/`, { headers: { host: 'ws.test' } });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+      });
+      return socket;
+    };
+    const echo = (socket: WebSocket, text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no echo')), 2_000);
+        socket.once('message', (d) => {
+          clearTimeout(timer);
+          resolve(d.toString());
+        });
+        socket.send(text);
+      });
+    const kept = await open();
+    await edit(gh, config(false, false));
+    expect(await echo(kept, 'still here')).toBe('still here');
+    kept.close();
+
+    await edit(gh, config(true, true));
+    const cut = await open();
+    expect(await echo(cut, 'before')).toBe('before');
+    const code = new Promise<number>((resolve) => cut.once('close', (c) => resolve(c)));
+    await edit(gh, config(false, true));
+    expect(await code).toBe(1001);
   });
 });
 
