@@ -2,7 +2,8 @@
  * Who answers `/.well-known/acme-challenge/<token>`, end to end without a CA (issue 6): real gatehouse processes,
  * real upstreams. One process shows 405, malformed tokens, stateless answers, backend forwarding past the router's
  * middlewares and `acmeChallenges: 'off'`; three processes on 127.0.0.2/.3/.4 sharing one config file with
- * ${VAR}s show the peers walk, the loop guard, and the time bound with a peer that accepts and hangs.
+ * ${VAR}s show the peers walk, the loop guard, and the time bound with a peer that accepts and hangs; a reload
+ * through the library API shows the chain reads its settings per request.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
@@ -10,8 +11,10 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGatehouse } from '../../src/api.js';
 import { jwkThumbprint } from '../../src/challenges/http-stateless.js';
 import { LOOP_GUARD_HEADER } from '../../src/challenges/peers.js';
+import { createLogger } from '../../src/log.js';
 import { startGatehouse, stopAllGatehouses, writeConfigFile, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import type { LogLine } from '../helpers/log-lines.js';
 import { httpRequest } from '../helpers/raw-http.js';
@@ -283,3 +286,59 @@ function getAt(addr: string, port: number, host: string, path: string, headers: 
     req.end();
   });
 }
+
+describe('a reload swaps what the chain reads', () => {
+  it('peers, stateless names and a router\'s acmeChallenges apply to the next request, without a restart', async () => {
+    const holder = await startHolder();
+    const peer = await startHolder();
+    const keyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const keyFile = join(dirname(await writeConfigFile('{}', 'placeholder.json')), 'account.pem');
+    await writeFile(keyFile, keyPem, { mode: 0o600 });
+    const base = {
+      entryPoints: { web: { address: '127.0.0.1:0' } },
+      http: {
+        services: { vm: { loadBalancer: { servers: [{ url: holder.url }] } } },
+        routers: { vm: { rule: 'Host(`vm.lab.test`)', service: 'vm' } },
+      },
+    };
+    const gh = createGatehouse({ config: base, logger: createLogger({ level: 'silent' }) });
+    await gh.start();
+    try {
+      const port = gh.addresses()['web']!.port;
+      const ask = (host: string, token: string) => httpRequest(port, { host, path: `${PATH}${token}` });
+      expect((await ask('vm.lab.test', HELD)).status).toBe(200);
+      expect((await ask('other.lab.test', HELD)).status).toBe(404);
+      expect((await ask('sl.lab.test', UNKNOWN)).status).toBe(404);
+
+      // The peer stands on 127.0.0.1 at its own port; this instance's own port is another, so it is not "self".
+      const next = {
+        ...base,
+        challenges: { peers: { addresses: ['127.0.0.1'], httpPort: peer.port, timeout: '1s' } },
+        certificateResolvers: { shared: { acme: { caServer: 'https://127.0.0.1:1/dir', email: 'ops@lab.test', challenges: ['http-01'], stateless: true, accountKeyFile: keyFile } } },
+        http: {
+          ...base.http,
+          routers: {
+            vm: { rule: 'Host(`vm.lab.test`)', service: 'vm', acmeChallenges: 'off' },
+            sl: { rule: 'Host(`sl.lab.test`)', respond: { body: 'sl' }, tls: { certResolver: 'shared' } },
+          },
+        },
+      };
+      const result = await gh.reload(next as never);
+      expect(result.ok, result.errors.join('\n')).toBe(true);
+      const seen = holder.requests.length;
+      const viaPeer = await ask('vm.lab.test', HELD);
+      expect(viaPeer.status).toBe(200);
+      expect(holder.requests.length).toBe(seen);
+      expect(peer.requests.at(-1)?.headers[LOOP_GUARD_HEADER]).toBe('1');
+      expect((await ask('sl.lab.test', UNKNOWN)).text).toBe(`${UNKNOWN}.${jwkThumbprint(keyPem)}`);
+
+      expect((await gh.reload(base as never)).ok).toBe(true);
+      const peerSeen = peer.requests.length;
+      expect((await ask('other.lab.test', HELD)).status).toBe(404);
+      expect(peer.requests.length).toBe(peerSeen);
+      expect((await ask('sl.lab.test', UNKNOWN)).status).toBe(404);
+    } finally {
+      await gh.stop({ graceMs: 0 });
+    }
+  });
+});
