@@ -28,6 +28,7 @@ let runtime: Runtime;
 let backend: HttpUpstream;
 let peer404: HttpUpstream;
 let peerHolding: HttpUpstream;
+let silent: Awaited<ReturnType<typeof startSilentUpstream>>;
 let settings: HttpChallengeSettings | undefined;
 const lines: LogLine[] = [];
 
@@ -44,6 +45,7 @@ beforeAll(async () => {
   backend = await holding(AT_BACKEND);
   peer404 = await holding('none-at-all');
   peerHolding = await holding(AT_PEER);
+  silent = await startSilentUpstream();
   const config = validateConfig({
     entryPoints: { web: { address: '127.0.0.1:0' } },
     http: {
@@ -51,11 +53,13 @@ beforeAll(async () => {
       services: {
         app: { loadBalancer: { servers: [{ url: backend.url }] } },
         down: { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } },
+        slow: { loadBalancer: { servers: [{ url: silent.url }] } },
       },
       routers: {
         app: { rule: 'Host(`app.lab.test`) || Host(`managed.lab.test`)', service: 'app', middlewares: ['lan', 'auth'] },
         closed: { rule: 'Host(`closed.lab.test`)', service: 'app', acmeChallenges: 'off' },
         down: { rule: 'Host(`down.lab.test`)', service: 'down' },
+        slow: { rule: 'Host(`slow.lab.test`)', service: 'slow' },
         static: { rule: 'Host(`static.lab.test`)', respond: { body: 'hi' } },
       },
     },
@@ -103,7 +107,7 @@ function defaultSettings(timeoutMs = 1_000): HttpChallengeSettings {
   };
 }
 
-function ask(host: string, token: string, opts: { method?: string; headers?: Record<string, string> } = {}) {
+function ask(host: string, token: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}) {
   return httpRequest(listener.address().port, { host: `${host}:5002`, path: `${PATH}${token}`, timeoutMs: 5_000, ...opts });
 }
 
@@ -209,6 +213,14 @@ describe('ACME http-01 decision chain (entry hook before the redirect, the route
     } finally {
       settings = defaultSettings();
     }
+  });
+
+  it('a CA that hangs up before the backend answered is not logged as answered', async () => {
+    const from = lines.length;
+    await expect(ask('slow.lab.test', AT_PEER, { timeoutMs: 200 })).rejects.toThrow(/no complete response/);
+    const line = await decision(from, AT_PEER);
+    expect(line).toMatchObject({ msg: 'acme challenge not answered by the backend', answeredBy: 'backend slow', reason: 'closed before the answer was complete' });
+    expect(line['status']).toBeUndefined();
   });
 
   it('reads its settings per request: swapped settings apply at once', async () => {

@@ -161,7 +161,13 @@ function forwardToService(
 ): void {
   ctx.router = router;
   res.once('close', () => {
-    ctx.log.info({ ...line, status: res.statusCode, answeredBy: `backend ${service}`, router }, res.statusCode === 200 ? 'acme challenge answered' : 'acme challenge not answered by the backend');
+    // statusCode is 200 until something is written: a CA that hung up first must not read as answered.
+    const status = res.headersSent ? res.statusCode : undefined;
+    const done = res.writableFinished;
+    ctx.log.info(
+      { ...line, status, answeredBy: `backend ${service}`, router, ...(!done && { reason: 'closed before the answer was complete' }) },
+      done && status === 200 ? 'acme challenge answered' : 'acme challenge not answered by the backend',
+    );
   });
   const failed = (err: unknown): void => {
     ctx.log.error({ err, router, host: ctx.host, path: ctx.path }, 'handler failed');
