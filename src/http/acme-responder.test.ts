@@ -19,6 +19,7 @@ const OWN_KEY_AUTH = `${OWN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`;
 const AT_BACKEND = 'backendTokenbackendToken0123456789-_abcdef';
 const AT_PEER = 'peerTokenpeerTokenpeerToken0123456789-_abc';
 const UNKNOWN = 'unknownTokenunknownTokenunknownToken-_0123';
+const SHARED = 'sharedTokensharedTokensharedToken0123-_abcd';
 const THUMB = 'statelessThumbprintstatelessThumbprint01234';
 const PATH = '/.well-known/acme-challenge/';
 const CAROL = 'carol:{SHA}zDWP8f33jIgtzBU4G57UXp/L1Eg=';
@@ -72,8 +73,16 @@ beforeAll(async () => {
   });
   const log = createLogger({ level: 'info', destination });
   runtime = buildRuntime(config, {}, log);
-  const registry = createMemoryChallengeRegistry();
-  registry.putHttp(OWN, OWN_KEY_AUTH);
+  const local = createMemoryChallengeRegistry();
+  local.putHttp(OWN, OWN_KEY_AUTH);
+  // A shared store stand-in behind the registry's own interface: another instance's token, asynchronously.
+  const registry = {
+    ...local,
+    fetchHttpKeyAuthorization: async (token: string) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return token === SHARED ? `${SHARED}.shared` : undefined;
+    },
+  };
   const responder = createAcmeResponder({
     registry: () => registry,
     settings: () => settings,
@@ -130,6 +139,7 @@ describe('ACME http-01 decision chain (entry hook before the redirect, the route
     ['HEAD of an own token: no body', 'HEAD', 'any.lab.test', OWN, 200, '', 'own'],
     ['stateless name: token.thumbprint', 'GET', 'sl.lab.test', UNKNOWN, 200, `${UNKNOWN}.${THUMB}`, 'stateless'],
     ['own token wins over stateless', 'GET', 'sl.lab.test', OWN, 200, OWN_KEY_AUTH, 'own'],
+    ['a token in the shared store (another instance\'s), before stateless and backends', 'GET', 'app.lab.test', SHARED, 200, `${SHARED}.shared`, 'shared'],
     ['backend route: forwarded past ipAllowList and basicAuth', 'GET', 'app.lab.test', AT_BACKEND, 200, `${AT_BACKEND}.peer`, `backend app`],
     ['backend 404 is final (peers not asked)', 'GET', 'app.lab.test', AT_PEER, 404, 'no', 'backend app'],
     ['unreachable backend: the service 502, not a 404 of ours', 'GET', 'down.lab.test', AT_PEER, 502, '', 'backend down'],
