@@ -132,6 +132,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   let started = false;
   let retired = false;
 
+  const rehearsalResolvers = new Map<string, Resolver>();
   const resolverFor = (name: string): Resolver => {
     let r = resolvers.get(name);
     if (r) return r;
@@ -302,6 +303,59 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     }
   };
 
+  /** The staging CA a resolver rehearses on (its own account there, same email and key type). */
+  const stagingFor = (r: Resolver, caServer: string): Resolver => {
+    const key = `${r.url} rehearsal ${caServer}`;
+    let s = rehearsalResolvers.get(key);
+    if (s) return s;
+    const url = directoryUrl(caServer);
+    const id = caId(url);
+    const storage = store.ca(id);
+    const account = new AcmeAccount({
+      directoryUrl: url,
+      email: r.spec.email,
+      storage,
+      locks: store,
+      lockName: `account:${id}:${r.spec.email.toLowerCase()}`,
+      backoffMinMs: options.pollMinMs ?? 100,
+      backoffMaxMs: 5_000,
+      log,
+    });
+    s = { url, caId: id, spec: r.spec, storage, account };
+    rehearsalResolvers.set(key, s);
+    return s;
+  };
+
+  /**
+   * After `rehearsal.afterFailures` failed orders, the same order on the staging CA first. Throws when staging
+   * fails: the attempt then counts as failed without production having been asked.
+   */
+  const rehearse = async (e: Entry): Promise<void> => {
+    const spec = e.resolver.spec.rehearsal;
+    const failures = e.status.failures ?? 0;
+    if (spec === undefined || failures < (spec.afterFailures ?? 3)) return;
+    const staging = stagingFor(e.resolver, spec.caServer ?? 'letsencrypt-staging');
+    const fields = { names: e.wanted.names, ca: staging.url, failures };
+    log.info(fields, 'rehearsing the order on staging after repeated failures');
+    try {
+      await checkDirectory(staging.url, agent!);
+      await orderCertificate({
+        client: await staging.account.client(),
+        names: e.wanted.names,
+        challenges: e.wanted.challenges,
+        keyType: e.resolver.spec.keyType ?? 'EC256',
+        registry: options.registry,
+        endpoints: options.endpoints,
+        log,
+      });
+    } catch (err) {
+      const why = await explain(err, staging);
+      // Staging's problem document is not passed on: its Retry-After says nothing about production.
+      throw new AcmeError('ACME_ORDER_FAILED', `staging rehearsal failed, production not asked: ${why.message}`, { cause: err });
+    }
+    log.info(fields, 'staging rehearsal passed, ordering from production');
+  };
+
   const orderAndStore = async (e: Entry): Promise<void> => {
     const { wanted: w, resolver: r } = e;
     const t0 = performance.now();
@@ -311,6 +365,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     try {
       // Checked first so an unreachable CA is named with its real cause (src/acme/ca.ts).
       const directory = await checkDirectory(r.url, agent!);
+      await rehearse(e);
       let issued;
       try {
         issued = await order();

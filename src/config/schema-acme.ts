@@ -58,6 +58,23 @@ export const AcmeResolverSchema = Type.Object(
         default: false,
       }),
     ),
+    rehearsal: Type.Optional(
+      Type.Object(
+        {
+          afterFailures: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Consecutive failed orders of a certificate after which each further attempt is rehearsed first.', default: 3 }),
+          ),
+          caServer: Type.Optional(
+            Type.String({ minLength: 1, description: "The staging CA: 'letsencrypt-staging' or a directory URL.", default: 'letsencrypt-staging' }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "After repeated failures against this (production) CA, order the same names from a staging CA first and ask production only when staging succeeded: a broken DNS record or port forward then keeps failing on staging, whose limits are generous, instead of using up production's (Let's Encrypt: 5 failed validations per account, name and hour). The staging certificate is thrown away.",
+        },
+      ),
+    ),
     challenges: Type.Optional(
       Type.Array(ChallengeTypeSchema, {
         minItems: 1,

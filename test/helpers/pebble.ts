@@ -5,7 +5,7 @@
  * (tls-alpn-01). Every process is stopped by its PID, every wait is bounded. Facts from ../shared/acme/README.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -153,10 +153,12 @@ function apiCertificate(): { certPem: string; keyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
-  cert.serialNumber = '01';
+  // A name and serial of its own: a client trusting two Pebbles (one bundle) finds each issuer by its subject.
+  const unique = randomBytes(8).toString('hex');
+  cert.serialNumber = `01${unique}`;
   cert.validity.notBefore = new Date(Date.now() - 3600_000);
   cert.validity.notAfter = new Date(Date.now() + 7 * 86_400_000);
-  const subject = [{ name: 'commonName', value: 'gatehouse test Pebble API' }];
+  const subject = [{ name: 'commonName', value: `gatehouse test Pebble API ${unique}` }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
