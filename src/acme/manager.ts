@@ -20,7 +20,7 @@ import type { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { AcmeAccount } from './account.js';
 import { caAgent, caId, checkDirectory, directoryUrl } from './ca.js';
-import { orderCertificate } from './order.js';
+import { orderCertificate, type IssuedCertificate } from './order.js';
 import { AcmeError, installProblemRecorder } from './problems.js';
 import { ariCertId, fetchRenewalInfo } from './renewal-info.js';
 import { ariTime, renewalTime, retryTime } from './schedule.js';
@@ -92,6 +92,8 @@ interface Entry {
   running: Promise<void> | undefined;
   /** `renew()` asked: order even when the store holds a certificate not yet due. */
   forced: boolean;
+  /** A certificate obtained and served whose write to the store failed (retried before anything else). */
+  unsaved: IssuedCertificate | undefined;
   /** The last attempt found the lock held by another instance (logged once until it gets it). */
   lockedOut: boolean;
   /** Consecutive attempts that found the store unreachable (0: fine); retried as soon as the store is back. */
@@ -207,6 +209,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     }, Math.max(1_000, store.lockTtlMs / 3));
     renewing.unref();
     try {
+      if (e.unsaved) return await saveUnsaved(e);
       if (!forced && (await adoptStored(e, 'locked'))) return;
       await orderAndStore(e);
     } catch (err) {
@@ -247,10 +250,28 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   };
 
   /** The store failed: nothing is ordered (that could order twice); retried soon, and at once when the store is back. */
-  const postpone = (e: Entry, err: unknown) => {
+  const postpone = (e: Entry, err: unknown, message = 'certificate storage unavailable, order postponed') => {
     e.storageFailures++;
     e.nextAt = Date.now() + Math.min(storageCheckMs, STORAGE_RETRY_MIN_MS * 2 ** Math.min(e.storageFailures - 1, 10));
-    log.error({ names: e.wanted.names, code: (err as GatehouseError).code ?? 'STORAGE_UNAVAILABLE', reason: (err as Error).message, retryAt: new Date(e.nextAt).toISOString() }, 'certificate storage unavailable, order postponed');
+    log.error({ names: e.wanted.names, code: (err as GatehouseError).code ?? 'STORAGE_UNAVAILABLE', reason: (err as Error).message, retryAt: new Date(e.nextAt).toISOString() }, message);
+  };
+
+  /**
+   * Stores a certificate obtained (and already served) whose write failed: until it is stored, the other instances
+   * cannot have it and a restart would order again. Never throws; retried like any store failure.
+   */
+  const saveUnsaved = async (e: Entry): Promise<void> => {
+    const issued = e.unsaved!;
+    const main = e.wanted.names[0]!;
+    try {
+      await e.resolver.storage.writeCertificate(main, issued.certPem, issued.keyPem, e.status);
+      e.unsaved = undefined;
+      e.storageFailures = 0;
+      e.stamp = await e.resolver.storage.certificateStamp(main).catch(() => undefined);
+      e.nextAt = Date.parse(e.status.renewAt ?? '') || Date.now();
+    } catch (err) {
+      postpone(e, err, 'certificate obtained but not stored, retrying');
+    }
   };
 
   /**
@@ -382,10 +403,10 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       e.certPem = issued.certPem;
       e.status = { resolver: w.resolver, names: w.names, issuedAt: new Date().toISOString(), notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
       options.certs.put(sourceOf(r, w), issued.certPem, issued.keyPem);
-      await r.storage.writeCertificate(w.names[0]!, issued.certPem, issued.keyPem, e.status);
-      e.stamp = await r.storage.certificateStamp(w.names[0]!).catch(() => undefined);
       e.nextAt = renewAt.getTime();
       log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - t0) }, 'certificate obtained');
+      e.unsaved = issued;
+      await saveUnsaved(e);
     } catch (err) {
       if (stopped) return;
       const wrapped = await explain(err, r);
@@ -467,7 +488,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       await store.whenAvailable(STORE_WAIT_MS);
       for (const w of wanted) {
         const r = resolverFor(w.resolver);
-        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, lockedOut: false, storageFailures: 0 };
+        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, lockedOut: false, storageFailures: 0, unsaved: undefined };
         entries.push(entry);
         try {
           entry.stamp = await r.storage.certificateStamp(w.names[0]!);

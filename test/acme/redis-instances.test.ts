@@ -6,7 +6,8 @@
  * - every (orderer, target) pair of the three, for http-01 and for tls-alpn-01: the target answers the orderer's
  *   challenge from the shared store (no peers configured);
  * - a Redis that is down at start: gatehouse serves its default certificate, logs the real cause, orders nothing,
- *   and obtains the certificate once Redis is up.
+ *   and obtains the certificate once Redis is up;
+ * - a Redis lost during an order: the certificate is served at once and stored once Redis is back.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
@@ -152,6 +153,8 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
           const answered = (l: LogLine) =>
             kind === 'h' ? l.msg === 'acme challenge answered' && String(l['host']).startsWith(n) : l.msg === 'acme tls-alpn-01 challenge answered' && l['sni'] === n;
           expect(await eventually(() => target.logs.some(answered)), `${n} answered at ${INSTANCES[t]}`).toBe(true);
+        // From its cache, filled through pub/sub before the CA was told to validate (not a lookup in Redis).
+        expect(target.logs.filter(answered).every((l) => l['answeredBy'] === 'own'), JSON.stringify(target.logs.filter(answered))).toBe(true);
         }
       }
       // Each challenge reached all three instances before the CA was told to validate.
@@ -196,6 +199,37 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     } finally {
       await gh.stop();
       await late.stop();
+    }
+  }, 60_000);
+
+  it('Redis lost during an order: the certificate is served at once and stored when Redis is back; another instance then loads it', async () => {
+    const name = 'lost.rr.lab.test';
+    await pebble.setA(name, INSTANCES[0]);
+    const port = await freePort();
+    let server = await startRedis({ port, password: PASSWORD });
+    const gh = await start(INSTANCES[0], { http: [name] }, 'lost', server.url);
+    try {
+      await gh.waitForLog((l) => l.msg === 'acme order placed', 20_000);
+      await server.stop();
+      const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
+      expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
+      const unsaved = await gh.waitForLog((l) => l.msg === 'certificate obtained but not stored, retrying');
+      expect(unsaved['code']).toBe('STORAGE_UNAVAILABLE');
+      const root = await pebble.root();
+      const served = await probe(INSTANCES[0], pebble.tlsPort, name, { ca: root });
+      expect(served.authorized, served.error).toBe(true);
+
+      server = await startRedis({ port, password: PASSWORD });
+      await gh.waitForLog((l) => l.msg === 'redis connected' && l['role'] === 'commands' && l['recovered'] === true, 10_000);
+      const orders = pebble.orders();
+      const other = await start(INSTANCES[1], { http: [name] }, 'lost', server.url);
+      const fromStore = await eventually(async () => (await probe(INSTANCES[1], pebble.tlsPort, name, { ca: root })).cert?.serialNumber === served.cert?.serialNumber, 10_000);
+      expect(fromStore).toBe(true);
+      expect(pebble.orders()).toBe(orders);
+      expect(other.logs.some((l) => l.msg === 'acme order placed')).toBe(false);
+    } finally {
+      await gh.stop().catch(() => undefined);
+      await server.stop();
     }
   }, 60_000);
 });
