@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from '../log.js';
-import { CHALLENGE_TTL_MS, type ChallengeKind, type RedisStorage } from '../storage/index.js';
+import { CHALLENGE_TTL_MS, parseStored, type ChallengeKind, type RedisStorage } from '../storage/index.js';
 import type { ChallengeRegistry } from './registry.js';
 
 /** A registry whose puts reach other instances; `published` and `close` come on top of the registry contract. */
@@ -91,7 +91,7 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
   };
 
   store.subscribe(CHANNEL, (text) => {
-    const m = parse(text);
+    const m = parseStored<Message>(text);
     if (!m) return;
     if (m.from !== store.instanceId) {
       if (m.op === 'put' && m.value !== undefined) fill(m.kind, m.key, m.value, m.expiresAt ?? Date.now() + CHALLENGE_TTL_MS);
@@ -101,7 +101,7 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
   }, () => void refill());
   store.onAvailable(() => void refill());
   store.subscribe(ACK_CHANNEL, (text) => {
-    const ack = parse(text) as { id?: string } | undefined;
+    const ack = parseStored<{ id?: string }>(text);
     const w = ack?.id !== undefined ? waiting.get(ack.id) : undefined;
     if (!w) return;
     w.acks++;
@@ -196,12 +196,4 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
 /** What a log line may show of a key: a name, or a token's first characters (the rest is not needed to follow it). */
 function label(kind: ChallengeKind, key: string): string {
   return kind === 'alpn' ? key : `${key.slice(0, 8)}…`;
-}
-
-function parse(text: string): Message | undefined {
-  try {
-    return JSON.parse(text) as Message;
-  } catch {
-    return undefined;
-  }
 }

@@ -12,7 +12,7 @@ import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/pro
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensurePrivateDir, writeFileAtomic } from '../certs/index.js';
-import { safeName, StorageError, type CaStorage, type CertificateStatus, type ChallengeKind, type Storage, type StorageLock, type StoredAccount, type StoredCertificate } from './types.js';
+import { parseStored, safeName, StorageError, type CaStorage, type CertificateStatus, type ChallengeKind, type Storage, type StorageLock, type StoredAccount, type StoredCertificate } from './types.js';
 
 /** Creates the directory backend rooted at `stateDir`. */
 export function createDirectoryStorage(stateDir: string, lockTtlMs: number): Storage {
@@ -32,9 +32,7 @@ export function createDirectoryStorage(stateDir: string, lockTtlMs: number): Sto
       await writeFileAtomic(challengePath(kind, key), JSON.stringify({ value, expiresAt: Date.now() + ttlMs }), { mode: 0o600 });
     },
     async getChallenge(kind, key) {
-      const text = await readOptional(challengePath(kind, key));
-      if (text === undefined) return undefined;
-      const entry = parseJson<{ value: string; expiresAt: number }>(text);
+      const entry = parseStored<{ value: string; expiresAt: number }>(await readOptional(challengePath(kind, key)));
       if (entry === undefined || entry.expiresAt <= Date.now()) return undefined;
       return entry.value;
     },
@@ -64,7 +62,7 @@ export class DirectoryCaStorage implements CaStorage {
   async readAccount(email: string): Promise<StoredAccount | undefined> {
     const keyPem = await readOptional(this.accountKeyPath(email));
     if (keyPem === undefined) return undefined;
-    const meta = parseJson<{ url?: string }>((await readOptional(join(this.dir, 'accounts', safeName(email), 'account.json'))) ?? '');
+    const meta = parseStored<{ url?: string }>(await readOptional(join(this.dir, 'accounts', safeName(email), 'account.json')));
     return meta?.url !== undefined ? { keyPem, url: meta.url } : { keyPem };
   }
 
@@ -93,7 +91,7 @@ export class DirectoryCaStorage implements CaStorage {
 
   async readStatus(main: string): Promise<CertificateStatus | undefined> {
     // A damaged status only loses the schedule; the certificate itself is re-read.
-    return parseJson<CertificateStatus>((await readOptional(join(this.certDir(main), 'status.json'))) ?? '');
+    return parseStored<CertificateStatus>(await readOptional(join(this.certDir(main), 'status.json')));
   }
 
   /** Key first, then the chain: a crash in between leaves a chain whose key does not match, which the store rejects. */
@@ -157,13 +155,13 @@ async function tryFileLock(dir: string, name: string, ttlMs: number): Promise<St
   const held = (): StorageLock => ({
     name,
     async renew() {
-      const current = parseJson<LockFile>((await readOptional(path).catch(() => undefined)) ?? '');
+      const current = parseStored<LockFile>(await readOptional(path).catch(() => undefined));
       if (current?.token !== token) return false;
       await write('r+');
       return true;
     },
     async release() {
-      const current = parseJson<LockFile>((await readOptional(path).catch(() => undefined)) ?? '');
+      const current = parseStored<LockFile>(await readOptional(path).catch(() => undefined));
       if (current?.token === token) await unlink(path).catch(() => undefined);
     },
   });
@@ -176,7 +174,7 @@ async function tryFileLock(dir: string, name: string, ttlMs: number): Promise<St
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const current = parseJson<LockFile>((await readOptional(path)) ?? '');
+      const current = parseStored<LockFile>(await readOptional(path));
       // A file being written this instant reads empty: treat it as held.
       if (current === undefined || (current.expiresAt > Date.now() && !deadHolder(current.holder))) return undefined;
       const aside = `${path}.${token}.stale`;
@@ -185,7 +183,7 @@ async function tryFileLock(dir: string, name: string, ttlMs: number): Promise<St
       } catch {
         return undefined; // someone else broke it first
       }
-      const moved = parseJson<LockFile>((await readOptional(aside)) ?? '');
+      const moved = parseStored<LockFile>(await readOptional(aside));
       if (moved?.token !== current.token) await link(aside, path).catch(() => undefined);
       await unlink(aside).catch(() => undefined);
       if (moved?.token !== current.token) return undefined;
@@ -206,15 +204,6 @@ function deadHolder(holder: string): boolean {
     return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-function parseJson<T>(text: string): T | undefined {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
   }
 }
 

@@ -15,7 +15,7 @@ import type { Storage } from './types.js';
 export { createDirectoryStorage, DirectoryCaStorage, listStoredCertificates } from './directory.js';
 export { createRedisStorage, type RedisStorage } from './redis.js';
 export { explainRedisError } from './redis-connection.js';
-export { CHALLENGE_TTL_MS, StorageError, type CaStorage, type CertificateStatus, type ChallengeKind, type Storage, type StorageLock, type StoredAccount, type StoredCertificate } from './types.js';
+export { CHALLENGE_TTL_MS, parseStored, StorageError, type CaStorage, type CertificateStatus, type ChallengeKind, type Storage, type StorageLock, type StoredAccount, type StoredCertificate } from './types.js';
 
 /** What building the storage needs besides the config. */
 export interface StorageContext {

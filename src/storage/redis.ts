@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 import type { Logger } from '../log.js';
 import { connectRedis, type RedisConnection, type RedisSettings } from './redis-connection.js';
-import type { CaStorage, CertificateStatus, ChallengeKind, Storage, StorageLock, StoredAccount, StoredCertificate } from './types.js';
+import { parseStored, type CaStorage, type CertificateStatus, type ChallengeKind, type Storage, type StorageLock, type StoredAccount, type StoredCertificate } from './types.js';
 
 /** The Redis backend, with the pub/sub the shared challenge registry builds on. */
 export interface RedisStorage extends Storage {
@@ -47,7 +47,7 @@ export function createRedisStorage(settings: RedisSettings & { keyPrefix: string
   const changeListeners = new Set<(caId: string, main: string) => void>();
   const subscribe = (channel: string, listener: (message: string) => void, onSubscribed?: () => void) => conn.subscribe(`${p}:${channel}`, listener, onSubscribed);
   subscribe('events', (message) => {
-    const event = parse<{ type: string; ca: string; main: string; from: string }>(message);
+    const event = parseStored<{ type: string; ca: string; main: string; from: string }>(message);
     if (event?.type !== 'certificate' || event.from === instanceId) return;
     for (const l of changeListeners) l(event.ca, event.main);
   });
@@ -142,11 +142,11 @@ class RedisCaStorage implements CaStorage {
   async readCertificate(main: string): Promise<StoredCertificate | undefined> {
     const h = await this.conn.run('certificate read', (c) => c.hGetAll(this.#cert(main)));
     if (!h['cert'] || !h['key']) return undefined;
-    return { certPem: h['cert'], keyPem: h['key'], status: parse<CertificateStatus>(h['status'] ?? '') };
+    return { certPem: h['cert'], keyPem: h['key'], status: parseStored<CertificateStatus>(h['status']) };
   }
 
   async readStatus(main: string): Promise<CertificateStatus | undefined> {
-    return parse<CertificateStatus>((await this.conn.run('status read', (c) => c.hGet(this.#cert(main), 'status'))) ?? '');
+    return parseStored<CertificateStatus>((await this.conn.run('status read', (c) => c.hGet(this.#cert(main), 'status'))) ?? undefined);
   }
 
   async writeCertificate(main: string, certPem: string, keyPem: string, status: CertificateStatus): Promise<void> {
@@ -162,14 +162,5 @@ class RedisCaStorage implements CaStorage {
 
   async certificateStamp(main: string): Promise<string | undefined> {
     return (await this.conn.run('certificate stamp', (c) => c.hGet(this.#cert(main), 'stamp'))) ?? undefined;
-  }
-}
-
-function parse<T>(text: string): T | undefined {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
   }
 }

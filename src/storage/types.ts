@@ -100,6 +100,16 @@ export class StorageError extends GatehouseError {
 /** How long a pending challenge stays in a shared store: longer than any validation, short enough to clean up. */
 export const CHALLENGE_TTL_MS = 10 * 60_000;
 
+/** A stored JSON value: undefined when absent (empty text) or damaged, which callers treat alike. */
+export function parseStored<T>(text: string | undefined): T | undefined {
+  if (text === undefined || text === '') return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A name made safe for a file name or a key part: lower case, one `_` for each run of other characters. */
 export function safeName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9._@-]+/g, '_');
