@@ -313,7 +313,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   /** Looks for certificates other instances stored (their stamp changed) and serves them. */
   const checkStored = async (only?: (e: Entry) => boolean) => {
     for (const e of entries) {
-      if (stopped || e.running || (only && !only(e))) continue;
+      if (stopped || retired || e.running || (only && !only(e))) continue;
       try {
         const stamp = await e.resolver.storage.certificateStamp(e.wanted.names[0]!);
         if (stamp === undefined || stamp === e.stamp) continue;
