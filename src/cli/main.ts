@@ -7,6 +7,7 @@
  *   gatehouse renew NAME [--config FILE]   make the running instance renew NAME's certificate now
  *   gatehouse reload [--config FILE]       make the running instance reload its config now
  *   gatehouse status [--config FILE]       show the running instance's state (JSON)
+ *   gatehouse explain URL | --sni NAME [--config FILE]   which router or TCP route a request or handshake gets, and why
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ import { GatehouseError, GatehouseErrors } from '../errors.js';
 import { sendControl } from '../control.js';
 import { resolveStateDir } from '../config/paths.js';
 import { certificateRows, formatCertificateRows } from './certs.js';
+import { runExplain } from './explain.js';
 import { demoConfig } from './demo-config.js';
 
 const USAGE = `Usage: gatehouse <command> [--config FILE]
@@ -27,6 +29,8 @@ Commands:
   renew NAME  Make the running instance (same config and state directory) renew NAME's certificate now.
   reload   Make the running instance reload its config file now (as SIGHUP does); exit 1 with the reasons if it is refused.
   status   Show the running instance's state as JSON: entry points, reloads, last reload's errors, certificates.
+  explain URL | --sni NAME   Which router (or TCP route) a request (or TLS handshake) gets and why, offline on the
+           config file; --help for its options. Exit 0 when something matches, 1 when nothing does, 2 on errors.
   version  Print the version.
 
 Environment:
@@ -34,12 +38,12 @@ Environment:
   GATEHOUSE_LOG_LEVEL   log level (fatal, error, warn, info, debug, trace, silent)
 `;
 
-/** Print problems one per line on stderr and exit 1. */
-function fail(err: unknown): never {
+/** Print problems one per line on stderr and exit 1 (or `code`). */
+function fail(err: unknown, code = 1): never {
   const lines =
     err instanceof GatehouseErrors ? err.errors.map((e) => e.toString()) : err instanceof GatehouseError ? [err.toString()] : [String((err as Error)?.stack ?? err)];
   for (const line of lines) process.stderr.write(`gatehouse: ${line}\n`);
-  process.exit(1);
+  process.exit(code);
 }
 
 function version(): string {
@@ -151,7 +155,16 @@ async function control(file: string | undefined, command: 'reload' | 'status'): 
   }
 }
 
+/** `explain` has options of its own, so it parses its arguments itself; an invalid config exits 2. */
+function explain(args: string[]): void {
+  runExplain(args).then(
+    (code) => void (process.exitCode = code),
+    (err) => fail(err, 2),
+  );
+}
+
 function main(argv: string[]): void {
+  if (argv[0] === 'explain') return explain(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -182,6 +195,9 @@ function main(argv: string[]): void {
       return;
     case 'certs':
       void certs(file || undefined);
+      return;
+    case 'explain':
+      explain(argv.filter((a, i) => i !== argv.indexOf('explain')));
       return;
     case 'version':
       process.stdout.write(`${version()}\n`);

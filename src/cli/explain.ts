@@ -1,0 +1,97 @@
+/**
+ * `gatehouse explain URL` and `gatehouse explain --sni NAME`: thin, parses its own options (it has more than the
+ * other commands), explains offline on the config file and prints text or JSON. Exit 0 when something matches,
+ * 1 when nothing does, 2 for a usage problem; an invalid config is thrown for main's fail() to print (exit 2).
+ */
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { buildRequest, DEFAULT_CLIENT_IP, explainHttp, explainSni, formatExplanation, loadOffline, UsageError } from '../explain/index.js';
+
+export const EXPLAIN_USAGE = `Usage: gatehouse explain URL [--config FILE] [--method M] [--header 'Name: value' ...] [--client-ip IP] [--entry-point NAME] [--json]
+       gatehouse explain --sni NAME [--alpn P,...] [--config FILE] [--client-ip IP] [--entry-point NAME] [--json]
+`;
+
+/** Runs the command on `args` (after "explain"); resolves with the exit code. Throws GatehouseErrors for an invalid config. */
+export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let options;
+  try {
+    options = parseOptions(args, env);
+  } catch (err) {
+    return usageFailed(err);
+  }
+  if (options === 'help') {
+    process.stdout.write(EXPLAIN_USAGE);
+    return 0;
+  }
+  const model = await loadOffline(options.file, env);
+  try {
+    const explanation =
+      options.sni !== undefined
+        ? explainSni(model, { sni: options.sni, alpn: options.alpn, clientIp: options.clientIp, ...(options.entryPoint !== undefined && { entryPoint: options.entryPoint }) })
+        : explainHttp(model, buildRequest({ ...options, url: options.url! }), options.entryPoint);
+    process.stdout.write(options.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatExplanation(explanation));
+    return explanation.matched ? 0 : 1;
+  } catch (err) {
+    return usageFailed(err);
+  } finally {
+    await model.dispose();
+  }
+}
+
+function usageFailed(err: unknown): number {
+  if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
+  process.stderr.write(`gatehouse: explain: ${err.message}\n\n${EXPLAIN_USAGE}`);
+  return 2;
+}
+
+interface ExplainOptions {
+  file: string;
+  url: string | undefined;
+  sni: string | undefined;
+  alpn: string[];
+  method: string | undefined;
+  headers: string[];
+  clientIp: string;
+  entryPoint: string | undefined;
+  json: boolean;
+}
+
+function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainOptions | 'help' {
+  // parseArgs throws a TypeError (ERR_PARSE_ARGS_*) for an unknown or malformed option: a usage problem.
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      method: { type: 'string', short: 'X' },
+      header: { type: 'string', short: 'H', multiple: true },
+      'client-ip': { type: 'string' },
+      'entry-point': { type: 'string' },
+      sni: { type: 'string' },
+      alpn: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const file = values.config ?? env['GATEHOUSE_CONFIG'];
+  if (!file) throw new UsageError('needs a config file: --config FILE or GATEHOUSE_CONFIG');
+  const url = positionals[0];
+  if (positionals.length > 1) throw new UsageError(`one URL at a time, got ${positionals.length}`);
+  if ((url === undefined) === (values.sni === undefined)) throw new UsageError('give a URL or --sni NAME (one of them)');
+  if (values.sni !== undefined && (values.method !== undefined || values.header !== undefined)) throw new UsageError('--method and --header go with a URL, not --sni');
+  if (url !== undefined && values.alpn !== undefined) throw new UsageError('--alpn goes with --sni');
+  const clientIp = values['client-ip'] ?? DEFAULT_CLIENT_IP;
+  if (isIP(clientIp) === 0) throw new UsageError(`--client-ip ${JSON.stringify(clientIp)} is not an IP address`);
+  return {
+    file,
+    url,
+    sni: values.sni,
+    alpn: values.alpn === undefined ? [] : values.alpn.split(',').map((p) => p.trim()).filter((p) => p !== ''),
+    method: values.method,
+    headers: values.header ?? [],
+    clientIp,
+    entryPoint: values['entry-point'],
+    json: values.json ?? false,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The certificate a TLS entry point would serve for a name, worked out offline: the same SNI index the store builds
+ * (src/certs/lookup.ts), over the config's certificate files, certsDir, and the ACME certificates in the state
+ * directory, but holding descriptions instead of SecureContexts and never generating a default certificate.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { listStoredCertificates } from '../acme/index.js';
+import { buildSniIndex, pairCertificates, parsePemFile, resolveTlsPaths, type IndexedCert, type PemFile, type SniIndex } from '../certs/index.js';
+import { listCertsDir } from '../certs/source-files.js';
+import type { Config } from '../config/index.js';
+
+/** A certificate the store would hold, as explain reports it. */
+export interface CertificateFacts {
+  /** `file`: tls.certificates or certsDir; `acme`: obtained by a certificate resolver (state directory). */
+  readonly from: 'file' | 'acme';
+  readonly source: string;
+  readonly names: readonly string[];
+  readonly notAfter: string;
+}
+
+/** Which certificate a handshake for a name gets. */
+export interface CertificateChoice {
+  /** `default`: no certificate covers the name (or no SNI); `refused`: the same, with onUnknownName 'refuse'. */
+  readonly served: 'certificate' | 'default' | 'refused';
+  /** The certificate's name that covers the SNI: itself or a one-label wildcard. */
+  readonly coveredBy?: string;
+  readonly certificate?: CertificateFacts;
+  /** For the default certificate: the configured file, or the generated self-signed one. */
+  readonly defaultSource?: string;
+}
+
+/** The offline certificate index of a config and what could not be read for it. */
+export interface CertificateCatalog {
+  choose(sni: string | undefined): CertificateChoice;
+  /** Files that hold no usable pair, and why (unreadable, key missing). */
+  readonly problems: readonly string[];
+  /** Whether ACME certificates were left out (Redis storage: explain reads only the state directory). */
+  readonly acmeNotRead: boolean;
+}
+
+/** Reads every certificate the store would load at start; `configFile` anchors the config's relative paths. */
+export async function loadCertificateCatalog(config: Config, configFile: string, env: NodeJS.ProcessEnv): Promise<CertificateCatalog> {
+  const paths = resolveTlsPaths(config, { configFile, env });
+  const files: PemFile[] = [];
+  const problems: string[] = [];
+  const listed = (await listCertsDir(paths.certsDir)) ?? [];
+  const configured = paths.files.flatMap((f) => [f.certFile, f.keyFile]);
+  for (const path of new Set([...listed, ...configured])) {
+    const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      problems.push(`${path}: ${e.code === 'ENOENT' ? 'file not found' : (e.code ?? e.message)}`);
+      return undefined;
+    });
+    if (text === undefined || !text.includes('-----BEGIN ')) continue;
+    const file = parsePemFile(path, text);
+    for (const p of file.problems) problems.push(`${path}: ${p}`);
+    files.push(file);
+  }
+  const paired = pairCertificates(files);
+  for (const p of paired.problems) problems.push(`${p.file}: ${p.reason}`);
+  const indexed: IndexedCert<CertificateFacts>[] = paired.pairs.map((pair) => facts('file', pair.certFile, pair.leaf.names, pair.leaf.notAfter));
+
+  // The ACME manager puts the certificates it finds in storage after the files (they win a tie in the index).
+  const acmeNotRead = config.storage?.redis !== undefined;
+  if (!acmeNotRead && config.certificateResolvers) {
+    for (const { caId, main } of await listStoredCertificates(paths.stateDir)) {
+      const file = join(paths.stateDir, 'acme', caId, 'certificates', main, 'fullchain.pem');
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      const leaf = text === undefined ? undefined : parsePemFile(file, text).certs[0];
+      if (leaf) indexed.push(facts('acme', file, leaf.names, leaf.notAfter));
+    }
+  }
+
+  const refuse = config.tls?.defaultCertificate?.onUnknownName === 'refuse';
+  const defaultSource = paths.defaultCertificate.certFile ?? `generated self-signed certificate in ${join(paths.stateDir, 'default-cert')}`;
+  const index: SniIndex<CertificateFacts> = buildSniIndex(indexed, undefined);
+  return {
+    problems,
+    acmeNotRead,
+    choose(sni) {
+      const hit = index.select(sni);
+      if (hit === undefined) return refuse ? { served: 'refused' } : { served: 'default', defaultSource };
+      const name = (sni ?? '').toLowerCase().replace(/\.$/, '');
+      const coveredBy = hit.names.includes(name) ? name : `*.${name.slice(name.indexOf('.') + 1)}`;
+      return { served: 'certificate', coveredBy, certificate: hit };
+    },
+  };
+}
+
+function facts(from: 'file' | 'acme', source: string, names: readonly string[], notAfter: Date): IndexedCert<CertificateFacts> {
+  return { names, notAfter, source, value: { from, source, names, notAfter: notAfter.toISOString() } };
+}

@@ -1,0 +1,104 @@
+/**
+ * The readable form of an explanation: one screen, the routers in the order they are tried, a ✗ line for each
+ * part of a rule that failed and a ✓ line for each that held, then the outcome. `--json` prints the same objects.
+ */
+import type { MiddlewareFacts, ServiceFacts, TargetFacts } from './describe.js';
+import type { HttpEntryExplanation, HttpExplanation } from './http.js';
+import type { DisabledFacts, RouterTrial } from './routes.js';
+import { certificateText, type SniEntryExplanation, type SniExplanation } from './sni.js';
+
+/** The explanation as text, ending with a newline. */
+export function formatExplanation(e: HttpExplanation | SniExplanation): string {
+  const out: string[] = [];
+  if (e.kind === 'http') {
+    const r = e.request;
+    const headers = Object.entries(r.headers).filter(([k]) => k !== 'host');
+    out.push(`${r.method} ${r.scheme}://${r.rawHost}${r.path}${r.query ? `?${r.query}` : ''}  (client ${r.clientIp}${headers.length ? `; ${headers.map(([k, v]) => `${k}: ${v}`).join('; ')}` : ''})`);
+    for (const ep of e.entryPoints.explained) httpEntry(out, ep, e.entryPoints.reason);
+  } else {
+    const h = e.hello;
+    out.push(`ClientHello: ${h.sni ? `SNI "${h.sni}"` : 'no SNI'}, ${h.alpn.length ? `ALPN ${h.alpn.join(', ')}` : 'no ALPN'}  (client ${h.clientIp})`);
+    for (const ep of e.entryPoints.explained) sniEntry(out, ep, e.entryPoints.reason);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function header(out: string[], name: string, address: string, reason: string): void {
+  out.push('', `entry point "${name}" (${address}): ${reason}`);
+}
+
+function httpEntry(out: string[], ep: HttpEntryExplanation, reason: string): void {
+  header(out, ep.entryPoint, ep.address, reason);
+  if (ep.passthrough && (ep.passthrough.tried.length > 0 || ep.passthrough.disabled.length > 0)) {
+    out.push('  TCP routes (SNI passthrough) first:');
+    trials(out, ep.passthrough.tried, '    ', ep.passthrough.match?.name);
+    disabled(out, ep.passthrough.disabled, '    ');
+  }
+  if (ep.certificate) out.push(`  certificate: ${certificateText(ep.certificate)}`);
+  if (ep.hook) {
+    out.push(`  ${ep.hook.kind === 'acme-challenge' ? 'ACME challenge responder (before the redirection and the routers)' : 'HTTPS redirection (before the routers)'}:`);
+    for (const s of ep.hook.steps) out.push(`    - ${s}`);
+  }
+  trials(out, ep.tried, '  ', ep.match?.name);
+  if (ep.match) {
+    if (ep.hook?.kind === 'acme-challenge') out.push('     middlewares: skipped for the CA');
+    else middlewares(out, ep.match.middlewares);
+    target(out, ep.match.target);
+  }
+  if (ep.notTried.length > 0) out.push(`  not tried: ${ep.notTried.join(', ')}`);
+  disabled(out, ep.disabled, '  ');
+  out.push(`  → ${ep.outcome}`);
+}
+
+function sniEntry(out: string[], ep: SniEntryExplanation, reason: string): void {
+  header(out, ep.entryPoint, ep.address, reason);
+  if (ep.acme) {
+    out.push('  acme-tls/1, in the order the edge decides:');
+    for (const s of ep.acme) out.push(`    - ${s}`);
+  }
+  if (ep.tried.length === 0 && !ep.acme) out.push('  no TCP routes on this entry point');
+  trials(out, ep.tried, '  ', ep.match?.name);
+  if (ep.match) {
+    const s = ep.match.service;
+    out.push(`     TCP service: ${s.name} → ${s.servers.join(', ') || '(no servers)'}${s.proxyProtocol ? ` (PROXY protocol v${s.proxyProtocol})` : ''}`);
+  }
+  disabled(out, ep.disabled, '  ');
+  out.push(`  → ${ep.outcome}`);
+}
+
+function trials(out: string[], tried: readonly RouterTrial[], indent: string, matched: string | undefined): void {
+  for (const [i, t] of tried.entries()) {
+    out.push(`${indent}${i + 1}. ${t.name}  priority ${t.priority}  ${t.rule}${t.name === matched ? '   ← match' : ''}`);
+    for (const p of t.parts) out.push(`${indent}     ${t.matched ? '✓' : '✗'} ${p}`);
+  }
+}
+
+function disabled(out: string[], list: readonly DisabledFacts[], indent: string): void {
+  for (const d of list) {
+    const would = d.wouldMatch === undefined ? 'rule does not compile' : 'would match';
+    out.push(`${indent}disabled (${would}): ${d.name}  priority ${d.priority}: ${d.reason} [${d.code}]`);
+  }
+}
+
+function middlewares(out: string[], list: readonly MiddlewareFacts[]): void {
+  if (list.length === 0) return;
+  const text = (m: MiddlewareFacts): string => `${m.name} (${m.kind}${m.members ? `: ${m.members.map(text).join(' → ')}` : ''})`;
+  out.push(`     middlewares: ${list.map(text).join(' → ')}`);
+}
+
+function target(out: string[], t: TargetFacts): void {
+  if (t.kind === 'respond') out.push(`     respond: ${t.status}`);
+  else if (t.kind === 'redirect') out.push(`     redirect: ${t.status} to ${t.location}`);
+  else service(out, t.service, '     service: ', '       ');
+}
+
+function service(out: string[], s: ServiceFacts, first: string, indent: string): void {
+  const detail = s.kind === 'loadBalancer' ? `loadBalancer, ${s.strategy}` : s.kind === 'plugin' ? `plugin ${s.plugin ?? ''}` : s.kind;
+  out.push(`${first}${s.name} (${detail})`);
+  for (const srv of s.servers ?? []) out.push(`${indent}${srv.url}  weight ${srv.weight}`);
+  if (s.healthCheck) out.push(`${indent}health check: ${s.healthCheck} (health is not known offline)`);
+  for (const c of s.children ?? []) {
+    const role = c.role === 'weighted' ? `weight ${c.weight}: ` : c.role === 'main' ? 'answers: ' : `mirror ${c.percent}%: `;
+    service(out, c.service, `${indent}${role}`, `${indent}  `);
+  }
+}

@@ -1,0 +1,6 @@
+/** `gatehouse explain`'s public face: a config file's model, and the explanations of a request or a ClientHello. */
+export { loadOffline, type OfflineModel } from './offline.js';
+export { explainHttp, type HttpExplanation, type HttpEntryExplanation } from './http.js';
+export { explainSni, type SniExplanation, type SniEntryExplanation } from './sni.js';
+export { buildRequest, DEFAULT_CLIENT_IP, UsageError, type RequestOptions } from './request.js';
+export { formatExplanation } from './format.js';
