@@ -22,6 +22,13 @@ export const EntryPointTlsSchema = Type.Object(
         default: DEFAULTS.maxClientHelloSize,
       }),
     ),
+    http2: Type.Optional(
+      Type.Boolean({
+        description:
+          'Offer HTTP/2 (ALPN h2) on terminated connections, with HTTP/1.1 for clients that do not speak it; requests go through the same routers, middlewares and access log, and to upstreams as HTTP/1.1. Websockets use HTTP/1.1 (RFC 8441 extended CONNECT is not supported). false offers HTTP/1.1 only.',
+        default: true,
+      }),
+    ),
   },
   {
     additionalProperties: false,

@@ -29,13 +29,21 @@ export function boundAddress(server: Server): { address: string; port: number } 
   return typeof a === 'object' && a ? { address: a.address, port: a.port } : { address: String(a), port: 0 };
 }
 
+/** HTTP/2 sessions of an entry point, closed on drain (src/edge/h2-entry.ts). */
+export interface SessionsToDrain {
+  closeSessions(): void;
+  destroySessions(): void;
+}
+
 /**
- * Stop accepting on `listener`, close idle keep-alive connections of `http` as they go idle, cut what remains after
- * `graceMs`. Upgraded and passed-through sockets are their owners' to close (the runtime's dispose).
+ * Stop accepting on `listener`, close idle keep-alive connections of `http` as they go idle (and HTTP/2 `sessions`
+ * with GOAWAY), cut what remains after `graceMs`. Upgraded and passed-through sockets are their owners' to close
+ * (the runtime's dispose).
  */
-export async function drain(listener: Server, http: HttpServer, graceMs: number, openCount?: () => number): Promise<void> {
+export async function drain(listener: Server, http: HttpServer, graceMs: number, openCount?: () => number, sessions?: SessionsToDrain): Promise<void> {
   const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
   http.closeIdleConnections();
+  sessions?.closeSessions();
   const sweep = setInterval(() => http.closeIdleConnections(), 100);
   const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
   const idle = openCount ? waitUntil(() => openCount() === 0, graceMs) : closed;
@@ -43,6 +51,7 @@ export async function drain(listener: Server, http: HttpServer, graceMs: number,
   clearInterval(sweep);
   if (result === 'timeout') {
     http.closeAllConnections();
+    sessions?.destroySessions();
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 200).unref())]);
   }
 }

@@ -20,7 +20,7 @@ export interface EntryPointSettings {
   readonly entry: EntryPointInfo;
   readonly serverOptions: ServerOptions;
   /** Set for a TLS entry point: how long and how much of a ClientHello to wait for. */
-  readonly tls: { readonly clientHelloTimeoutMs: number; readonly maxClientHelloSize: number } | undefined;
+  readonly tls: { readonly clientHelloTimeoutMs: number; readonly maxClientHelloSize: number; readonly http2: boolean } | undefined;
   /** Set when a load balancer in front sends PROXY protocol headers: whom to accept them from. */
   readonly proxyProtocolFrom: ((ip: string) => boolean) | undefined;
 }
@@ -52,6 +52,7 @@ export function entryPointSettings(name: string, spec: EntryPointConfig): EntryP
     ? {
         clientHelloTimeoutMs: parseDuration(spec.tls.clientHelloTimeout ?? DEFAULTS.clientHelloTimeout),
         maxClientHelloSize: spec.tls.maxClientHelloSize ?? DEFAULTS.maxClientHelloSize,
+        http2: spec.tls.http2 ?? true,
       }
     : undefined;
   const proxyProtocolFrom = spec.proxyProtocol

@@ -5,13 +5,17 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { type AccessLogSwitch, createDispatcher, type EntryHook, type RouteSource } from '../http/dispatch.js';
+import { type AccessLogSwitch, createDispatcher, type Dispatcher, type EntryHook, type RouteSource } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import type { EntryPointSettings } from './entry-point.js';
 
 /** Build the http server of an entry point (not listening). */
 export function createHttpEntry(settings: EntryPointSettings, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Server {
-  const dispatcher = createDispatcher(settings.entry, source, log, accessLog, hook);
+  return createHttpServer(settings, createDispatcher(settings.entry, source, log, accessLog, hook), log);
+}
+
+/** The http server of an entry point around a dispatcher it shares with the entry point's HTTP/2 server. */
+export function createHttpServer(settings: EntryPointSettings, dispatcher: Dispatcher, log: Logger): Server {
   const server = createServer(settings.serverOptions, dispatcher.onRequest);
   server.on('upgrade', dispatcher.onUpgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, log, settings.name));

@@ -2,13 +2,13 @@
  * A TLS entry point: one port, two modes. Each connection's ClientHello is peeked (nothing consumed), then by SNI,
  * ALPN and client address it is either passed through untouched to a TCP route's backend (which terminates TLS with
  * its own certificate), or terminated here with the certificate for its name and handed to the entry point's HTTP
- * server as HTTPS. The edge never waits on anything but the ClientHello: certificate selection reads an index.
+ * server as HTTPS (its HTTP/2 server when the client picked h2). The edge never waits on anything but the ClientHello: certificate selection reads an index.
  */
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { TicketKeys } from '../certs/index.js';
 import type { PeerSettings } from '../challenges/index.js';
-import type { AccessLogSwitch, EntryHook, RouteSource } from '../http/dispatch.js';
+import { createDispatcher, type AccessLogSwitch, type EntryHook, type RouteSource } from '../http/dispatch.js';
 import { clientAddressOf, setClientAddress } from '../http/context.js';
 import type { Logger } from '../log.js';
 import { matchTcpRoute, type TcpRoute } from '../tcp/index.js';
@@ -16,7 +16,8 @@ import { isFromPeer, relayToPeers } from './alpn-relay.js';
 import { bind, boundAddress, drain } from './bind.js';
 import type { PeekFailure } from './client-hello.js';
 import type { EntryPointSettings } from './entry-point.js';
-import { createHttpEntry, startFedServer } from './http-entry.js';
+import { createH2Entry } from './h2-entry.js';
+import { createHttpServer, startFedServer } from './http-entry.js';
 import type { Listener } from './http-listener.js';
 import { peekClientHello } from './peek.js';
 import { acceptProxyHeader } from './proxy-accept.js';
@@ -41,8 +42,9 @@ export interface TlsSources extends RouteSource {
 
 /** Time a client has to finish the handshake once we have its ClientHello. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** ALPN offered on terminated connections; HTTP/2 comes with its own issue. */
-const ALPN = ['http/1.1'];
+/** ALPN offered on terminated connections (RFC 7301): HTTP/2 first when the entry point offers it (RFC 9113 §3.2). */
+const ALPN_H2 = ['h2', 'http/1.1'];
+const ALPN_HTTP1 = ['http/1.1'];
 /** The ALPN protocol of tls-alpn-01 validation (RFC 8737 §6.2). */
 const ACME_TLS = 'acme-tls/1';
 const ACME_ALPN = [ACME_TLS];
@@ -56,8 +58,11 @@ const PLAIN_HTTP_ANSWER = `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain;
 export async function listenTls(settings: EntryPointSettings, text: string, sources: TlsSources, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Promise<Listener> {
   const tls = settings.tls!;
   const name = settings.name;
-  const http = createHttpEntry(settings, sources, log, accessLog, hook);
+  const dispatcher = createDispatcher(settings.entry, sources, log, accessLog, hook);
+  const http = createHttpServer(settings, dispatcher, log);
   startFedServer(http);
+  const h2 = tls.http2 ? createH2Entry(settings, dispatcher, log) : undefined;
+  const alpn = h2 ? ALPN_H2 : ALPN_HTTP1;
   const open = new Set<Socket>();
 
   const terminate = (socket: Socket, replay: Buffer, sni: string | undefined): void => {
@@ -69,7 +74,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     }
     // The peeked bytes go back into the socket's buffer; TLSSocket reads what is buffered before the handle.
     socket.unshift(replay);
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: sources.ticketKeys.applyTo(context), ALPNProtocols: ALPN });
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: sources.ticketKeys.applyTo(context), ALPNProtocols: alpn });
     const client = clientAddressOf(socket);
     if (client.address !== socket.remoteAddress) setClientAddress(secure, client.address, client.port);
     const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
@@ -77,7 +82,9 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
       clearTimeout(timer);
       open.add(secure);
       secure.once('close', () => open.delete(secure));
-      http.emit('connection', secure);
+      // Once per connection: a client that did not pick h2 (or offered no ALPN) gets HTTP/1.1 as before.
+      if (h2 !== undefined && secure.alpnProtocol === 'h2') h2.accept(secure);
+      else http.emit('connection', secure);
     });
     secure.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -157,7 +164,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
   return {
     name,
     address: () => boundAddress(listener),
-    close: (graceMs) => drain(listener, http, graceMs, () => open.size),
+    close: (graceMs) => drain(listener, http, graceMs, () => open.size, h2),
   };
 }
 

@@ -60,7 +60,8 @@ export class CountingResponse extends ServerResponse {
   }
 }
 
-function sizeOf(chunk: unknown, encoding: unknown): number {
+/** Bytes of a body chunk as written (string in its encoding, or bytes). */
+export function sizeOf(chunk: unknown, encoding: unknown): number {
   if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
   if (chunk instanceof Uint8Array) return chunk.byteLength;
   return 0;
