@@ -6,14 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as h2Connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import { linesWith } from '../helpers/log-lines.js';
 import { closeAllUpstreams, startEchoUpstream, startHttpUpstream, startWsEchoUpstream, type EchoReply, type HttpUpstream, type WsUpstream } from '../helpers/upstreams.js';
@@ -201,8 +201,9 @@ describe('HTTP/2 to an HTTP/1.1 upstream', () => {
 
 describe('HTTP/1.1 and websockets on the same port', () => {
   it('an HTTP/1.1-only client is served as before', async () => {
-    const res = await new Promise<{ status: number; alpn: string | false; body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port, servername: NAME, ca, path: '/app/h1', headers: { host: NAME }, ALPNProtocols: ['http/1.1'], agent: false, timeout: 5_000 }, (r) => {
+    const res = await new Promise<{ status: number; alpn: string | false | null; body: string }>((resolve, reject) => {
+      const options: RequestOptions & ConnectionOptions = { host: '127.0.0.1', port, servername: NAME, ca, path: '/app/h1', headers: { host: NAME }, ALPNProtocols: ['http/1.1'], agent: false, timeout: 5_000 };
+      const req = httpsRequest(options, (r) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
         r.on('end', () => resolve({ status: r.statusCode ?? 0, alpn: (r.socket as import('node:tls').TLSSocket).alpnProtocol, body: Buffer.concat(chunks).toString() }));
@@ -217,7 +218,8 @@ describe('HTTP/1.1 and websockets on the same port', () => {
   });
 
   it('a websocket (HTTP/1.1 upgrade) opens and echoes', async () => {
-    const ws = new WebSocket(`wss://127.0.0.1:${port}/ws/chat`, { ca, servername: NAME, headers: { host: NAME }, handshakeTimeout: 5_000 });
+    const options: ClientOptions & ConnectionOptions = { ca, servername: NAME, headers: { host: NAME }, handshakeTimeout: 5_000 };
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/ws/chat`, options);
     try {
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());
@@ -239,7 +241,7 @@ describe('HTTP/1.1 and websockets on the same port', () => {
   });
 
   it('with tls.http2 false, an h2-capable client gets http/1.1', async () => {
-    const alpn = await new Promise<string | false>((resolve, reject) => {
+    const alpn = await new Promise<string | false | null>((resolve, reject) => {
       const s = tlsConnect({ host: '127.0.0.1', port: gh.ports['h1only']!, servername: NAME, ca, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
         resolve(s.alpnProtocol);
         s.destroy();
