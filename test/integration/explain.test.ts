@@ -3,6 +3,7 @@
  * test/fixtures/certs in tls.certificates and in a certsDir, text and JSON output, and its exit codes.
  */
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -234,6 +235,34 @@ describe('gatehouse explain --sni', () => {
     const passed = await explain(['--sni', 'vm.example', '--alpn', 'acme-tls/1']);
     expect(passed.code).toBe(0);
     expect(passed.stdout).toContain('passthrough: TCP router "vm" matches; the backend\'s own ACME client answers');
+  });
+});
+
+describe('gatehouse explain stays offline', () => {
+  it('sends no health check to the upstreams it lists', async () => {
+    let connections = 0;
+    const upstream = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+      const cfg = {
+        entryPoints: { web: { address: '127.0.0.1:8080' } },
+        http: {
+          routers: { app: { rule: 'Host(`app.example`)', service: 'app' } },
+          services: { app: { loadBalancer: { servers: [{ url }], healthCheck: { path: '/health', interval: '100ms' } } } },
+        },
+      };
+      const res = await explain(['http://app.example:8080/'], cfg);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain(`${url}  weight 1`);
+      expect(res.stdout).toContain('health check: GET /health every 100ms (health is not known offline)');
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   });
 });
 
