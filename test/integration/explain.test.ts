@@ -238,6 +238,40 @@ describe('gatehouse explain --sni', () => {
   });
 });
 
+describe('gatehouse explain with a certificate resolver', () => {
+  /** A resolver ordering left.example by tls-alpn-01, whose certificate is already in the state directory. */
+  const acmeConfig = () => {
+    const base = config() as { http: { routers: Record<string, unknown> } };
+    return {
+      ...base,
+      stateDir: join(dir, 'acme-state'),
+      certificateResolvers: { le: { acme: { caServer: 'https://127.0.0.1:1/dir', email: 'ops@lab.test', challenges: ['tls-alpn-01'] } } },
+      http: { ...base.http, routers: { ...base.http.routers, left: { rule: 'Host(`left.example`)', service: 'app', tls: { certResolver: 'le' } } } },
+    };
+  };
+
+  beforeAll(async () => {
+    const stored = join(dir, 'acme-state', 'acme', 'test-ca', 'certificates', 'left.example');
+    await mkdir(stored, { recursive: true });
+    await copyFile(join(CERTS, 'left-fullchain.pem'), join(stored, 'fullchain.pem'));
+    await copyFile(join(CERTS, 'left-key.pem'), join(stored, 'key.pem'));
+  });
+
+  it('serves the ACME certificate stored in the state directory', async () => {
+    const res = await explain(['https://left.example:8443/'], acmeConfig());
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/certificate: .*acme-state\/acme\/test-ca\/certificates\/left\.example\/fullchain\.pem \(ACME, covers left\.example/);
+    expect(res.stdout).toContain('→ router "left" → service "app" (loadBalancer)');
+  });
+
+  it('answers a validator for a name it orders with tls-alpn-01 from its own challenge', async () => {
+    const res = await explain(['--sni', 'left.example', '--alpn', 'acme-tls/1'], acmeConfig());
+    expect(res.code, res.stdout).toBe(0);
+    expect(res.stdout).toContain('own challenge: resolver "le" orders left.example with tls-alpn-01');
+    expect(res.stdout).toContain('→ answered by the own challenge while an order is pending; refused otherwise');
+  });
+});
+
 describe('gatehouse explain stays offline', () => {
   it('sends no health check to the upstreams it lists', async () => {
     let connections = 0;
