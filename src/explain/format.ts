@@ -75,7 +75,7 @@ function trials(out: string[], tried: readonly RouterTrial[], indent: string, ma
 
 function disabled(out: string[], list: readonly DisabledFacts[], indent: string): void {
   for (const d of list) {
-    const would = d.wouldMatch === undefined ? 'rule does not compile' : 'would match';
+    const would = d.wouldMatch === undefined ? 'its rule does not compile' : d.beforeMatch ? 'would take this request' : 'would match, after the match';
     out.push(`${indent}disabled (${would}): ${d.name}  priority ${d.priority}: ${d.reason} [${d.code}]`);
   }
 }

@@ -92,7 +92,7 @@ function explainOn(model: OfflineModel, entryPoint: string, request: ExplainRequ
   const redirect = redirection(model, entryPoint, request);
   if (redirect) return { ...base, ...NONE, hook: redirect, outcome: `${redirect.status} ${redirect.location ? `redirect to ${redirect.location}` : 'Bad Request'} (entry point redirection; routers are not tried)`, matched: true };
   const trials = tryHttpRouters(model.config, model.routes(entryPoint), request);
-  const disabled = disabledHttp(model.config, model.disabledHttp, entryPoint, request);
+  const disabled = disabledHttp(model.config, model.disabledHttp, entryPoint, request, trials.match);
   const via = certificate ? `, TLS with ${certificateText(certificate)}` : '';
   if (!trials.match) return { ...base, ...trials, match: undefined, disabled, outcome: `404: no router matches${via}`, matched: false };
   const match = matchFacts(model, trials);
@@ -147,7 +147,7 @@ function acmeChallenge(model: OfflineModel, entryPoint: string, request: Explain
     return { ...NONE, hook: hook(200), outcome: '200 from the ACME challenge responder (stateless key authorization)', matched: true };
   }
   const trials = tryHttpRouters(model.config, model.routes(entryPoint), request);
-  const disabled = disabledHttp(model.config, model.disabledHttp, entryPoint, request);
+  const disabled = disabledHttp(model.config, model.disabledHttp, entryPoint, request, trials.match);
   let forwarded: MatchFacts | undefined;
   if (settings.managedNames.has(request.host)) {
     steps.push(`backend: skipped, gatehouse orders ${request.host} itself (the token is its own)`);

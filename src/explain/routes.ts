@@ -26,6 +26,8 @@ export interface DisabledFacts {
   readonly code: string;
   /** False never appears: routers that would not match are left out. Undefined: the rule itself is the problem. */
   readonly wouldMatch: boolean | undefined;
+  /** Whether it would be tried before the router that matched (or no router matched): then it would take the request. */
+  readonly beforeMatch: boolean;
 }
 
 /** The routers of an entry point tried in order. */
@@ -69,9 +71,9 @@ export function tryTcpRoutes(config: Config, routes: readonly Ordered[], input: 
 }
 
 /** Disabled HTTP routers that would serve `entryPoint` and whose rule matches the request. */
-export function disabledHttp(config: Config, disabled: readonly Disabled[], entryPoint: string, input: HttpMatchInput): DisabledFacts[] {
+export function disabledHttp(config: Config, disabled: readonly Disabled[], entryPoint: string, input: HttpMatchInput, match: Ordered | undefined): DisabledFacts[] {
   const tls = config.entryPoints[entryPoint]?.tls !== undefined;
-  return collect(disabled, (name) => {
+  return collect(disabled, match, (name) => {
     const spec = config.http?.routers?.[name];
     if (spec === undefined || (spec.tls !== undefined && !tls)) return undefined;
     if (spec.entryPoints !== undefined && !spec.entryPoints.includes(entryPoint)) return undefined;
@@ -80,12 +82,17 @@ export function disabledHttp(config: Config, disabled: readonly Disabled[], entr
 }
 
 /** Disabled TCP routers that would serve `entryPoint` and whose rule matches the ClientHello. */
-export function disabledTcp(config: Config, disabled: readonly Disabled[], entryPoint: string, input: SniMatchInput): DisabledFacts[] {
-  return collect(disabled, (name) => {
+export function disabledTcp(config: Config, disabled: readonly Disabled[], entryPoint: string, input: SniMatchInput, match: Ordered | undefined): DisabledFacts[] {
+  return collect(disabled, match, (name) => {
     const spec = config.tcp?.routers?.[name];
     if (spec === undefined || (spec.entryPoints !== undefined && !spec.entryPoints.includes(entryPoint))) return undefined;
     return { rule: spec.rule, priority: spec.priority, table: SNI_MATCHERS, input, describe: describeSniInput };
   });
+}
+
+/** The routers' order (src/http/router.ts, src/tcp/router.ts): higher priority first, ties by name. */
+function byPriority(a: Ordered, b: Ordered): number {
+  return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 interface Evaluable<I> {
@@ -96,7 +103,7 @@ interface Evaluable<I> {
   describe: InputDescriber<I>;
 }
 
-function collect<I>(disabled: readonly Disabled[], evaluable: (name: string) => Evaluable<I> | undefined): DisabledFacts[] {
+function collect<I>(disabled: readonly Disabled[], match: Ordered | undefined, evaluable: (name: string) => Evaluable<I> | undefined): DisabledFacts[] {
   const out: DisabledFacts[] = [];
   for (const d of disabled) {
     const e = evaluable(d.router);
@@ -108,8 +115,10 @@ function collect<I>(disabled: readonly Disabled[], evaluable: (name: string) => 
       wouldMatch = undefined; // the rule is why the router is disabled
     }
     if (wouldMatch === false) continue;
-    out.push({ name: d.router, priority: e.priority ?? defaultPriority(e.rule), rule: e.rule, reason: d.error.message, code: d.error.code, wouldMatch });
+    const priority = e.priority ?? defaultPriority(e.rule);
+    const beforeMatch = match === undefined || byPriority({ name: d.router, priority }, match) < 0;
+    out.push({ name: d.router, priority, rule: e.rule, reason: d.error.message, code: d.error.code, wouldMatch, beforeMatch });
   }
   // In the order they would have been tried, as the live routes are listed.
-  return out.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out.sort(byPriority);
 }

@@ -63,7 +63,7 @@ export function explainSni(model: OfflineModel, options: HelloOptions): SniExpla
 export function passthrough(model: OfflineModel, entryPoint: string, hello: SniMatchInput): Pick<SniEntryExplanation, 'tried' | 'match' | 'disabled'> {
   const config = model.config;
   const trials = tryTcpRoutes(config, model.tcpRoutes(entryPoint), hello);
-  const disabled = disabledTcp(config, model.disabledTcp, entryPoint, hello);
+  const disabled = disabledTcp(config, model.disabledTcp, entryPoint, hello, trials.match);
   if (trials.match === undefined) return { tried: trials.tried, disabled };
   return { tried: trials.tried, disabled, match: { ...trials.match, service: tcpService(config, config.tcp!.routers![trials.match.name]!.service) } };
 }

@@ -49,6 +49,7 @@ function config(extra: Record<string, unknown> = {}, onUnknownName: 'serve' | 'r
         api: { rule: 'Host(`app.example`) && Path(`/api`)', priority: 100, service: 'app' },
         app: { rule: 'Host(`app.example`)', service: 'app', middlewares: ['auth', 'limit'] },
         ghost: { rule: 'Host(`app.example`) && PathPrefix(`/`)', priority: 50, service: 'nope' },
+        late: { rule: 'Host(`app.example`)', priority: 1, service: 'app', middlewares: ['missing'] },
         other: { rule: 'Host(`other.example`)', priority: 10, service: 'canary' },
         right: { rule: 'Host(`right.example`) || Host(`a.wild.example`)', service: 'app', entryPoints: ['websecure'] },
       },
@@ -94,7 +95,10 @@ describe('gatehouse explain URL', () => {
     expect(out).toContain('http://127.0.0.1:9001  weight 1');
     expect(out).toContain('http://127.0.0.1:9002  weight 2');
     expect(out).toContain('health check: GET /health every 10s');
-    expect(out).toMatch(/disabled \(would match\): ghost {2}priority 50: router "ghost" is disabled: service "nope" does not exist.*\[CONFIG_REFERENCE\]/);
+    expect(out).toMatch(/disabled \(would take this request\): ghost {2}priority 50: router "ghost" is disabled: service "nope" does not exist.*\[CONFIG_REFERENCE\]/);
+    // A disabled router after the match would not take the request even if it were repaired.
+    expect(out).toMatch(/disabled \(would match, after the match\): late {2}priority 1: router "late" is disabled: middleware "missing" does not exist/);
+    expect(out.indexOf('): late')).toBeGreaterThan(out.indexOf('): ghost'));
     // The router after the match is listed as not tried.
     expect(out).toContain('not tried: other');
     expect(out).toContain('→ router "app" → service "app" (loadBalancer)');
@@ -194,7 +198,10 @@ describe('gatehouse explain URL', () => {
         target: { kind: 'service', service: { name: 'app', kind: 'loadBalancer', servers: [{ url: 'http://127.0.0.1:9001', weight: 1 }, { url: 'http://127.0.0.1:9002', weight: 2 }] } },
       },
       notTried: ['other'],
-      disabled: [{ name: 'ghost', code: 'CONFIG_REFERENCE', wouldMatch: true }],
+      disabled: [
+        { name: 'ghost', code: 'CONFIG_REFERENCE', wouldMatch: true, beforeMatch: true },
+        { name: 'late', code: 'CONFIG_REFERENCE', wouldMatch: true, beforeMatch: false },
+      ],
     });
   });
 });
