@@ -1,7 +1,7 @@
 // `npm run bench`: forwarders against the same backends, one table per suite of req/s, p50, p99, proxy CPU and
 // ratios. Layout: the proxy under test is pinned to core 1 (`taskset -c 1`); backends and load generator share
 // core 0. Each piece is its own process, started here and stopped by PID at the end, even on error or Ctrl-C.
-// Env: BENCH_SUITE (comma list of http,tls,chain,reload; default all), BENCH_DURATION (s, default 5), BENCH_WARMUP
+// Env: BENCH_SUITE (comma list of http,tls,chain,reload,h2; default all), BENCH_DURATION (s, default 5), BENCH_WARMUP
 //      (s, default 1), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3), BENCH_ONLY (comma list of
 //      target names), BENCH_PATHS (http suite: comma list of small,large), BENCH_LOADGEN=autocannon.
 import { connections, load, useWrk } from './load.mjs';
@@ -13,10 +13,12 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 1);
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const paths = (process.env.BENCH_PATHS ?? 'small,large').split(',').filter(Boolean);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-// `reload` is its own script (bench/reload.mjs: reload latency, throughput during reloads), run last.
-const requested = (process.env.BENCH_SUITE ?? [...SUITE_NAMES, 'reload'].join(',')).split(',').filter(Boolean);
-for (const name of requested) if (!SUITE_NAMES.includes(name) && name !== 'reload') throw new Error(`BENCH_SUITE: unknown suite ${name} (known: ${SUITE_NAMES.join(', ')}, reload)`);
-const suiteNames = requested.filter((n) => n !== 'reload');
+// `reload` and `h2` are their own scripts (bench/reload.mjs: reload latency, throughput during reloads; bench/h2.mjs:
+// HTTP/2 to clients as a ratio to HTTP/1.1, with h2load), run last.
+const SCRIPTS = ['reload', 'h2'];
+const requested = (process.env.BENCH_SUITE ?? [...SUITE_NAMES, ...SCRIPTS].join(',')).split(',').filter(Boolean);
+for (const name of requested) if (!SUITE_NAMES.includes(name) && !SCRIPTS.includes(name)) throw new Error(`BENCH_SUITE: unknown suite ${name} (known: ${[...SUITE_NAMES, ...SCRIPTS].join(', ')})`);
+const suiteNames = requested.filter((n) => !SCRIPTS.includes(n));
 
 const allSuites = suites(paths);
 /** Per suite in the order run: { name, suite, results } where a result is a measured row or { target, skipped }. */
@@ -130,8 +132,9 @@ try {
   ctx.dispose();
   for (const t of tables) printTable(t);
 }
-if (requested.includes('reload') && !process.exitCode) {
+for (const script of SCRIPTS) {
+  if (!requested.includes(script) || process.exitCode) continue;
   const { spawnSync } = await import('node:child_process');
-  const r = spawnSync(process.execPath, ['bench/reload.mjs'], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [`bench/${script}.mjs`], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = 1;
 }

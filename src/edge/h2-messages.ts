@@ -93,9 +93,17 @@ export class H2Response extends Http2ServerResponse {
 }
 
 // ServerResponse has `destroyed`, which the forwarder reads; the compatibility response only has its stream's.
-Object.defineProperty(H2Response.prototype, 'destroyed', {
-  get(this: H2Response): boolean {
-    return this.stream.destroyed;
+// A reason phrase (statusMessage) does not exist in HTTP/2 (RFC 9113 §8.3.2): setting one is ignored, without the
+// process warning Node would print.
+Object.defineProperties(H2Response.prototype, {
+  destroyed: {
+    get(this: H2Response): boolean {
+      return this.stream.destroyed;
+    },
+  },
+  statusMessage: {
+    get: () => '',
+    set: () => undefined,
   },
 });
 

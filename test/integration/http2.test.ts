@@ -50,6 +50,7 @@ beforeAll(async () => {
     entryPoints: {
       websecure: { address: '127.0.0.1:0', tls: {}, maxHeaderSize: 8192 },
       h1only: { address: '127.0.0.1:0', tls: { http2: false } },
+      quick: { address: '127.0.0.1:0', tls: {}, timeouts: { idle: '1s' } },
     },
     http: {
       routers: {
@@ -196,6 +197,38 @@ describe('HTTP/2 to an HTTP/1.1 upstream', () => {
     await expect(h2Request(session, { ':path': '/app/big', 'x-big': 'a'.repeat(12_000) })).rejects.toThrow(/RST_STREAM|ENHANCE_YOUR_CALM|code 11/);
     const next = await h2Request(session, { ':path': '/app/after-big' });
     expect(next.status).toBe(200);
+    // The same header on an entry point with the default limit (16 KiB) goes through: the reset was the limit's doing.
+    const quick = gh.ports['quick']!;
+    const roomy = await connectH2(quick);
+    expect((await h2Request(roomy, { ':path': '/app/first', ':authority': `${NAME}:${quick}` })).status).toBe(200);
+    const big = await h2Request(roomy, { ':path': '/app/big', ':authority': `${NAME}:${quick}`, 'x-big': 'a'.repeat(12_000) });
+    expect(big.status).toBe(200);
+    expect(echoOf(big).headers['x-big']).toHaveLength(12_000);
+  });
+});
+
+describe('HTTP/2 session limits', () => {
+  it('an idle session is closed with GOAWAY after the entry point idle timeout', async () => {
+    const quick = gh.ports['quick']!;
+    const session = await connectH2(quick);
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
+    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    const t0 = performance.now();
+    const reply = await h2Request(session, { ':path': '/app/idle', ':authority': `${NAME}:${quick}` });
+    expect(reply.status).toBe(200);
+    expect(await goaway).toBe(constants.NGHTTP2_NO_ERROR);
+    await closed;
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThan(900);
+    expect(waited).toBeLessThan(5_000);
+  });
+
+  it('announces its stream limit in its SETTINGS', async () => {
+    const session = await connectH2();
+    const settings = session.remoteSettings.maxConcurrentStreams === undefined || session.remoteSettings.maxConcurrentStreams > 1000
+      ? await new Promise<typeof session.remoteSettings>((resolve) => session.once('remoteSettings', resolve))
+      : session.remoteSettings;
+    expect(settings.maxConcurrentStreams).toBe(100);
   });
 });
 
