@@ -8,6 +8,7 @@
  *   gatehouse reload [--config FILE]       make the running instance reload its config now
  *   gatehouse status [--config FILE]       show the running instance's state (JSON)
  *   gatehouse explain URL | --sni NAME [--config FILE]   which router or TCP route a request or handshake gets, and why
+ *   gatehouse import-traefik STATIC [DYNAMIC|DIR ...] [--out FILE] [--allow-dropped]   convert a Traefik config
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import { resolveStateDir } from '../config/paths.js';
 import { certificateRows, formatCertificateRows } from './certs.js';
 import { runExplain } from './explain.js';
 import { demoConfig } from './demo-config.js';
+import { runImportTraefik } from './import-traefik.js';
 
 const USAGE = `Usage: gatehouse <command> [--config FILE]
 
@@ -31,6 +33,8 @@ Commands:
   status   Show the running instance's state as JSON: entry points, reloads, last reload's errors, certificates.
   explain URL | --sni NAME   Which router (or TCP route) a request (or TLS handshake) gets and why, offline on the
            config file; --help for its options. Exit 0 when something matches, 1 when nothing does, 2 on errors.
+  import-traefik STATIC [DYNAMIC|DIR ...] [--out FILE] [--allow-dropped]
+           Convert a Traefik file-provider config (YAML/TOML) to a gatehouse config; list what does not carry over (exit 2).
   version  Print the version.
 
 Environment:
@@ -165,6 +169,8 @@ function explain(args: string[]): void {
 
 function main(argv: string[]): void {
   if (argv[0] === 'explain') return explain(argv.slice(1));
+  // Its own options (--out, --allow-dropped), so it parses its own arguments.
+  if (argv[0] === 'import-traefik') return void (process.exitCode = runImportTraefik(argv.slice(1)));
   let parsed;
   try {
     parsed = parseArgs({
