@@ -37,11 +37,13 @@ export function readTraefikFile(file: string): unknown {
   }
   const ext = extname(file).toLowerCase();
   if (YAML_EXTENSIONS.has(ext)) {
-    const doc = parseDocument(text, { prettyErrors: false, merge: true });
+    // prettyErrors computes the line and column of each error (and appends them to the message, removed here).
+    const doc = parseDocument(text, { prettyErrors: true, merge: true });
     const first = doc.errors[0];
     if (first) {
       const pos = first.linePos?.[0];
-      throw new TraefikReadError(file, `YAML: ${first.message.split('\n')[0]}`, pos?.line, pos?.col);
+      const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new TraefikReadError(file, `YAML: ${message}`, pos?.line, pos?.col);
     }
     return doc.toJS({ maxAliasCount: 100 }) ?? {};
   }
