@@ -24,7 +24,7 @@ import { buildTcpRoutes } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
-import { createStorage, isRedisStorage, type Storage } from './storage/index.js';
+import { createStorage, isRedisStorage, storageProblems, type Storage } from './storage/index.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
@@ -492,7 +492,7 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
   }
   const runtime = buildRuntime(config, {}, createLogger({ level: 'silent' }));
   void runtime.dispose();
-  problems.push(...wantedCertificates(config).problems);
+  problems.push(...wantedCertificates(config).problems, ...storageProblems(config));
   return [...problems, ...runtime.problems.map((p) => p.error)].map((e) => withFile(e, file));
 }
 

@@ -34,15 +34,8 @@ export function createStorage(config: Config, context: StorageContext): Storage 
   const redis = config.storage?.redis;
   const lockTtlMs = parseDuration(redis?.lockTtl ?? DEFAULTS.lockTtl);
   if (!redis) return createDirectoryStorage(context.stateDir, lockTtlMs);
-  let url: URL;
-  try {
-    url = new URL(redis.url);
-  } catch {
-    throw new GatehouseError('STORAGE_CONFIG', `storage.redis.url is not a URL (redis://host:port/db or rediss://…)`, { location: { path: '/storage/redis/url' } });
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new GatehouseError('STORAGE_CONFIG', `storage.redis.url must start with redis:// or rediss://, not ${url.protocol}//`, { location: { path: '/storage/redis/url' } });
-  }
+  const [problem] = storageProblems(config);
+  if (problem) throw problem;
   let caPem: string | undefined;
   if (redis.caFile !== undefined) {
     const file = resolveConfigRelative(redis.caFile, context.configFile);
@@ -64,6 +57,23 @@ export function createStorage(config: Config, context: StorageContext): Storage 
     },
     context.log,
   );
+}
+
+/** What is wrong with `storage` in the config beyond the schema (`gatehouse check` lists it; start refuses it). */
+export function storageProblems(config: Config): GatehouseError[] {
+  const redis = config.storage?.redis;
+  if (!redis) return [];
+  const location = { path: '/storage/redis/url' };
+  let url: URL;
+  try {
+    url = new URL(redis.url);
+  } catch {
+    return [new GatehouseError('STORAGE_CONFIG', 'storage.redis.url is not a URL (redis://host:port/db or rediss://…)', { location })];
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    return [new GatehouseError('STORAGE_CONFIG', `storage.redis.url must start with redis:// or rediss://, not ${url.protocol}//`, { location })];
+  }
+  return [];
 }
 
 /** Whether `storage` is the Redis backend (shared challenges, pub/sub). */

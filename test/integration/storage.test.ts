@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createDirectoryStorage, createRedisStorage, type Storage } from '../../src/storage/index.js';
+import { runGatehouseCli, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
 
 /** A logger whose lines are kept as text, to grep for secrets and read the reasons. */
@@ -43,6 +44,7 @@ beforeAll(async () => {
 }, 20_000);
 
 afterAll(async () => {
+  await stopAllGatehouses();
   await Promise.all(opened.map((s) => s.close()));
   await redis?.stop();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -257,5 +259,20 @@ describe('Redis only', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('a storage.redis.url that is not redis:// or rediss:// is refused by `gatehouse check` and by start, naming the key', async () => {
+    const config = {
+      entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
+      certificateResolvers: { le: { acme: { caServer: 'https://127.0.0.1:1/dir', email: 'ops@lab.test' } } },
+      storage: { redis: { url: 'http://127.0.0.1:6379' } },
+      http: { routers: { r: { rule: 'Host(`a.lab.test`)', respond: { body: 'x' }, tls: { certResolver: 'le' } } } },
+    };
+    const checked = await runGatehouseCli(['check'], { config });
+    expect(checked.code).toBe(1);
+    expect(checked.stdout + checked.stderr).toMatch(/storage\/redis\/url.*redis:\/\/ or rediss:\/\/.*STORAGE_CONFIG/);
+    const started = await runGatehouseCli(['start'], { config, env: { GATEHOUSE_STATE_DIR: await mkdtemp(join(tmpdir(), 'gatehouse-storage-')) } });
+    expect(started.code).not.toBe(0);
+    expect(started.stdout + started.stderr).toMatch(/STORAGE_CONFIG/);
   });
 });
