@@ -10,14 +10,14 @@
  * - a Redis lost during an order: the certificate is served at once and stored once Redis is back.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { probe, removeStateDirs } from '../helpers/acme-lab.js';
+import { stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import type { LogLine } from '../helpers/log-lines.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
-import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+import { eventually, outcomes, REDIS_PASSWORD as PASSWORD, servedSerials, startAllThenRedis, startWithRedis } from '../helpers/redis-lab.js';
+import { freePort, startRedis } from '../helpers/redis.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
-const PASSWORD = 'redis-Secret-4-tests';
 let pebble: Pebble;
 
 beforeAll(async () => {
@@ -34,55 +34,6 @@ afterAll(async () => {
   await pebble?.stop();
 });
 
-/** A config with an http-01 and a tls-alpn-01 resolver, one router per name, and the state in Redis. */
-function config(address: string, names: { http?: readonly string[]; alpn?: readonly string[] }, redisUrl: string, keyPrefix: string): object {
-  const acme = (challenges: string[]) => ({ acme: { caServer: pebble.directoryUrl, email: 'ops@lab.test', caBundle: pebble.apiCaFile, challenges } });
-  const routers = [...(names.http ?? []).map((n) => [n, 'h'] as const), ...(names.alpn ?? []).map((n) => [n, 'a'] as const)];
-  return {
-    log: { level: 'info', accessLog: false },
-    entryPoints: { web: { address: `${address}:${pebble.httpPort}` }, websecure: { address: `${address}:${pebble.tlsPort}`, tls: {} } },
-    certificateResolvers: { h: acme(['http-01']), a: acme(['tls-alpn-01']) },
-    // The password comes from the environment, as the docs say it should.
-    storage: { redis: { url: redisUrl, password: '${REDIS_PASSWORD}', keyPrefix } },
-    http: { routers: Object.fromEntries(routers.map(([n, r], i) => [`r${i}`, { rule: `Host(\`${n}\`)`, respond: { body: `hello ${n}\n` }, tls: { certResolver: r } }])) },
-  };
-}
-
-async function start(address: string, names: { http?: readonly string[]; alpn?: readonly string[] }, keyPrefix: string, redisUrl: string): Promise<GatehouseProcess> {
-  // A loaded CI machine can take a while to start three processes at once.
-  return startGatehouse(config(address, names, redisUrl, keyPrefix), { env: { GATEHOUSE_STATE_DIR: await freshStateDir(), REDIS_PASSWORD: PASSWORD }, startTimeoutMs: 20_000 });
-}
-
-/** Waits until `gh` logged the outcome of an order for each of `names`; returns the outcomes by name. */
-async function outcomes(gh: GatehouseProcess, names: readonly string[], timeoutMs = 30_000): Promise<Map<string, LogLine>> {
-  const done = (l: LogLine) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed';
-  const named = (l: LogLine) => (l['names'] as string[] | undefined)?.[0];
-  await gh.waitForLog(() => names.every((n) => gh.logs.some((l) => done(l) && named(l) === n)), timeoutMs);
-  return new Map(gh.logs.filter(done).map((l) => [named(l)!, l]));
-}
-
-/** Polls `check` every 50 ms until it holds; false after `timeoutMs`. */
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
-}
-
-/**
- * Starts one gatehouse per instance address while their Redis is not up yet, then Redis (empty): so every instance
- * listens (the CA may validate at any of them) before any orders, and they race for the locks as soon as each has
- * reconnected. Started at the same time on a loaded machine, one could order before another listens; the CA's
- * validation there would fail and the retry would be a second order, for a reason that has nothing to do with the lock.
- */
-async function startAllThenRedis(names: (address: string, index: number) => { http?: readonly string[]; alpn?: readonly string[] }): Promise<{ ghs: GatehouseProcess[]; gate: RedisServer }> {
-  const port = await freePort();
-  const ghs = await Promise.all(INSTANCES.map((a, i) => start(a, names(a, i), 'gated', `redis://127.0.0.1:${port}`)));
-  return { ghs, gate: await startRedis({ port, password: PASSWORD }) };
-}
-
 /** Nothing secret in a process's output: no PEM private key, not the Redis password. */
 function expectNoSecrets(gh: GatehouseProcess): void {
   const text = JSON.stringify(gh.logs) + gh.stderr();
@@ -95,18 +46,14 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     const name = 'lock.rr.lab.test';
     await pebble.setA(name, ...INSTANCES);
     const before = pebble.orders();
-    const { ghs, gate } = await startAllThenRedis(() => ({ http: [name] }));
+    const { ghs, gate } = await startAllThenRedis(pebble, INSTANCES, () => ({ http: [name] }));
     try {
       const t0 = performance.now();
       const root = await pebble.root();
-      let serials: (string | undefined)[] = [];
-      const same = await eventually(async () => {
-        const served = await Promise.all(INSTANCES.map((a) => probe(a, pebble.tlsPort, name, { ca: root })));
-        serials = served.map((s) => (s.authorized ? s.cert?.serialNumber : undefined));
-        return serials.every((s) => s !== undefined && s === serials[0]);
-      }, 20_000);
+      const serials = await servedSerials(pebble, INSTANCES, name, root);
       const allServingMs = performance.now() - t0;
-      expect(same, `serials served: ${serials.join(', ')}`).toBe(true);
+      expect(serials[0], `serials served: ${serials.join(', ')}`).toBeDefined();
+      expect(new Set(serials).size, `serials served: ${serials.join(', ')}`).toBe(1);
       console.log(`Redis lock: 3 instances, all serving the same serial ${Math.round(allServingMs)} ms after their Redis came up`);
       const story = () => ghs.map((g, i) => `${INSTANCES[i]}:\n${g.logs.filter((l) => /order|lock|storage|certificate|account/.test(String(l.msg))).map((l) => `  ${String(l['time']).slice(11)} ${l.msg} ${String(l['reason'] ?? '')}`).join('\n')}`).join('\n');
       expect(pebble.orders() - before, story()).toBe(1);
@@ -118,7 +65,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
       }
 
       // A fourth instance, started later: the certificate comes from Redis at load, nothing is ordered.
-      const late = await start('127.0.0.5', { http: [name] }, 'gated', gate.url);
+      const late = await startWithRedis(pebble, '127.0.0.5', { http: [name] }, gate.url, 'gated');
       const served = await probe('127.0.0.5', pebble.tlsPort, name, { ca: root });
       expect(served.authorized, served.error).toBe(true);
       expect(served.cert?.serialNumber).toBe(serials[0]);
@@ -136,7 +83,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     const name = (kind: 'h' | 'a', o: number, t: number) => `o${o + 2}-t${t + 2}.${kind}.rr.lab.test`;
     const pairs = INSTANCES.flatMap((_, o) => INSTANCES.map((__, t) => [o, t] as const));
     await Promise.all(pairs.flatMap(([o, t]) => (['h', 'a'] as const).map((k) => pebble.setA(name(k, o, t), INSTANCES[t]!, ...INSTANCES.filter((x) => x !== INSTANCES[t])))));
-    const { ghs, gate } = await startAllThenRedis((_, o) => ({ http: INSTANCES.map((__, t) => name('h', o, t)), alpn: INSTANCES.map((__, t) => name('a', o, t)) }));
+    const { ghs, gate } = await startAllThenRedis(pebble, INSTANCES, (_, o) => ({ http: INSTANCES.map((__, t) => name('h', o, t)), alpn: INSTANCES.map((__, t) => name('a', o, t)) }));
     try {
       const t0 = performance.now();
       const got = await Promise.all(ghs.map((g, o) => outcomes(g, [...INSTANCES.map((_, t) => name('h', o, t)), ...INSTANCES.map((_, t) => name('a', o, t))])));
@@ -175,7 +122,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     await pebble.setA(name, INSTANCES[0]);
     const port = await freePort();
     const before = pebble.orders();
-    const gh = await start(INSTANCES[0], { http: [name] }, 'down', `redis://127.0.0.1:${port}`);
+    const gh = await startWithRedis(pebble, INSTANCES[0], { http: [name] }, `redis://127.0.0.1:${port}`, 'down');
     const fallback = await probe(INSTANCES[0], pebble.tlsPort, name);
     expect(fallback.error).toBeUndefined();
     expect(String(fallback.cert?.issuer.CN)).not.toMatch(/Pebble/);
@@ -207,7 +154,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     await pebble.setA(name, INSTANCES[0]);
     const port = await freePort();
     let server = await startRedis({ port, password: PASSWORD });
-    const gh = await start(INSTANCES[0], { http: [name] }, 'lost', server.url);
+    const gh = await startWithRedis(pebble, INSTANCES[0], { http: [name] }, server.url, 'lost');
     try {
       await gh.waitForLog((l) => l.msg === 'acme order placed', 20_000);
       await server.stop();
@@ -222,7 +169,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
       server = await startRedis({ port, password: PASSWORD });
       await gh.waitForLog((l) => l.msg === 'redis connected' && l['role'] === 'commands' && l['recovered'] === true, 10_000);
       const orders = pebble.orders();
-      const other = await start(INSTANCES[1], { http: [name] }, 'lost', server.url);
+      const other = await startWithRedis(pebble, INSTANCES[1], { http: [name] }, server.url, 'lost');
       const fromStore = await eventually(async () => (await probe(INSTANCES[1], pebble.tlsPort, name, { ca: root })).cert?.serialNumber === served.cert?.serialNumber, 10_000);
       expect(fromStore).toBe(true);
       expect(pebble.orders()).toBe(orders);
