@@ -73,7 +73,7 @@ const NONE: Pick<HttpEntryExplanation, 'tried' | 'notTried' | 'disabled'> = { tr
 function explainOn(model: OfflineModel, entryPoint: string, request: ExplainRequest): HttpEntryExplanation {
   const spec = model.config.entryPoints[entryPoint]!;
   const tls = spec.tls !== undefined;
-  const base = { entryPoint, address: spec.address, tls };
+  let base: Pick<HttpEntryExplanation, 'entryPoint' | 'address' | 'tls' | 'passthrough' | 'certificate'> = { entryPoint, address: spec.address, tls };
   let certificate: CertificateChoice | undefined;
   if (tls) {
     const routes = passthrough(model, entryPoint, { sni: request.sni ?? '', alpn: BROWSER_ALPN, clientIp: request.clientIp });
@@ -82,10 +82,10 @@ function explainOn(model: OfflineModel, entryPoint: string, request: ExplainRequ
       return { ...base, ...NONE, passthrough: routes, outcome: `connection passed through by TCP router "${routes.match.name}" to ${s.name} (${s.servers.join(', ')}): the backend terminates TLS, no HTTP router is used`, matched: true };
     }
     certificate = model.certificates?.choose(request.sni);
+    base = { ...base, passthrough: routes, ...(certificate && { certificate }) };
     if (certificate?.served === 'refused') {
-      return { ...base, ...NONE, passthrough: routes, certificate, outcome: `handshake refused: no certificate for ${request.sni ?? 'a client without SNI'}`, matched: false };
+      return { ...base, ...NONE, outcome: `handshake refused: no certificate for ${request.sni ?? 'a client without SNI'}`, matched: false };
     }
-    Object.assign(base, { passthrough: routes, ...(certificate && { certificate }) });
   }
   // http-01 is answered on plain entry points only, before the redirection (src/edge/start.ts setHooks).
   if (!tls && isAcmeChallengePath(request.path)) return { ...base, ...acmeChallenge(model, entryPoint, request) };
