@@ -2,7 +2,8 @@
  * A TLS entry point: one port, two modes. Each connection's ClientHello is peeked (nothing consumed), then by SNI,
  * ALPN and client address it is either passed through untouched to a TCP route's backend (which terminates TLS with
  * its own certificate), or terminated here with the certificate for its name and handed to the entry point's HTTP
- * server as HTTPS (its HTTP/2 server when the client picked h2). The edge never waits on anything but the ClientHello: certificate selection reads an index.
+ * server as HTTPS (its HTTP/2 server when the client picked h2). The edge never waits on anything but the
+ * ClientHello: certificate selection reads an index.
  */
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
