@@ -211,7 +211,7 @@ describe('acme-tls/1 relay to peers', () => {
       const got = await probe(A, port, NAME, { alpn });
       expect(got.error).toBeUndefined();
       expect(got.cert?.fingerprint256).not.toBe(BACKEND_FINGERPRINT);
-      expect(got.alpn).toBe('http/1.1');
+      expect(got.alpn).toBe(alpn[0] === 'h2' ? 'h2' : 'http/1.1'); // h2 is offered first (docs/http2.md)
     }
     expect(b.from).toEqual([]);
     expect(c.from).toEqual([]);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as h2Connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -51,6 +52,7 @@ beforeAll(async () => {
       websecure: { address: '127.0.0.1:0', tls: {}, maxHeaderSize: 8192 },
       h1only: { address: '127.0.0.1:0', tls: { http2: false } },
       quick: { address: '127.0.0.1:0', tls: {}, timeouts: { idle: '1s' } },
+      lb: { address: '127.0.0.1:0', tls: {}, proxyProtocol: { trustedIPs: ['127.0.0.1/8'] } },
     },
     http: {
       routers: {
@@ -204,6 +206,27 @@ describe('HTTP/2 to an HTTP/1.1 upstream', () => {
     const big = await h2Request(roomy, { ':path': '/app/big', ':authority': `${NAME}:${quick}`, 'x-big': 'a'.repeat(12_000) });
     expect(big.status).toBe(200);
     expect(echoOf(big).headers['x-big']).toHaveLength(12_000);
+  });
+});
+
+describe('HTTP/2 behind a load balancer', () => {
+  it('the client address from a PROXY protocol header reaches X-Forwarded-For on h2 requests', async () => {
+    const lb = gh.ports['lb']!;
+    const session = await new Promise<ClientHttp2Session>((resolve, reject) => {
+      const s = h2Connect(`https://127.0.0.1:${lb}`, {
+        createConnection: () => {
+          const raw = netConnect(lb, '127.0.0.1');
+          raw.write(`PROXY TCP4 203.0.113.7 127.0.0.1 51000 443\r\n`);
+          return tlsConnect({ socket: raw, servername: NAME, ca, ALPNProtocols: ['h2'] });
+        },
+      });
+      sessions.add(s);
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+    const reply = await h2Request(session, { ':path': '/app/lb', ':authority': `${NAME}:${lb}` });
+    expect(reply.status).toBe(200);
+    expect(echoOf(reply).headers['x-forwarded-for']).toBe('203.0.113.7');
   });
 });
 
