@@ -44,7 +44,7 @@ async function startVm(): Promise<{ port: number; server: Server; handshakes: { 
       handshakes.push({ sni: servername, alpn: protocols });
       return protocols.includes('acme-tls/1') && pending.has(servername) ? 'acme-tls/1' : protocols.includes('http/1.1') ? 'http/1.1' : undefined;
     },
-    SNICallback: (name, cb) => cb(null, pending.get(name) ?? issued.get(name) ?? null),
+    SNICallback: (name, cb) => cb(null, pending.get(name) ?? issued.get(name)),
   });
   server.on('secureConnection', (s) => s.end('vm\n'));
   server.on('tlsClientError', () => {});
