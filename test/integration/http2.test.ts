@@ -26,6 +26,8 @@ const dirs: string[] = [];
 
 let echo: HttpUpstream;
 let wsUp: WsUpstream;
+let streamer: HttpUpstream;
+const STREAM_CHUNKS = 64;
 let gh: GatehouseProcess;
 let port: number;
 
@@ -46,6 +48,19 @@ function tlsDirs(): { tls: { certsDir: string }; stateDir: string } {
 beforeAll(async () => {
   echo = await startEchoUpstream();
   wsUp = await startWsEchoUpstream();
+  // 4 MiB in 64 KiB chunks without Content-Length: chunked on the HTTP/1.1 side, flow-controlled DATA on the h2 side.
+  streamer = await startHttpUpstream((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    let left = STREAM_CHUNKS;
+    const more = (): void => {
+      while (left > 0) {
+        left--;
+        if (!res.write(Buffer.alloc(64 * 1024, left % 251))) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
   gh = await startGatehouse({
     ...tlsDirs(),
     entryPoints: {
@@ -59,8 +74,13 @@ beforeAll(async () => {
         app: { rule: 'Host(`left.example`) && PathPrefix(`/app`)', service: 'echo', middlewares: ['hdr'], tls: {} },
         ws: { rule: 'Host(`left.example`) && PathPrefix(`/ws`)', service: 'ws', tls: {} },
         made: { rule: 'Host(`left.example`) && Path(`/made`)', respond: { status: 201, body: 'made' }, tls: {} },
+        stream: { rule: 'Host(`left.example`) && PathPrefix(`/stream`)', service: 'stream', tls: {} },
       },
-      services: { echo: { loadBalancer: { servers: [{ url: echo.url }] } }, ws: { loadBalancer: { servers: [{ url: wsUp.url }] } } },
+      services: {
+        echo: { loadBalancer: { servers: [{ url: echo.url }] } },
+        ws: { loadBalancer: { servers: [{ url: wsUp.url }] } },
+        stream: { loadBalancer: { servers: [{ url: streamer.url }] } },
+      },
       middlewares: {
         // Keep-Alive is connection-specific: an HTTP/2 response must not carry it (RFC 9113 §8.2.2), so it is dropped.
         hdr: { headers: { customRequestHeaders: { 'X-Via-Middleware': 'yes' }, customResponseHeaders: { 'X-Served-By': 'gatehouse', 'Keep-Alive': 'timeout=5' } } },
@@ -164,6 +184,16 @@ describe('HTTP/2 to an HTTP/1.1 upstream', () => {
     expect(seen.method).toBe('POST');
     expect(seen.body.length).toBe(body.length);
     expect(seen.body === body).toBe(true);
+  });
+
+  it('relays a 4 MiB chunked upstream response through HTTP/2 flow control, without Transfer-Encoding', async () => {
+    const session = await connectH2();
+    const reply = await h2Request(session, { ':path': '/stream/big' }, undefined, 20_000);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['transfer-encoding']).toBeUndefined();
+    expect(reply.body.length).toBe(STREAM_CHUNKS * 64 * 1024);
+    // The chunks arrive whole and in order: chunk i is filled with (STREAM_CHUNKS - 1 - i) % 251.
+    for (let i = 0; i < STREAM_CHUNKS; i++) expect(reply.body[i * 64 * 1024 + 100]).toBe((STREAM_CHUNKS - 1 - i) % 251);
   });
 
   it('answers from a respond router and 404 for a host no router takes', async () => {
