@@ -17,11 +17,15 @@ export function runImportTraefik(argv: readonly string[]): number {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { out: { type: 'string', short: 'o' }, 'allow-dropped': { type: 'boolean' } },
+      options: { out: { type: 'string', short: 'o' }, 'allow-dropped': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     process.stderr.write(`gatehouse: ${(err as Error).message}\n${IMPORT_TRAEFIK_USAGE}\n`);
     return 1;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${IMPORT_TRAEFIK_USAGE}\nSee docs/import-traefik.md for what maps to what.\n`);
+    return 0;
   }
   const [staticFile, ...dynamic] = parsed.positionals;
   if (!staticFile) {

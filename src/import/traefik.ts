@@ -95,14 +95,14 @@ function markTlsEntryPoints(d: Draft): void {
     const ep = d.entryPoints[name];
     if (ep && !ep['http']) ep['tls'] ??= {};
   };
-  const unlisted: boolean[] = [];
+  let unlisted = false;
   const tlsRouters = [...Object.values(d.routers).filter((r) => r['tls'] !== undefined), ...Object.values(d.tcpRouters)];
   for (const router of tlsRouters) {
     if (Array.isArray(router['entryPoints'])) for (const ep of router['entryPoints'] as string[]) mark(ep);
-    else unlisted.push(true);
+    else unlisted = true;
   }
   const anyTls = Object.values(d.entryPoints).some((ep) => ep['tls'] !== undefined);
-  if (unlisted.length > 0 && !anyTls) {
+  if (unlisted && !anyTls) {
     for (const [name, ep] of Object.entries(d.entryPoints)) if (addressPort(String(ep['address'])) === 443) mark(name);
   }
 }
