@@ -53,7 +53,6 @@ export function convertHttpRouter(node: TraefikNode, ruleSyntax?: string): Plain
   node.done();
   if (!out) return undefined;
   if (middlewares && middlewares.length > 0) out['middlewares'] = middlewares;
-  if (tlsOut) out['tls'] = tlsOut;
   if (service === undefined) {
     node.drops.add(node.path, 'no service');
     return undefined;
@@ -66,6 +65,7 @@ export function convertHttpRouter(node: TraefikNode, ruleSyntax?: string): Plain
   // noop@internal serves routers whose middlewares answer (a redirect); gatehouse's router answers itself.
   if (service === 'noop@internal') out['respond'] = { status: 404 };
   else out['service'] = service;
+  if (tlsOut) out['tls'] = tlsOut;
   return out;
 }
 
