@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { loadConfigFile, parseConfigText, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
+import { createAdmin, type Admin } from './admin/index.js';
 import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
@@ -20,7 +21,7 @@ import type { TlsSources } from './edge/tls-listener.js';
 import { GatehouseError, GatehouseErrors } from './errors.js';
 import type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 import { buildRouteTable } from './http/router.js';
-import { buildTcpRoutes } from './tcp/index.js';
+import { buildTcpRoutes, type PassthroughObserver } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
@@ -92,6 +93,8 @@ export interface GatehouseStatus {
   readonly problems: readonly string[];
   /** Runtimes replaced by a reload that still serve something (long requests, websockets, passthrough streams). */
   readonly retiredRuntimes: number;
+  /** Where the admin entry point listens (metrics, status page, JSON API); absent when it is off. */
+  readonly admin?: { address: string; port: number } | undefined;
 }
 
 /** Poll interval backing up the config directory watch (file systems where inotify sees nothing). */
@@ -111,7 +114,10 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     configFile !== undefined ? (initialText === undefined ? loadConfigFile(configFile, env) : parseConfigText(initialText, { file: configFile, env })) : validateConfig(options.config);
   const log = options.logger ?? createLogger({ level: config.log?.level ?? DEFAULTS.logLevel });
   const plugins: Plugins = { handlers: options.handlers ?? {}, middlewares: options.middlewares ?? {} };
-  let runtime: Runtime = buildRuntime(config, plugins, log);
+  // The admin entry point (issue 9) when the config has one at start; built below, once what it reads exists.
+  let admin: Admin | undefined;
+  const passthroughClosed: PassthroughObserver = (route, service, up, down) => admin?.passthroughClosed(route, service, up, down);
+  let runtime: Runtime = buildRuntime(config, plugins, log, undefined, passthroughClosed);
   logProblems(runtime, log);
   const retired = new Set<Runtime>();
   // Read per request by the http-01 responder through a getter; apply() replaces it on reload.
@@ -166,7 +172,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
 
   /** Swap in `next`: the runtime first (requests from now on use it), then the listeners, then ACME. */
   const apply = async (next: Config, started: number): Promise<ReloadResult> => {
-    const nextRuntime = buildRuntime(next, plugins, log, runtime);
+    const nextRuntime = buildRuntime(next, plugins, log, runtime, passthroughClosed);
     logProblems(nextRuntime, log);
     const previous = runtime;
     const cut = (next.lifecycle?.closeRemovedConnections ?? DEFAULTS.closeRemovedConnections)
@@ -241,12 +247,14 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         if (!list) throw err;
         for (const e of list) log.error({ code: e.code, file: e.location.file, path: e.location.path, line: e.location.line, column: e.location.column, reason: e.message }, 'config reload refused, the running config stays');
         lastReload = { ok: false, at: new Date().toISOString(), ms: Math.round(performance.now() - started), errors: list.map((e) => e.toString()) };
+        admin?.reloaded(lastReload, config);
         return lastReload;
       }
       const result = await apply(next, started);
       if (edge !== undefined) syncWatcher();
       reloads++;
       lastReload = result;
+      admin?.reloaded(result, next);
       log.info({ ms: result.ms, ok: result.ok, problems: runtime.problems.length, retired: retired.size }, 'config reloaded');
       await flushLog(log);
       return result;
@@ -265,7 +273,23 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     entryPoints: edge?.addresses() ?? {},
     problems: runtime.problems.map((p) => p.error.toString()),
     retiredRuntimes: retired.size,
+    admin: admin?.address(),
   });
+  admin =
+    config.admin &&
+    createAdmin(
+      config.admin,
+      {
+        config: () => config,
+        problems: () => runtime.problems,
+        upstreams: () => new Map([...(runtime.services.pools ?? [])].map(([name, p]) => [name, p.upstream.health()])),
+        certificates: () => certs?.list() ?? [],
+        managed: () => acme?.list() ?? [],
+        instance: status,
+        connections: () => edge?.connections() ?? {},
+      },
+      log,
+    );
 
   /** Watch the config file when the config in force says so (a reload may turn the watch on or off). */
   const syncWatcher = (): void => {
@@ -327,9 +351,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         // Read per validator handshake (rare), so a reload's peers apply at once.
         challengePeers: () => peerSettings(config),
         ticketKeys,
+        observeRequest: admin?.observeRequest,
+        challengeDecided: admin?.challengeDecided,
       };
       try {
-        edge = await startEdge(config, sources, log, () => accessLogOn, { registry: () => challenges, settings: () => challengeSettings });
+        edge = await startEdge(config, sources, log, () => accessLogOn, { registry: () => challenges, settings: () => challengeSettings, decided: admin?.challengeDecided });
       } catch (err) {
         acme?.stop();
         await storage?.close();
@@ -338,6 +364,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         throw err;
       }
       acme?.start();
+      await admin?.start();
       // `gatehouse reload`, `status` and `renew NAME` reach the instance here; a socket that cannot be made only
       // costs those commands. Only for a config file (the demo and library objects keep the working directory clean).
       if (configFile !== undefined || acme) {
@@ -392,6 +419,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       clearInterval(sweep);
       acme?.stop();
       control?.close();
+      await admin?.close();
       await reloading;
       // Listeners drain (in-flight requests, terminated TLS) while websockets get a close frame and passthrough
       // streams the same grace period; upstream pools close only after, since draining requests still use them.

@@ -9,6 +9,7 @@ import { Duration, Name, PluginSchema, StringMap } from './schema-common.js';
 import { ServiceSchema } from './schema-services.js';
 import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
 import { CertificateResolversSchema, ChallengesSchema, StorageSchema, TlsDomainSchema } from './schema-acme.js';
+import { AdminSchema } from './schema-admin.js';
 import { EntryPointHttpSchema, EntryPointProxyProtocolSchema, EntryPointTlsSchema, TcpSchema, TlsSchema } from './schema-tls.js';
 
 
@@ -215,6 +216,7 @@ export const ConfigSchema = Type.Object(
     certificateResolvers: Type.Optional(CertificateResolversSchema),
     challenges: Type.Optional(ChallengesSchema),
     storage: Type.Optional(StorageSchema),
+    admin: Type.Optional(AdminSchema),
     stateDir: Type.Optional(
       Type.String({
         minLength: 1,
@@ -239,4 +241,5 @@ export type { LoadBalancerConfig, MirroringConfig, ServiceConfig, WeightedConfig
 export type MiddlewareConfig = Static<typeof MiddlewareSchema>;
 export type RespondConfig = Static<typeof RespondSchema>;
 export type RedirectConfig = Static<typeof RedirectSchema>;
+export type { AdminConfig } from './schema-admin.js';
 export type { EntryPointRedirectionConfig, EntryPointTlsConfig, TcpConfig, TcpRouterConfig, TcpServiceConfig, TlsConfig } from './schema-tls.js';

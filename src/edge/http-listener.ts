@@ -17,6 +17,13 @@ export interface Listener {
   address(): { address: string; port: number };
   /** Stop accepting; resolves when every connection has closed or `graceMs` has passed (then they are cut). */
   close(graceMs: number): Promise<void>;
+  /** Client connections open now (the admin's gauge). */
+  connections(): number;
+}
+
+/** net.Server's own count of open connections: what getConnections() reports, read without a callback. */
+export function openConnections(server: Server): number {
+  return (server as unknown as { _connections: number })._connections ?? 0;
 }
 
 /** Bind a plain-HTTP entry point. Rejects with LISTEN_FAILED naming the entry point. */
@@ -43,5 +50,6 @@ export async function listenHttp(settings: EntryPointSettings, text: string, sou
     name: settings.name,
     address: () => boundAddress(listener),
     close: (graceMs) => drain(listener, http, graceMs, listener === http ? undefined : () => open.size),
+    connections: () => openConnections(listener),
   };
 }

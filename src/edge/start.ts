@@ -16,6 +16,8 @@ import { listenTls, type TlsSources } from './tls-listener.js';
 /** The bound entry points. */
 export interface Edge {
   addresses(): Record<string, { address: string; port: number }>;
+  /** Open client connections per bound entry point (passthrough included). */
+  connections(): Record<string, number>;
   /**
    * Bring the listeners in line with a reloaded `config`: entry points added are bound, removed ones stop
    * accepting and drain within `graceMs`, ones whose settings changed are bound anew (the old socket drains), and
@@ -42,7 +44,7 @@ export async function startEdge(
   sources: TlsSources,
   log: Logger,
   accessLog: AccessLogSwitch,
-  challenges?: Pick<AcmeChallengeSources, 'registry' | 'settings'>,
+  challenges?: Pick<AcmeChallengeSources, 'registry' | 'settings' | 'decided'>,
 ): Promise<Edge> {
   const bound = new Map<string, Bound>();
   const draining = new Set<Promise<void>>();
@@ -54,6 +56,7 @@ export async function startEdge(
   const responder = createAcmeResponder({
     registry: () => challenges?.registry(),
     settings: () => challenges?.settings(),
+    decided: challenges?.decided,
     routes: (ep) => sources.routes(ep),
     // Every bound address: isSelf compares the peers' HTTP port too, so the TLS ones never match.
     bound: () => [...bound.values()].map((b) => b.listener.address()),
@@ -99,6 +102,7 @@ export async function startEdge(
 
   return {
     addresses: () => Object.fromEntries([...bound].map(([name, b]) => [name, b.listener.address()])),
+    connections: () => Object.fromEntries([...bound].map(([name, b]) => [name, b.listener.connections()])),
     async update(next, graceMs) {
       setHooks(next);
       for (const name of [...bound.keys()]) {

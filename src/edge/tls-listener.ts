@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { TicketKeys } from '../certs/index.js';
 import type { PeerSettings } from '../challenges/index.js';
+import type { ChallengeObserver } from '../challenges/decision.js';
 import { createDispatcher, type AccessLogSwitch, type EntryHook, type RouteSource } from '../http/dispatch.js';
 import { clientAddressOf, setClientAddress } from '../http/context.js';
 import type { Logger } from '../log.js';
@@ -19,7 +20,7 @@ import type { PeekFailure } from './client-hello.js';
 import type { EntryPointSettings } from './entry-point.js';
 import { createH2Entry } from './h2-entry.js';
 import { createHttpServer, startFedServer } from './http-entry.js';
-import type { Listener } from './http-listener.js';
+import { openConnections, type Listener } from './http-listener.js';
 import { peekClientHello } from './peek.js';
 import { acceptProxyHeader } from './proxy-accept.js';
 
@@ -39,6 +40,8 @@ export interface TlsSources extends RouteSource {
   fetchAlpnChallenge?(sni: string): Promise<SecureContext | undefined>;
   /** The challenge peers in force (`challenges.peers`), read per validator handshake so a reload can change them. */
   challengePeers?(): PeerSettings | undefined;
+  /** Told of each acme-tls/1 decision (the admin's counters and recent list). */
+  challengeDecided?: ChallengeObserver;
 }
 
 /** Time a client has to finish the handshake once we have its ClientHello. */
@@ -106,17 +109,20 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     const validator = acme && alpn.every((p) => p === ACME_TLS);
     if (acme && sni !== undefined) {
       const challenge = sources.alpnChallenge?.(sni);
-      if (challenge) return answerAlpnChallenge(socket, peek.bytes, challenge, sni, name, 'own', log);
+      if (challenge) return answerAlpnChallenge(socket, peek.bytes, challenge, sni, name, 'own', log, sources.challengeDecided);
       if (validator && sources.fetchAlpnChallenge) {
         const shared = await sources.fetchAlpnChallenge(sni);
-        if (shared) return answerAlpnChallenge(socket, peek.bytes, shared, sni, name, 'shared', log);
+        if (shared) return answerAlpnChallenge(socket, peek.bytes, shared, sni, name, 'shared', log, sources.challengeDecided);
       }
     }
     const client = clientAddressOf(socket);
     const route = matchTcpRoute(sources.tcpRoutes(name), { sni: peek.hello.sni ?? '', alpn: peek.hello.alpn, clientIp: client.address });
     if (route) {
       // The backend's own ACME client answers its validations (field note 000): passed through untouched.
-      if (validator) log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress, answeredBy: 'passthrough', router: route.name }, 'acme-tls/1 handshake passed through');
+      if (validator) {
+        log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress, answeredBy: 'passthrough', router: route.name }, 'acme-tls/1 handshake passed through');
+        sources.challengeDecided?.({ challenge: 'tls-alpn-01', name: sni ?? '', answeredBy: 'passthrough', detail: route.name });
+      }
       route.forwarder.forward(socket, peek.bytes, {
         clientIp: client.address,
         clientPort: client.port,
@@ -135,22 +141,27 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
   const relayOrRefuse = async (socket: Socket, hello: Buffer, sni: string | undefined): Promise<void> => {
     const peers = sources.challengePeers?.();
     const base = { entryPoint: name, sni, clientIp: socket.remoteAddress };
+    const told = (answeredBy: 'peer' | 'none', detail: string): void => sources.challengeDecided?.({ challenge: 'tls-alpn-01', name: sni ?? '', answeredBy, detail });
     if (peers === undefined || sni === undefined) {
       log.info({ ...base, answeredBy: 'none' }, 'acme-tls/1 handshake refused: no pending challenge');
+      told('none', 'no pending challenge');
       socket.destroy();
       return;
     }
     if (await isFromPeer(socket.remoteAddress, peers.peers)) {
       log.info({ ...base, answeredBy: 'none', fromPeer: true }, 'acme-tls/1 handshake refused: no pending challenge');
+      told('none', 'no pending challenge (relayed by a peer)');
       socket.destroy();
       return;
     }
     const relay = await relayToPeers(socket, hello, peers, boundAddress(listener));
     if (relay.answeredBy) {
       log.info({ ...base, answeredBy: 'peer', peer: relay.answeredBy.host, tried: relay.tried }, 'acme-tls/1 handshake relayed to a peer');
+      told('peer', relay.answeredBy.host);
       return;
     }
     log.info({ ...base, answeredBy: 'none', tried: relay.tried }, 'acme-tls/1 handshake refused: no peer holds the challenge');
+    told('none', 'no peer holds the challenge');
     socket.destroy();
   };
 
@@ -166,6 +177,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     name,
     address: () => boundAddress(listener),
     close: (graceMs) => drain(listener, http, graceMs, () => open.size, h2),
+    connections: () => openConnections(listener),
   };
 }
 
@@ -173,12 +185,13 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
  * Answer a tls-alpn-01 validation: the handshake with the challenge certificate and ALPN acme-tls/1, then close.
  * RFC 8737 §3: once the handshake is done the validator closes, and no application data is ever exchanged.
  */
-function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureContext, sni: string, entryPoint: string, answeredBy: 'own' | 'shared', log: Logger): void {
+function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureContext, sni: string, entryPoint: string, answeredBy: 'own' | 'shared', log: Logger, decided: ChallengeObserver | undefined): void {
   socket.unshift(replay);
   const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ACME_ALPN });
   const timer = setTimeout(() => secure.destroy(), ACME_HANDSHAKE_TIMEOUT_MS);
   // The decision is logged now: a validator that has what it needs may close before our side sees the handshake end.
   log.info({ entryPoint, sni, clientIp: socket.remoteAddress, answeredBy }, 'acme tls-alpn-01 challenge answered');
+  decided?.({ challenge: 'tls-alpn-01', name: sni, answeredBy });
   let done = false;
   secure.once('secure', () => {
     clearTimeout(timer);

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChallengeRegistry } from '../challenges/index.js';
 import { askPeers, type PeerAttempt } from '../challenges/http-peers.js';
 import type { HttpChallengeSettings } from '../challenges/http-settings.js';
+import type { ChallengeAnswer, ChallengeObserver } from '../challenges/decision.js';
 import { isSelf, LOOP_GUARD_HEADER } from '../challenges/peers.js';
 import { ACME_CHALLENGE_PREFIX } from '../middlewares/acme-path.js';
 import type { RequestContext } from './context.js';
@@ -40,6 +41,8 @@ export interface AcmeChallengeSources {
   routes(entryPoint: string): readonly CompiledRoute[];
   /** Addresses and ports the plain entry points are bound to: the peer among them is this instance. */
   bound(): readonly { address: string; port: number }[];
+  /** Told of each decision (the admin's counters and recent list). */
+  decided?: ChallengeObserver | undefined;
 }
 
 /** The hook answering every request on the challenge path by the chain above; any other path passes on. */
@@ -62,17 +65,19 @@ async function decide(req: IncomingMessage, res: ServerResponse, ctx: RequestCon
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', 'content-length': NOT_ALLOWED.length });
     res.end(NOT_ALLOWED);
     ctx.log.info({ ...line, status: 405, answeredBy: 'none', reason: 'method not allowed' }, 'acme challenge refused');
+    sources.decided?.({ challenge: 'http-01', name: ctx.host, answeredBy: 'none', status: 405, detail: 'method not allowed' });
     return;
   }
   if (!TOKEN.test(token)) {
     notFound(res);
     ctx.log.info({ ...line, status: 404, answeredBy: 'none', reason: 'not a token' }, 'acme challenge refused');
+    sources.decided?.({ challenge: 'http-01', name: ctx.host, answeredBy: 'none', status: 404, detail: 'not a token' });
     return;
   }
 
   const registry = sources.registry();
   let answer = registry?.httpKeyAuthorization(token);
-  let by = 'own';
+  let by: ChallengeAnswer = 'own';
   if (answer === undefined && registry?.fetchHttpKeyAuthorization) {
     answer = await registry.fetchHttpKeyAuthorization(token).catch(() => undefined);
     by = 'shared';
@@ -88,6 +93,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, ctx: RequestCon
   if (answer !== undefined) {
     answerBody(res, ctx, Buffer.from(answer));
     ctx.log.info({ ...line, status: 200, answeredBy: by }, 'acme challenge answered');
+    sources.decided?.({ challenge: 'http-01', name: ctx.host, answeredBy: by, status: 200 });
     return;
   }
 
@@ -98,7 +104,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, ctx: RequestCon
     const route = matchRoute(sources.routes(ctx.entryPoint), ctx);
     const service = route?.challengeService;
     if (route && service?.forward) {
-      forwardToService(req, res, ctx, route.name, service.name, service.handler, line);
+      forwardToService(req, res, ctx, route.name, service.name, service.handler, line, sources);
       return;
     }
     if (route) backend = service ? `skipped: router "${route.name}" has acmeChallenges off` : `skipped: router "${route.name}" has no backend service`;
@@ -114,6 +120,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, ctx: RequestCon
     if (walk.answer) {
       answerBody(res, ctx, walk.answer.body);
       ctx.log.info({ ...line, status: 200, answeredBy: `peer ${walk.answer.peer}`, tried, ...(backend && { backend }) }, 'acme challenge answered');
+      sources.decided?.({ challenge: 'http-01', name: ctx.host, answeredBy: 'peer', status: 200, detail: walk.answer.peer });
       return;
     }
   }
@@ -122,6 +129,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, ctx: RequestCon
     { ...line, status: 404, answeredBy: 'none', ...(backend && { backend }), ...(peers && !loopGuard && { tried }), ...(loopGuard && { loopGuard: true }) },
     'acme challenge not found',
   );
+  sources.decided?.({ challenge: 'http-01', name: ctx.host, answeredBy: 'none', status: 404, ...(backend && { detail: backend }) });
 }
 
 /** The key authorization, bare: the CA compares the body, trailing whitespace allowed (RFC 8555 §8.3). */
@@ -158,6 +166,7 @@ function forwardToService(
   service: string,
   handler: CompiledRoute['handler'],
   line: Record<string, unknown>,
+  sources: AcmeChallengeSources,
 ): void {
   ctx.router = router;
   res.once('close', () => {
@@ -168,6 +177,7 @@ function forwardToService(
       { ...line, status, answeredBy: `backend ${service}`, router, ...(!done && { reason: 'closed before the answer was complete' }) },
       done && status === 200 ? 'acme challenge answered' : 'acme challenge not answered by the backend',
     );
+    sources.decided?.({ challenge: 'http-01', name: ctx.host, answeredBy: 'backend', status, detail: service });
   });
   const failed = (err: unknown): void => {
     ctx.log.error({ err, router, host: ctx.host, path: ctx.path }, 'handler failed');

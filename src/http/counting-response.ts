@@ -19,6 +19,7 @@ export class CountingResponse extends ServerResponse {
   private accessLog: AccessLog | undefined = undefined;
   private ctx: RequestContext | undefined = undefined;
   private generation: Leaving | undefined = undefined;
+  private observer: AccessLog | undefined = undefined;
 
   /** Call `generation.leave()` once this response emits 'close' (no listener, as for the access line). */
   leaveOnClose(generation: Leaving): void {
@@ -31,6 +32,12 @@ export class CountingResponse extends ServerResponse {
     this.ctx = ctx;
   }
 
+  /** Call `observer(this, ctx)` once this response emits 'close', after the access line (request metrics). */
+  observeOnClose(observer: AccessLog, ctx: RequestContext): void {
+    this.observer = observer;
+    this.ctx = ctx;
+  }
+
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override emit(event: string | symbol, ...args: any[]): boolean {
     // 'close' comes once per response; the line goes out before the listeners run, as a first listener would.
@@ -38,6 +45,11 @@ export class CountingResponse extends ServerResponse {
       const accessLog = this.accessLog;
       this.accessLog = undefined;
       accessLog(this, this.ctx!);
+    }
+    if (event === 'close' && this.observer !== undefined) {
+      const observer = this.observer;
+      this.observer = undefined;
+      observer(this, this.ctx!);
     }
     if (event === 'close' && this.generation !== undefined) {
       const generation = this.generation;

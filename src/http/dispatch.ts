@@ -33,7 +33,12 @@ export interface RouteSource {
   routes(entryPoint: string): readonly CompiledRoute[];
   /** The generation new requests start on; when given, requests are counted on it (see RouteGeneration). */
   current?(): RouteGeneration;
+  /** Told of every response when it closes (the admin's request metrics); read per request, undefined when off. */
+  observeRequest?: RequestObserver | undefined;
 }
+
+/** Records one closed response; must not throw and should allocate nothing (it runs once per request). */
+export type RequestObserver = (res: ServerResponse, ctx: RequestContext) => void;
 
 /**
  * Runs before the routers on every request of an entry point (the HTTP → HTTPS redirection; the ACME challenge
@@ -97,6 +102,11 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
         if (res instanceof CountingResponse) res.logOnClose(logAccess, ctx);
         else res.on('close', () => logAccess(res, ctx));
       }
+      const observe = source.observeRequest;
+      if (observe !== undefined) {
+        if (res instanceof CountingResponse) res.observeOnClose(observe, ctx);
+        else res.once('close', () => observe(res, ctx));
+      }
       const generation = source.current?.();
       if (generation === undefined) return run(req, res, ctx, source);
       generation.enter();
@@ -115,6 +125,8 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
       res.once('finish', () => socket.end());
       socket.on('error', (err) => log.debug({ err, host: ctx.host }, 'upgrade socket error'));
       if (logAccess && enabled()) socket.once('close', () => logAccess(res, ctx));
+      const observe = source.observeRequest;
+      if (observe !== undefined) socket.once('close', () => observe(res, ctx));
       const generation = source.current?.();
       if (generation === undefined) return run(req, res, ctx, source);
       // An upgrade counts on its generation until its socket closes: a websocket keeps the pools it was made with.

@@ -13,7 +13,7 @@ import { buildMiddlewares } from '../http/middlewares.js';
 import { buildRouteTable, type CompiledRoute, type RouterProblem } from '../http/router.js';
 import { buildServices, type ServiceSet } from '../http/services.js';
 import type { Logger } from '../log.js';
-import { buildTcpRoutes, type TcpRoute } from '../tcp/index.js';
+import { buildTcpRoutes, type PassthroughObserver, type TcpRoute } from '../tcp/index.js';
 import { closeWebSocket } from '../upstream/index.js';
 
 /** A compiled config. `routes` is what the dispatcher reads on every request. */
@@ -49,12 +49,13 @@ const NO_TCP_ROUTES: readonly TcpRoute[] = [];
 /**
  * Compile a validated config. Never throws for a broken router: it is disabled and listed in `problems`.
  * `previous` (a reload): the runtime in force, whose upstreams of unchanged services are taken over.
+ * `onPassthroughClosed`: told of each passthrough connection that closed (the admin's byte counters).
  */
-export function buildRuntime(config: Config, plugins: Plugins, log: Logger, previous?: Runtime): Runtime {
+export function buildRuntime(config: Config, plugins: Plugins, log: Logger, previous?: Runtime, onPassthroughClosed?: PassthroughObserver): Runtime {
   const services = buildServices(config, plugins, log, previous?.services);
   const middlewares = buildMiddlewares(config, plugins);
   const table = buildRouteTable(config, services, middlewares);
-  const tcp = buildTcpRoutes(config, log);
+  const tcp = buildTcpRoutes(config, log, onPassthroughClosed);
   /** Upgraded sockets by router, while they are open. */
   const upgrades = new Map<string, Set<Duplex>>();
   let active = 0;

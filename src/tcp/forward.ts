@@ -46,7 +46,12 @@ export interface TcpForwarderOptions {
   /** Builds the PROXY protocol header for a connection; absent, none is sent. */
   readonly proxyHeader?: (peer: PeerAddresses) => Buffer;
   readonly log: Logger;
+  /** Told when a piped connection closes, with the bytes each way (the replayed ClientHello counts as up). */
+  readonly onClosed?: PassthroughObserver | undefined;
 }
+
+/** Records one closed passthrough connection (the admin's byte counters); must not throw. */
+export type PassthroughObserver = (route: string, service: string, bytesUp: number, bytesDown: number) => void;
 
 /** Connect failures get a code from the catalogue (docs/errors.md) so operators can alert on them. */
 type ConnectCode = 'TCP_CONNECT' | 'TCP_CONNECT_TIMEOUT';
@@ -61,7 +66,7 @@ interface Passage {
 
 /** Creates the forwarder of one route. Every backend is tried at most once per connection before giving up. */
 export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
-  const { route, service, ring, connectTimeoutMs, idleTimeoutMs, proxyHeader, log } = options;
+  const { route, service, ring, connectTimeoutMs, idleTimeoutMs, proxyHeader, log, onClosed } = options;
   const live = new Set<Passage>();
   let closed = false;
 
@@ -127,6 +132,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
           socket.write(first);
           passage.pipe = joinSockets(client, socket, idleTimeoutMs, (result) => {
             live.delete(passage);
+            onClosed?.(route, service, replay.length + result.bytesUp, result.bytesDown);
             // The line is built only when someone will read it: passthrough connections can be many and short.
             if (log.isLevelEnabled('debug')) report(result, backend, peer, started, replay.length);
           });

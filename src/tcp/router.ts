@@ -10,7 +10,7 @@ import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compileSniRule, defaultPriority, type SniMatcher, type SniMatchInput } from '../rules/index.js';
 import { suggestClosest } from '../suggest.js';
-import { createTcpForwarder, type TcpForwarder } from './forward.js';
+import { createTcpForwarder, type PassthroughObserver, type TcpForwarder } from './forward.js';
 import { buildTcpServices, type TcpServiceSpec } from './services.js';
 
 /** One passthrough router ready to serve. */
@@ -35,7 +35,7 @@ export interface TcpRouteTable {
 }
 
 /** Compile all TCP routers and services of a config. Never throws. */
-export function buildTcpRoutes(config: Config, log: Logger): TcpRouteTable {
+export function buildTcpRoutes(config: Config, log: Logger, onClosed?: PassthroughObserver): TcpRouteTable {
   const allEntryPoints = Object.keys(config.entryPoints);
   const tlsEntryPoints = allEntryPoints.filter((e) => config.entryPoints[e]!.tls !== undefined);
   const byEntryPoint = new Map<string, TcpRoute[]>(tlsEntryPoints.map((e) => [e, []]));
@@ -56,6 +56,7 @@ export function buildTcpRoutes(config: Config, log: Logger): TcpRouteTable {
       idleTimeoutMs: built.service.idleTimeoutMs,
       ...(built.service.proxyHeader ? { proxyHeader: built.service.proxyHeader } : {}),
       log: log.child({ component: 'passthrough' }),
+      onClosed,
     });
     forwarders.push({ route: name, forwarder });
     const route: TcpRoute = { name, priority: spec.priority ?? defaultPriority(spec.rule), match: built.match, forwarder };

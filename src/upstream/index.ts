@@ -15,7 +15,7 @@ import { LoadBalancer } from './load-balancer.js';
 import type { PassiveHealthOptions } from './passive-health.js';
 import type { Strategy } from './selection.js';
 import type { StickyCookieOptions } from './sticky-cookie.js';
-import { createServer, type ServerSpec } from './upstream-server.js';
+import { createServer, isUsable, type ServerSpec } from './upstream-server.js';
 
 export type { ForwardInfo } from './forward-http.js';
 export type { HealthCheckOptions } from './health-check.js';
@@ -59,10 +59,24 @@ export interface Upstream {
   forward(req: IncomingMessage, res: ServerResponse, info: ForwardInfo): void;
   /** Forward an Upgrade (WebSocket) request from the server's 'upgrade' event. Never throws. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, info: ForwardInfo): void;
+  /** Each server's state now, in config order (the admin's status page and metrics; read-only). */
+  health(): readonly ServerHealth[];
   /** Stop the active health checks (a reload retired this upstream; its pools still serve requests in flight). */
   stopHealthChecks(): void;
   /** Stop health checks, close pools and the upgrade sockets it owns. */
   close(): Promise<void>;
+}
+
+/** One server as the admin sees it. */
+export interface ServerHealth {
+  readonly url: string;
+  /** Usable now: up for the active check and not cooling down after passive failures. */
+  readonly up: boolean;
+  /** Down by the active health check. */
+  readonly activeDown: boolean;
+  /** Taken out by passive checks until this time (epoch ms); 0 when not. */
+  readonly passiveDownUntil: number;
+  readonly inFlight: number;
 }
 
 /** In-flight requests get this long to finish on a retired pool before their connections are cut. */
@@ -132,6 +146,10 @@ export function createUpstream(options: UpstreamOptions, log: Logger): Upstream 
         return;
       }
       upgrades.forward(req, socket, head, info, server);
+    },
+    health() {
+      const now = Date.now();
+      return servers.map((s) => ({ url: s.url, up: isUsable(s, now), activeDown: s.activeDown, passiveDownUntil: s.passiveDownUntil, inFlight: s.inFlight }));
     },
     stopHealthChecks() {
       checks?.stop();

@@ -1,0 +1,172 @@
+/**
+ * What the admin entry point shows, gathered in one plain JSON value: the status page renders it, `/api/status`
+ * returns it, and the scrape-time metrics read it. Built on demand from read-only sources (the config and runtime in
+ * force, the certificate store, the ACME manager), so it never holds on to a retired runtime.
+ */
+import type { Config } from '../config/index.js';
+import type { ChallengeDecision } from '../challenges/decision.js';
+import type { ServerHealth } from '../upstream/index.js';
+
+/** What the admin reads, each call returning the state in force (a reload swaps what is behind them). */
+export interface AdminSources {
+  config(): Config;
+  /** Routers (HTTP and TCP) disabled in the config in force, with the reason. */
+  problems(): readonly { readonly router: string; readonly error: { readonly message: string; readonly code: string; readonly location: { readonly path?: string | undefined } } }[];
+  /** Each load-balancer service's servers, by service name. */
+  upstreams(): ReadonlyMap<string, readonly ServerHealth[]>;
+  /** Certificates in service (files, ACME, the default). */
+  certificates(): readonly { readonly names: readonly string[]; readonly notAfter: Date; readonly source: string; readonly isDefault: boolean }[];
+  /** Certificates the ACME manager orders and renews. */
+  managed(): readonly { readonly id: string; readonly resolver: string; readonly names: readonly string[]; readonly notAfter?: string | undefined; readonly renewAt?: string | undefined; readonly lastError?: string | undefined; readonly lastErrorAt?: string | undefined; readonly retryAt?: string | undefined; readonly failures?: number | undefined }[];
+  /** The instance: its file, start, reloads and bound entry points. */
+  instance(): {
+    readonly configFile: string | undefined;
+    readonly startedAt: string | undefined;
+    readonly reloads: number;
+    readonly lastReload: { readonly ok: boolean; readonly at: string; readonly ms: number; readonly errors: readonly string[] } | undefined;
+    readonly entryPoints: Record<string, { address: string; port: number }>;
+  };
+  /** Open client connections per entry point (HTTP keep-alive, TLS and passthrough). */
+  connections(): Record<string, number>;
+}
+
+export interface RouterView {
+  readonly name: string;
+  readonly rule: string;
+  readonly priority: number | undefined;
+  readonly entryPoints: readonly string[] | undefined;
+  readonly middlewares: readonly string[];
+  /** The service name, or `respond` / `redirect` for a router answering itself. */
+  readonly target: string;
+  readonly tls: boolean;
+  /** Why it is disabled; absent when it serves. */
+  readonly disabled?: string;
+}
+
+export interface ServiceView {
+  readonly name: string;
+  readonly kind: string;
+  /** Load balancers only. */
+  readonly servers?: readonly ServerHealth[];
+}
+
+export interface TcpRouterView {
+  readonly name: string;
+  readonly rule: string;
+  readonly service: string;
+  readonly disabled?: string;
+}
+
+export interface CertificateView {
+  readonly names: readonly string[];
+  readonly source: string;
+  readonly notAfter: string;
+  /** Whole days until notAfter, negative once expired. */
+  readonly daysLeft: number;
+  readonly isDefault: boolean;
+}
+
+export interface ManagedView {
+  readonly id: string;
+  readonly resolver: string;
+  readonly names: readonly string[];
+  readonly notAfter?: string | undefined;
+  readonly daysLeft?: number | undefined;
+  readonly renewAt?: string | undefined;
+  readonly lastError?: string | undefined;
+  readonly lastErrorAt?: string | undefined;
+  readonly retryAt?: string | undefined;
+  readonly failures: number;
+}
+
+/** A challenge decision with its time. */
+export interface DecisionView extends ChallengeDecision {
+  readonly at: string;
+}
+
+/** The whole status: `/api/status`. */
+export interface AdminStatus {
+  readonly generatedAt: string;
+  readonly configFile: string | undefined;
+  readonly startedAt: string | undefined;
+  readonly reloads: number;
+  readonly lastReload: ReturnType<AdminSources['instance']>['lastReload'];
+  readonly entryPoints: readonly { name: string; address: string; tls: boolean; bound?: { address: string; port: number }; connections: number }[];
+  readonly routers: readonly RouterView[];
+  readonly services: readonly ServiceView[];
+  readonly tcpRouters: readonly TcpRouterView[];
+  readonly certificates: readonly CertificateView[];
+  readonly acme: readonly ManagedView[];
+  /** The last challenge decisions, newest first. */
+  readonly challenges: readonly DecisionView[];
+}
+
+const DAY_MS = 86_400_000;
+
+/** Gather the status now. */
+export function buildStatus(sources: AdminSources, recent: readonly DecisionView[], now = Date.now()): AdminStatus {
+  const config = sources.config();
+  const instance = sources.instance();
+  const connections = sources.connections();
+  const httpProblems = new Map<string, string>();
+  const tcpProblems = new Map<string, string>();
+  for (const p of sources.problems()) {
+    (p.error.location.path?.startsWith('/tcp/') ? tcpProblems : httpProblems).set(p.router, `${p.error.message} [${p.error.code}]`);
+  }
+  const upstreams = sources.upstreams();
+  const days = (t: number): number => Math.floor((t - now) / DAY_MS);
+  return {
+    generatedAt: new Date(now).toISOString(),
+    configFile: instance.configFile,
+    startedAt: instance.startedAt,
+    reloads: instance.reloads,
+    lastReload: instance.lastReload,
+    entryPoints: Object.entries(config.entryPoints).map(([name, spec]) => ({
+      name,
+      address: spec.address,
+      tls: spec.tls !== undefined,
+      ...(instance.entryPoints[name] && { bound: instance.entryPoints[name] }),
+      connections: connections[name] ?? 0,
+    })),
+    routers: Object.entries(config.http?.routers ?? {}).map(([name, r]) => ({
+      name,
+      rule: r.rule,
+      priority: r.priority,
+      entryPoints: r.entryPoints,
+      middlewares: r.middlewares ?? [],
+      target: r.service ?? (r.respond ? 'respond' : r.redirect ? 'redirect' : ''),
+      tls: r.tls !== undefined,
+      ...(httpProblems.has(name) && { disabled: httpProblems.get(name)! }),
+    })),
+    services: Object.entries(config.http?.services ?? {}).map(([name, s]) => {
+      const servers = upstreams.get(name);
+      return { name, kind: Object.keys(s)[0] ?? '', ...(servers && { servers }) };
+    }),
+    tcpRouters: Object.entries(config.tcp?.routers ?? {}).map(([name, r]) => ({
+      name,
+      rule: r.rule,
+      service: r.service,
+      ...(tcpProblems.has(name) && { disabled: tcpProblems.get(name)! }),
+    })),
+    certificates: sources.certificates().map((c) => ({
+      names: c.names,
+      source: c.source,
+      notAfter: c.notAfter.toISOString(),
+      daysLeft: days(c.notAfter.getTime()),
+      isDefault: c.isDefault,
+    })),
+    acme: sources.managed().map((m) => ({
+      id: m.id,
+      resolver: m.resolver,
+      names: m.names,
+      notAfter: m.notAfter,
+      daysLeft: m.notAfter === undefined ? undefined : days(Date.parse(m.notAfter)),
+      renewAt: m.renewAt,
+      lastError: m.lastError,
+      lastErrorAt: m.lastErrorAt,
+      retryAt: m.retryAt,
+      failures: m.failures ?? 0,
+    })),
+    challenges: recent,
+  };
+}
