@@ -15,13 +15,16 @@ export function escapeHtml(value: unknown): string {
 const STYLE = `body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:.5rem;color:#222}
 h1{font-size:1.3rem}h2{font-size:1.1rem;margin-top:1.5rem}
 .t{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
-code{font-size:.85em;word-break:break-all}.bad{color:#b00020}.ok{color:#1b5e20}.warn{color:#8a5a00}.muted{color:#666}`;
+code{font-size:.85em;word-break:break-all}.bad{color:#b00020}.ok{color:#1b5e20}.warn{color:#8a5a00}.muted{color:#666}
+@media (max-width:40rem){thead{display:none}table,tbody,tr,td{display:block}tr{border-bottom:1px solid #ccc;padding:.4rem 0}
+td{border:0;padding:.1rem 0}td::before{content:attr(data-label) ": ";color:#666}}`;
 
-/** A table, or a line saying there is nothing, when `rows` is empty. */
+/** A table, or a line saying there is nothing, when `rows` is empty. On a phone each row becomes a labelled card. */
 function table(headers: readonly string[], rows: readonly string[][], empty: string): string {
   if (rows.length === 0) return `<p class="muted">${escapeHtml(empty)}</p>`;
   const head = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
+  const labels = headers.map((h) => ` data-label="${escapeHtml(h)}"`);
+  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${labels[i] ?? ''}>${c}</td>`).join('')}</tr>`).join('\n');
   return `<div class="t"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
