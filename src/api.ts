@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { loadConfigFile, parseConfigText, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
-import { createAdmin, type Admin } from './admin/index.js';
+import { checkAdmin, createAdmin, type Admin } from './admin/index.js';
 import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
@@ -518,6 +518,7 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
       problems.push(err);
     }
   }
+  if (config.admin) problems.push(...checkAdmin(config.admin));
   const runtime = buildRuntime(config, {}, createLogger({ level: 'silent' }));
   void runtime.dispose();
   problems.push(...wantedCertificates(config).problems, ...storageProblems(config));

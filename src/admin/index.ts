@@ -14,8 +14,9 @@ import type { PassthroughObserver } from '../tcp/index.js';
 import { AdminMetrics } from './metrics.js';
 import { RecentDecisions } from './recent-decisions.js';
 import { listenAdmin, type AdminServer } from './server.js';
+
+export { checkAdmin } from './server.js';
 import { buildStatus, type AdminSources, type AdminStatus } from './snapshot.js';
-import { ADMIN_DEFAULT_ADDRESS } from '../config/schema-admin.js';
 
 export type { AdminSources, AdminStatus } from './snapshot.js';
 export { escapeHtml, renderStatusPage } from './page.js';
@@ -65,9 +66,8 @@ export function createAdmin(spec: AdminConfig, sources: AdminSources, log: Logge
       }
     },
     async start() {
-      const address = spec.address ?? ADMIN_DEFAULT_ADDRESS;
       try {
-        const bound = await listenAdmin({ ...spec, address }, { status, metrics }, log.child({ component: 'admin' }));
+        const bound = await listenAdmin(spec, { status, metrics }, log.child({ component: 'admin' }));
         if (closed) return void (await bound.close());
         server = bound;
         const a = bound.address();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGatehouse, type Gatehouse } from '../../src/api.js';
+import { checkConfig, createGatehouse, type Gatehouse } from '../../src/api.js';
 import { createLogger } from '../../src/log.js';
 import { httpRequest } from '../helpers/raw-http.js';
 import { closeAllTlsBackends, startTlsBackend, BACKEND_CA } from '../helpers/tls-backend.js';
@@ -209,6 +209,21 @@ describe('admin entry point', () => {
     const { gh } = await start({ ...(admin && { admin }), entryPoints: { web: { address: '127.0.0.1:0' } } });
     expect(tcpServers() - before).toBe(listeners);
     expect(gh.status().admin === undefined).toBe(admin === undefined);
+  });
+
+  it('stays off, never open, when a basicAuth line cannot be used; gatehouse check names the line and a bad address', async () => {
+    const before = tcpServers();
+    const { gh } = await start({ admin: { ...ADMIN, basicAuth: { users: ['eve:plaintext'] } }, entryPoints: { web: { address: '127.0.0.1:0' } } });
+    expect(tcpServers() - before).toBe(1);
+    expect(gh.status().admin).toBeUndefined();
+    const dir = await tempDir();
+    const file = join(dir, 'check.json');
+    writeFileSync(file, JSON.stringify({ admin: { address: 'localhost', basicAuth: { users: ['bob:$apr1$oNBGy8oI$8v4b8s6zggo02DLTHiRI71', 'eve:plaintext'] } }, entryPoints: { web: { address: ':0' } } }));
+    const problems = checkConfig(file, {}).map((e) => [e.code, e.location.path]);
+    expect(problems).toEqual([
+      ['CONFIG_SCHEMA', '/admin/address'],
+      ['MIDDLEWARE_CONFIG', '/admin/basicAuth/users/1'],
+    ]);
   });
 
   it('escapes hostile router names, rules and errors on the status page', async () => {
