@@ -3,10 +3,11 @@
  * status class, the latency histogram), passthrough bytes, a file certificate's expiry, challenge decisions,
  * reloads, basic auth, escaping of hostile names, and that nothing listens when the section is absent.
  */
-import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect as h2Connect } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkConfig, createGatehouse, type Gatehouse } from '../../src/api.js';
@@ -90,6 +91,40 @@ describe('admin entry point', () => {
     expect([...buckets].sort((a, b) => a - b)).toEqual(buckets);
     expect(m.get('gatehouse_upstream_up{service="echo",server="http://127.0.0.1:' + echo.port + '"}')).toBe(1);
     expect(m.get('gatehouse_open_connections{entry_point="web"}')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts HTTP/2 requests like HTTP/1.1 ones', async () => {
+    const dir = await tempDir();
+    const cert = new URL('certs/wrong.pem', FIXTURES).pathname;
+    const { gh, admin } = await start({
+      admin: ADMIN,
+      entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
+      tls: { certificates: [{ certFile: cert, keyFile: cert }], certsDir: join(dir, 'none') },
+      http: { routers: { h2app: { rule: 'Host(`right.example`)', respond: { status: 201, body: 'h2' } } } },
+    });
+    const port = gh.addresses()['websecure']!.port;
+    const session = h2Connect(`https://127.0.0.1:${port}`, { ca: readFileSync(new URL('certs/ca.pem', FIXTURES)), servername: 'right.example' });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = session.request({ ':path': '/', ':authority': 'right.example' });
+          let code = 0;
+          req.on('response', (h) => (code = Number(h[':status'])));
+          req.on('error', reject);
+          req.on('end', () => resolve(code));
+          req.resume();
+        });
+        expect(status).toBe(201);
+      }
+    } finally {
+      session.close();
+    }
+    let m = new Map<string, number>();
+    for (let i = 0; i < 50 && m.get('gatehouse_http_requests_total{router="h2app",service="",status_class="2xx"}') !== 2; i++) {
+      m = await scrape(admin);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(m.get('gatehouse_http_requests_total{router="h2app",service="",status_class="2xx"}')).toBe(2);
   });
 
   it('reports an upstream that fails its health check as down', async () => {
