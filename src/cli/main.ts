@@ -6,7 +6,7 @@
  *   gatehouse certs [--config FILE]   list the ACME certificates: names, issuer, expiry, next renewal, last error
  *   gatehouse renew NAME [--config FILE]   make the running instance renew NAME's certificate now
  *   gatehouse reload [--config FILE]       make the running instance reload its config now
- *   gatehouse status [--config FILE]       show the running instance's state (JSON)
+ *   gatehouse status [--config FILE | --admin URL]   show the running instance's state (JSON)
  *   gatehouse explain URL | --sni NAME [--config FILE]   which router or TCP route a request or handshake gets, and why
  *   gatehouse import-traefik STATIC [DYNAMIC|DIR ...] [--out FILE] [--allow-dropped]   convert a Traefik config
  */
@@ -16,6 +16,7 @@ import { checkConfig, createGatehouse, type Gatehouse } from '../api.js';
 import { loadConfigFile, readConfigDraft, type Config } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
 import { sendControl } from '../control.js';
+import { fetchAdminStatus } from '../admin/client.js';
 import { resolveStateDir } from '../config/paths.js';
 import { certificateRows, formatCertificateRows } from './certs.js';
 import { runExplain } from './explain.js';
@@ -31,6 +32,7 @@ Commands:
   renew NAME  Make the running instance (same config and state directory) renew NAME's certificate now.
   reload   Make the running instance reload its config file now (as SIGHUP does); exit 1 with the reasons if it is refused.
   status   Show the running instance's state as JSON: entry points, reloads, last reload's errors, certificates.
+           With --admin URL (http://[user:password@]host:port), the admin entry point's /api/status instead.
   explain URL | --sni NAME   Which router (or TCP route) a request (or TLS handshake) gets and why, offline on the
            config file; --help for its options. Exit 0 when something matches, 1 when nothing does, 2 on errors.
   import-traefik STATIC [DYNAMIC|DIR ...] [--out FILE] [--allow-dropped]
@@ -167,6 +169,15 @@ function explain(args: string[]): void {
   );
 }
 
+/** `status --admin URL`: the running instance's `/api/status`, printed as JSON. */
+async function adminStatus(url: string): Promise<void> {
+  try {
+    process.stdout.write(`${JSON.stringify(await fetchAdminStatus(url), null, 2)}\n`);
+  } catch (err) {
+    fail(err);
+  }
+}
+
 function main(argv: string[]): void {
   if (argv[0] === 'explain') return explain(argv.slice(1));
   // Its own options (--out, --allow-dropped), so it parses its own arguments.
@@ -176,7 +187,7 @@ function main(argv: string[]): void {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      options: { config: { type: 'string', short: 'c' }, admin: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
     });
   } catch (err) {
     process.stderr.write(`gatehouse: ${(err as Error).message}\n\n${USAGE}`);
@@ -195,8 +206,11 @@ function main(argv: string[]): void {
     case 'renew':
       void renew(file || undefined, positionals[1]);
       return;
-    case 'reload':
     case 'status':
+      if (values.admin !== undefined) return void adminStatus(values.admin);
+      void control(file || undefined, command);
+      return;
+    case 'reload':
       void control(file || undefined, command);
       return;
     case 'certs':
