@@ -4,6 +4,8 @@
  * they follow the same contract as the built-in ones (src/http/contract.ts).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { answerQuery, liveModel, UsageError, type ExplainQuery } from './explain/index.js';
 import { mkdir } from 'node:fs/promises';
 import { loadConfigFile, parseConfigText, readConfigDraft, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
@@ -313,6 +315,28 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     );
   };
 
+  /** `gatehouse explain --running`: the question answered on what this instance serves now. */
+  const explainLive = async (query: ExplainQuery): Promise<{ ok: boolean; error?: string; data?: unknown }> => {
+    const model = liveModel({
+      config,
+      file: configFile ?? '(library config)',
+      runtime,
+      challenges: challengeSettings,
+      certs,
+      acmeDir: join(resolveStateDir(config, env), 'acme'),
+      health: (service) => {
+        const upstream = runtime.services.pools?.get(service)?.upstream as { health?: () => readonly { url: string; up: boolean }[] } | undefined;
+        return upstream?.health?.();
+      },
+    });
+    try {
+      return { ok: true, data: answerQuery(model, query) };
+    } catch (err) {
+      if (err instanceof UsageError) return { ok: false, error: err.message };
+      throw err;
+    }
+  };
+
   /** Retired runtimes with nothing left running are disposed of and forgotten. */
   const sweepRetired = (): void => {
     for (const r of retired) {
@@ -379,6 +403,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
                   return result.ok ? { ok: true, data: result } : { ok: false, error: result.errors.join('\n'), data: result };
                 }
                 if (req.command === 'status') return { ok: true, data: { ...status(), certificates: acme?.list() ?? [] } };
+                if (req.command === 'explain') return explainLive(req.query);
                 if (!acme) return { ok: false, error: `no certificate resolver is running (${req.name})` };
                 await acme.renew(req.name);
                 return { ok: true };

@@ -7,10 +7,15 @@
 import { chmod, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import type { ExplainQuery } from './explain/query.js';
 import type { Logger } from './log.js';
 
 /** A request on the control socket. */
-export type ControlRequest = { readonly command: 'renew'; readonly name: string } | { readonly command: 'reload' } | { readonly command: 'status' };
+export type ControlRequest =
+  | { readonly command: 'renew'; readonly name: string }
+  | { readonly command: 'reload' }
+  | { readonly command: 'status' }
+  | { readonly command: 'explain'; readonly query: ExplainQuery };
 
 /** Its answer: `data` is the command's result (reload: the reload's outcome; status: the status). */
 export interface ControlAnswer {
@@ -22,7 +27,7 @@ export interface ControlAnswer {
 /** What a control request does; rejects → `{ ok: false, error }`. */
 export type ControlHandler = (req: ControlRequest) => Promise<ControlAnswer>;
 
-const MAX_LINE = 4096;
+const MAX_LINE = 16384;
 /** A renewal against a slow CA can take a while; the client waits this long for the answer. */
 const CLIENT_TIMEOUT_MS = 120_000;
 
@@ -99,7 +104,13 @@ export function sendControl(stateDir: string, req: ControlRequest): Promise<Cont
 function isRequest(v: unknown): v is ControlRequest {
   if (v === null || typeof v !== 'object') return false;
   const r = v as { command?: unknown; name?: unknown };
-  return r.command === 'reload' || r.command === 'status' || (r.command === 'renew' && typeof r.name === 'string');
+  const q = (v as { query?: unknown }).query;
+  return (
+    r.command === 'reload' ||
+    r.command === 'status' ||
+    (r.command === 'renew' && typeof r.name === 'string') ||
+    (r.command === 'explain' && q !== null && typeof q === 'object' && Array.isArray((q as ExplainQuery).alpn) && Array.isArray((q as ExplainQuery).headers))
+  );
 }
 
 function answers(path: string): Promise<boolean> {

@@ -5,10 +5,13 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { buildRequest, DEFAULT_CLIENT_IP, explainHttp, explainSni, formatExplanation, loadOffline, UsageError } from '../explain/index.js';
+import { sendControl } from '../control.js';
+import { answerQuery, DEFAULT_CLIENT_IP, formatExplanation, loadOffline, UsageError, type ExplainQuery, type HttpExplanation, type SniExplanation } from '../explain/index.js';
+import { stateDirOf } from './state-dir.js';
 
-export const EXPLAIN_USAGE = `Usage: gatehouse explain URL [--config FILE] [--method M] [--header 'Name: value' ...] [--client-ip IP] [--entry-point NAME] [--json]
-       gatehouse explain --sni NAME [--alpn P,...] [--config FILE] [--client-ip IP] [--entry-point NAME] [--json]
+export const EXPLAIN_USAGE = `Usage: gatehouse explain URL [--config FILE] [--method M] [--header 'Name: value' ...] [--client-ip IP] [--entry-point NAME] [--running] [--json]
+       gatehouse explain --sni NAME [--alpn P,...] [--config FILE] [--client-ip IP] [--entry-point NAME] [--running] [--json]
+  --running   ask the running instance of FILE (its config in force, certificates served now, upstream health now)
 `;
 
 /** Runs the command on `args` (after "explain"); resolves with the exit code. Throws GatehouseErrors for an invalid config. */
@@ -23,19 +26,32 @@ export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv
     process.stdout.write(EXPLAIN_USAGE);
     return 0;
   }
-  const model = await loadOffline(options.file, env);
-  try {
-    const explanation =
-      options.sni !== undefined
-        ? explainSni(model, { sni: options.sni, alpn: options.alpn, clientIp: options.clientIp, ...(options.entryPoint !== undefined && { entryPoint: options.entryPoint }) })
-        : explainHttp(model, buildRequest({ ...options, url: options.url! }), options.entryPoint);
-    process.stdout.write(options.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatExplanation(explanation));
-    return explanation.matched ? 0 : 1;
-  } catch (err) {
-    return usageFailed(err);
-  } finally {
-    await model.dispose();
+  const query: ExplainQuery = {
+    ...(options.url !== undefined && { url: options.url }),
+    ...(options.sni !== undefined && { sni: options.sni }),
+    alpn: options.alpn,
+    ...(options.method !== undefined && { method: options.method }),
+    headers: options.headers,
+    clientIp: options.clientIp,
+    ...(options.entryPoint !== undefined && { entryPoint: options.entryPoint }),
+  };
+  let explanation: HttpExplanation | SniExplanation;
+  if (options.running) {
+    const answer = await sendControl(stateDirOf(options.file), { command: 'explain', query });
+    if (!answer.ok) return usageFailed(new UsageError(answer.error ?? 'the running instance could not explain this'));
+    explanation = answer.data as HttpExplanation | SniExplanation;
+  } else {
+    const model = await loadOffline(options.file, env);
+    try {
+      explanation = answerQuery(model, query);
+    } catch (err) {
+      return usageFailed(err);
+    } finally {
+      await model.dispose();
+    }
   }
+  process.stdout.write(options.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatExplanation(explanation));
+  return explanation.matched ? 0 : 1;
 }
 
 function usageFailed(err: unknown): number {
@@ -54,6 +70,7 @@ interface ExplainOptions {
   clientIp: string;
   entryPoint: string | undefined;
   json: boolean;
+  running: boolean;
 }
 
 function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainOptions | 'help' {
@@ -70,6 +87,7 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
       sni: { type: 'string' },
       alpn: { type: 'string' },
       json: { type: 'boolean' },
+      running: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -93,5 +111,6 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
     clientIp,
     entryPoint: values['entry-point'],
     json: values.json ?? false,
+    running: values.running ?? false,
   };
 }

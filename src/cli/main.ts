@@ -19,6 +19,7 @@ import { sendControl } from '../control.js';
 import { fetchAdminStatus } from '../admin/client.js';
 import { resolveStateDir } from '../config/paths.js';
 import { certificateRows, formatCertificateRows } from './certs.js';
+import { stateDirOf } from './state-dir.js';
 import { runExplain } from './explain.js';
 import { demoConfig } from './demo-config.js';
 import { runImportTraefik } from './import-traefik.js';
@@ -127,20 +128,6 @@ async function renew(file: string | undefined, name: string | undefined): Promis
     process.stdout.write(`${name}: renewed\n`);
   } catch (err) {
     fail(err);
-  }
-}
-
-/**
- * The state directory named by a config file, even when the file is invalid: `reload` must still reach the running
- * instance (which then refuses the file and says why) and `status` still show it.
- */
-function stateDirOf(file: string): string {
-  try {
-    return resolveStateDir(loadConfigFile(file));
-  } catch {
-    const draft = readConfigDraft(file) as { stateDir?: unknown } | undefined;
-    const stateDir = typeof draft?.stateDir === 'string' ? draft.stateDir : undefined;
-    return resolveStateDir({ entryPoints: {}, ...(stateDir !== undefined ? { stateDir } : {}) } as Config);
   }
 }
 

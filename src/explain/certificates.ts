@@ -73,13 +73,21 @@ export async function loadCertificateCatalog(config: Config, configFile: string,
 
   const refuse = config.tls?.defaultCertificate?.onUnknownName === 'refuse';
   const defaultSource = paths.defaultCertificate.certFile ?? `generated self-signed certificate in ${join(paths.stateDir, 'default-cert')}`;
+  return catalogOf(indexed, { refuse, defaultSource, problems, acmeNotRead });
+}
+
+/** A catalog over certificates already described (offline from files; on a running instance from its store). */
+export function catalogOf(
+  indexed: readonly IndexedCert<CertificateFacts>[],
+  options: { refuse: boolean; defaultSource: string; problems: readonly string[]; acmeNotRead: boolean },
+): CertificateCatalog {
   const index: SniIndex<CertificateFacts> = buildSniIndex(indexed, undefined);
   return {
-    problems,
-    acmeNotRead,
+    problems: options.problems,
+    acmeNotRead: options.acmeNotRead,
     choose(sni) {
       const hit = index.select(sni);
-      if (hit === undefined) return refuse ? { served: 'refused' } : { served: 'default', defaultSource };
+      if (hit === undefined) return options.refuse ? { served: 'refused' } : { served: 'default', defaultSource: options.defaultSource };
       const name = (sni ?? '').toLowerCase().replace(/\.$/, '');
       const coveredBy = hit.names.includes(name) ? name : `*.${name.slice(name.indexOf('.') + 1)}`;
       return { served: 'certificate', coveredBy, certificate: hit };
@@ -87,6 +95,7 @@ export async function loadCertificateCatalog(config: Config, configFile: string,
   };
 }
 
-function facts(from: 'file' | 'acme', source: string, names: readonly string[], notAfter: Date): IndexedCert<CertificateFacts> {
+/** One certificate as the catalog indexes it. */
+export function facts(from: 'file' | 'acme', source: string, names: readonly string[], notAfter: Date): IndexedCert<CertificateFacts> {
   return { names, notAfter, source, value: { from, source, names, notAfter: notAfter.toISOString() } };
 }

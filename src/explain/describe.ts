@@ -19,7 +19,8 @@ export interface MiddlewareFacts {
 export interface ServiceFacts {
   readonly name: string;
   readonly kind: 'loadBalancer' | 'weighted' | 'mirroring' | 'plugin' | 'missing';
-  readonly servers?: readonly { readonly url: string; readonly weight: number }[];
+  /** `up`: the server's health now, on a running instance (absent offline). */
+  readonly servers?: readonly { readonly url: string; readonly weight: number; readonly up?: boolean }[];
   readonly strategy?: string;
   /** The active health check as configured, e.g. `GET /health every 10s`; health itself is not known offline. */
   readonly healthCheck?: string;
@@ -48,37 +49,44 @@ export function describeMiddlewares(config: Config, names: readonly string[], se
 }
 
 /** The router's target. */
-export function describeTarget(config: Config, router: RouterConfig): TargetFacts {
+export function describeTarget(config: Config, router: RouterConfig, health?: Health): TargetFacts {
   if (router.respond) return { kind: 'respond', status: router.respond.status ?? DEFAULTS.respondStatus };
   if (router.redirect) return { kind: 'redirect', location: router.redirect.location, status: router.redirect.status ?? DEFAULTS.redirectStatus };
-  return { kind: 'service', service: describeService(config, router.service ?? '') };
+  return { kind: 'service', service: describeService(config, router.service ?? '', new Set(), health) };
 }
 
+/** Each server's health by service name, on a running instance. */
+export type Health = (service: string) => readonly { readonly url: string; readonly up: boolean }[] | undefined;
+
 /** A service by name, recursively (weighted and mirroring name other services; a cycle stops at the repeat). */
-export function describeService(config: Config, name: string, seen: ReadonlySet<string> = new Set()): ServiceFacts {
+export function describeService(config: Config, name: string, seen: ReadonlySet<string> = new Set(), health?: Health): ServiceFacts {
   const spec: ServiceConfig | undefined = config.http?.services?.[name];
   if (spec === undefined || seen.has(name)) return { name, kind: 'missing' };
   const inner = new Set([...seen, name]);
   if (spec.loadBalancer) {
     const lb = spec.loadBalancer;
     const hc = lb.healthCheck;
+    const now = health?.(name);
     return {
       name,
       kind: 'loadBalancer',
-      servers: lb.servers.map((s) => ({ url: s.url, weight: s.weight ?? DEFAULTS.serverWeight })),
+      servers: lb.servers.map((s, i) => {
+        const up = now?.[i]?.up;
+        return { url: s.url, weight: s.weight ?? DEFAULTS.serverWeight, ...(up !== undefined && { up }) };
+      }),
       strategy: lb.strategy ?? DEFAULTS.lbStrategy,
       ...(hc && { healthCheck: `${hc.method ?? DEFAULTS.healthCheckMethod} ${hc.path} every ${hc.interval ?? DEFAULTS.healthCheckInterval}` }),
     };
   }
   if (spec.weighted) {
-    const children = spec.weighted.services.map((c) => ({ role: 'weighted' as const, weight: c.weight ?? DEFAULTS.serverWeight, service: describeService(config, c.name, inner) }));
+    const children = spec.weighted.services.map((c) => ({ role: 'weighted' as const, weight: c.weight ?? DEFAULTS.serverWeight, service: describeService(config, c.name, inner, health) }));
     return { name, kind: 'weighted', children };
   }
   if (spec.mirroring) {
     const m = spec.mirroring;
     const children = [
-      { role: 'main' as const, service: describeService(config, m.service, inner) },
-      ...(m.mirrors ?? []).map((c) => ({ role: 'mirror' as const, percent: c.percent ?? 0, service: describeService(config, c.name, inner) })),
+      { role: 'main' as const, service: describeService(config, m.service, inner, health) },
+      ...(m.mirrors ?? []).map((c) => ({ role: 'mirror' as const, percent: c.percent ?? 0, service: describeService(config, c.name, inner, health) })),
     ];
     return { name, kind: 'mirroring', children };
   }

@@ -95,8 +95,9 @@ function target(out: string[], t: TargetFacts): void {
 function service(out: string[], s: ServiceFacts, first: string, indent: string): void {
   const detail = s.kind === 'loadBalancer' ? `loadBalancer, ${s.strategy}` : s.kind === 'plugin' ? `plugin ${s.plugin ?? ''}` : s.kind;
   out.push(`${first}${s.name} (${detail})`);
-  for (const srv of s.servers ?? []) out.push(`${indent}${srv.url}  weight ${srv.weight}`);
-  if (s.healthCheck) out.push(`${indent}health check: ${s.healthCheck} (health is not known offline)`);
+  for (const srv of s.servers ?? []) out.push(`${indent}${srv.url}  weight ${srv.weight}${srv.up === undefined ? '' : srv.up ? '  up' : '  DOWN'}`);
+  const known = (s.servers ?? []).some((srv) => srv.up !== undefined);
+  if (s.healthCheck) out.push(`${indent}health check: ${s.healthCheck}${known ? '' : ' (health is not known offline)'}`);
   for (const c of s.children ?? []) {
     const role = c.role === 'weighted' ? `weight ${c.weight}: ` : c.role === 'main' ? 'answers: ' : `mirror ${c.percent}%: `;
     service(out, c.service, `${indent}${role}`, `${indent}  `);

@@ -101,7 +101,7 @@ function explainOn(model: OfflineModel, entryPoint: string, request: ExplainRequ
 
 function matchFacts(model: OfflineModel, trials: Trials): MatchFacts {
   const router = model.config.http!.routers![trials.match!.name]!;
-  return { ...trials.match!, middlewares: describeMiddlewares(model.config, router.middlewares ?? []), target: describeTarget(model.config, router) };
+  return { ...trials.match!, middlewares: describeMiddlewares(model.config, router.middlewares ?? []), target: describeTarget(model.config, router, model.health) };
 }
 
 /** A target in a few words. */

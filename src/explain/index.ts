@@ -4,3 +4,5 @@ export { explainHttp, type HttpExplanation, type HttpEntryExplanation } from './
 export { explainSni, type SniExplanation, type SniEntryExplanation } from './sni.js';
 export { buildRequest, DEFAULT_CLIENT_IP, UsageError, type RequestOptions } from './request.js';
 export { formatExplanation } from './format.js';
+export { answerQuery, type ExplainQuery } from './query.js';
+export { liveModel, type LiveSources } from './live.js';

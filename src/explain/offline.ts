@@ -34,6 +34,11 @@ export interface OfflineModel {
   readonly wanted: readonly WantedCertificate[];
   /** Undefined when no entry point terminates TLS (then no certificate is ever served). */
   readonly certificates: CertificateCatalog | undefined;
+  /**
+   * A running instance only (`explain --running`): each server's health now, by service name; undefined offline,
+   * where health is not known.
+   */
+  readonly health?: (service: string) => readonly { readonly url: string; readonly up: boolean }[] | undefined;
   /** Closes what building opened (upstream pools, forwarders). */
   dispose(): Promise<void>;
 }
