@@ -324,10 +324,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       challenges: challengeSettings,
       certs,
       acmeDir: join(resolveStateDir(config, env), 'acme'),
-      health: (service) => {
-        const upstream = runtime.services.pools?.get(service)?.upstream as { health?: () => readonly { url: string; up: boolean }[] } | undefined;
-        return upstream?.health?.();
-      },
+      health: (service) => runtime.services.pools?.get(service)?.upstream.health(),
     });
     try {
       return { ok: true, data: answerQuery(model, query) };
