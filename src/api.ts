@@ -257,6 +257,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       reloads++;
       lastReload = result;
       admin?.reloaded(result, next);
+      if (!admin && next.admin) log.warn('admin section added: the admin entry point starts with the next start of gatehouse');
       log.info({ ms: result.ms, ok: result.ok, problems: runtime.problems.length, retired: retired.size }, 'config reloaded');
       await flushLog(log);
       return result;

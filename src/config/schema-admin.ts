@@ -35,7 +35,7 @@ export const AdminSchema = Type.Object(
   {
     additionalProperties: false,
     description:
-      'The admin entry point: `/metrics` (Prometheus text format), `/` (status page), `/api/status` (JSON, what `gatehouse status --admin URL` reads). Off when absent. Read at start: a reload that changes this section is logged and applies at the next start.',
+      'The admin entry point: `/metrics` (Prometheus text format), `/` (status page), `/api/status` (JSON, what `gatehouse status --admin URL` reads). Off when absent. A reload applies changes (a new address is bound before the old one closes; removing the section closes it); adding the section to a running gatehouse that started without it takes a restart.',
   },
 );
 

@@ -12,7 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkConfig, createGatehouse, type Gatehouse } from '../../src/api.js';
 import { createLogger } from '../../src/log.js';
-import { httpRequest } from '../helpers/raw-http.js';
+import { httpRequest, tryConnect } from '../helpers/raw-http.js';
 import { closeAllTlsBackends, startTlsBackend, BACKEND_CA } from '../helpers/tls-backend.js';
 import { closeAllUpstreams, startEchoUpstream, startHttpUpstream } from '../helpers/upstreams.js';
 
@@ -218,6 +218,30 @@ describe('admin entry point', () => {
     expect(m.get('gatehouse_config_reloads_total{result="failure"}')).toBe(1);
     expect(m.get('gatehouse_config_reload_duration_seconds_count{result="success"}')).toBe(1);
     expect(m.get('gatehouse_config_last_reload_success')).toBe(0);
+  });
+
+  it('follows reloads: a new address is bound and the old one closed, new users apply, a removed section closes it', async () => {
+    const { gh, admin, file } = await start({ admin: ADMIN, entryPoints: { web: { address: '127.0.0.1:0' } } });
+    const base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const reloadWith = async (adminSection: object | undefined): Promise<void> => {
+      const { admin: _, ...rest } = base;
+      writeFileSync(file, JSON.stringify({ ...rest, ...(adminSection && { admin: adminSection }) }));
+      expect((await gh.reload()).ok).toBe(true);
+    };
+    const waitFor = async (what: () => boolean): Promise<void> => {
+      for (let i = 0; i < 100 && !what(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(what()).toBe(true);
+    };
+    await reloadWith({ address: '127.0.0.1:0', basicAuth: { users: ['bob:$apr1$oNBGy8oI$8v4b8s6zggo02DLTHiRI71'] } });
+    await waitFor(() => gh.status().admin !== undefined && gh.status().admin!.port !== admin);
+    const moved = gh.status().admin!.port;
+    expect(await tryConnect(admin, 1_000)).toBe('refused');
+    expect((await httpRequest(moved, { path: '/metrics' })).status).toBe(401);
+    const m = await scrape(moved, { authorization: `Basic ${Buffer.from('bob:bob-secret').toString('base64')}` });
+    expect(m.get('gatehouse_config_reloads_total{result="success"}')).toBe(1);
+    await reloadWith(undefined);
+    await waitFor(() => gh.status().admin === undefined);
+    expect(await tryConnect(moved, 1_000)).toBe('refused');
   });
 
   it('asks for basic auth on every path when configured', async () => {
