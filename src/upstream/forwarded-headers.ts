@@ -27,8 +27,31 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** The same list minus what an Upgrade request needs to reach the upstream (RFC 9110 §7.8). */
 export const HOP_BY_HOP_UPGRADE: ReadonlySet<string> = new Set([...HOP_BY_HOP].filter((h) => h !== 'connection' && h !== 'upgrade'));
 
+/**
+ * The lengths of the HOP_BY_HOP names as bits (all are shorter than 32): a name of any other length is not
+ * hop-by-hop, so most headers (Content-Type, Content-Length, Date, Accept, ...) skip the Set lookup, which would
+ * hash a string made fresh for this request (bench/README.md, "Targets (issue 3)").
+ */
+const HOP_BY_HOP_LENGTHS = [...HOP_BY_HOP].reduce((bits, name) => bits | (1 << name.length), 0);
+
+/** Whether the header `name` (any case) is in `dropped`, a subset of HOP_BY_HOP. */
+function isDropped(name: string, dropped: ReadonlySet<string>): boolean {
+  return name.length < 32 && ((HOP_BY_HOP_LENGTHS >>> name.length) & 1) === 1 && dropped.has(lowerName(name));
+}
+
+/** `name` in lower case: the same string when it has no ASCII upper-case letter (no call into V8's case mapping). */
+function lowerName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return name.toLowerCase();
+  }
+  return name;
+}
+
 /** Incoming headers about earlier hops: kept only from trusted clients, otherwise stripped and replaced. */
 function isForwardedHeader(lower: string): boolean {
+  const c = lower.charCodeAt(0);
+  if (c !== 120 /* x */ && c !== 102 /* f */) return false;
   return lower.startsWith('x-forwarded-') || lower === 'x-real-ip' || lower === 'forwarded';
 }
 
@@ -52,8 +75,11 @@ function connectionListed(raw: readonly string[]): Set<string> | undefined {
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    for (const token of (raw[i + 1] as string).split(',')) {
+    if (name.length !== 10 || lowerName(name) !== 'connection') continue;
+    const value = raw[i + 1] as string;
+    // The usual values list nothing: no split, no token strings.
+    if (value === 'keep-alive' || value === 'close') continue;
+    for (const token of value.split(',')) {
       const t = token.trim().toLowerCase();
       if (t === '' || t === 'close' || t === 'keep-alive' || t === 'upgrade') continue;
       (listed ??= new Set()).add(t);
@@ -64,8 +90,9 @@ function connectionListed(raw: readonly string[]): Set<string> | undefined {
 
 /**
  * Request headers for the upstream, as a flat `[name, value, …]` array: hop-by-hop removed (`dropped` is
- * HOP_BY_HOP or HOP_BY_HOP_UPGRADE), Host replaced when `host` is given, X-Forwarded-For/Proto/Host/Port set.
- * From a trusted client, incoming X-Forwarded-* are kept (For is appended to); from anyone else, replaced.
+ * HOP_BY_HOP, HOP_BY_HOP_UPGRADE or another subset of HOP_BY_HOP), Host replaced when `host` is given,
+ * X-Forwarded-For/Proto/Host/Port set. From a trusted client, incoming X-Forwarded-* are kept (For is appended
+ * to); from anyone else, replaced.
  */
 export function upstreamRequestHeaders(
   raw: readonly string[],
@@ -84,8 +111,8 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (dropped.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    const lower = lowerName(name);
+    if (isDropped(lower, dropped) || (listed !== undefined && listed.has(lower))) continue;
     if (lower === 'host') {
       clientHost ??= value;
       if (host !== undefined) continue;
@@ -116,9 +143,13 @@ export function upstreamRequestHeaders(
 /** The port of a Host header value (`a.test:8443` → `8443`, `[::1]:80` → `80`), or undefined when it has none. */
 function hostPort(host: string | undefined): string | undefined {
   if (host === undefined) return undefined;
-  const colon = host.lastIndexOf(':');
-  if (colon === -1 || colon < host.lastIndexOf(']') || colon === host.length - 1) return undefined;
-  return host.slice(colon + 1);
+  // The last ':' not followed by a ']' (String#lastIndexOf is a call into the runtime; this is a short loop).
+  for (let i = host.length - 1; i >= 0; i--) {
+    const c = host.charCodeAt(i);
+    if (c === 93 /* ] */) return undefined;
+    if (c === 58 /* : */) return i === host.length - 1 ? undefined : host.slice(i + 1);
+  }
+  return undefined;
 }
 
 /**
@@ -135,16 +166,16 @@ export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
   }
   // A second pass only when a Connection header lists extra names; usual responses skip the Set.
   for (let i = 0; i < out.length; i += 2) {
-    if ((out[i] as string).length === 10 && (out[i] as string).toLowerCase() === 'connection') {
+    if ((out[i] as string).length === 10 && lowerName(out[i] as string) === 'connection') {
       listed = connectionListed(out);
       break;
     }
   }
   let w = 0;
   for (let i = 0; i < out.length; i += 2) {
-    const lower = (out[i] as string).toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
-    out[w++] = out[i] as string;
+    const name = out[i] as string;
+    if (isDropped(name, HOP_BY_HOP) || (listed !== undefined && listed.has(lowerName(name)))) continue;
+    out[w++] = name;
     out[w++] = out[i + 1] as string;
   }
   out.length = w;
