@@ -170,6 +170,8 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   let reloads = 0;
   let lastReload: ReloadResult | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
+  /** start() was called: from then on a reload also rebuilds the certificate store and the ACME manager. */
+  let started = false;
   const graceMs = (): number => parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
 
   /** Swap in `next`: the runtime first (requests from now on use it), then the listeners, then ACME. */
@@ -195,7 +197,8 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     // The certificate store is built anew when what it loads changed (or TLS appears); ACME with it, or when the
     // certificates wanted changed. A retired manager finishes the orders under way; the new one starts after them,
     // so a name is never ordered twice, and finds their certificates in storage.
-    const storeChanged = needsCertificates(next) && (certs === undefined || tlsKey(next, env) !== tlsKey(before, env));
+    // Before start() nothing is loaded yet: start builds the store and the manager from the config in force.
+    const storeChanged = started && needsCertificates(next) && (certs === undefined || tlsKey(next, env) !== tlsKey(before, env));
     if (storeChanged) {
       try {
         const fresh = await createCertStore(certStoreOptions(next, configFile, env, log));
@@ -208,7 +211,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         log.error({ err }, 'certificate store not reloaded, the previous one serves');
       }
     }
-    if (storeChanged || acmeKey(next, env) !== acmeKey(before, env)) {
+    if (started && (storeChanged || acmeKey(next, env) !== acmeKey(before, env))) {
       const old = acme;
       const fresh = createManager(next);
       acme = fresh;
@@ -353,6 +356,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       return runtime.problems;
     },
     async start() {
+      started = true;
       certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, env, log)) : undefined;
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       // The ACME state and pending challenges: the state directory, or Redis shared by several instances (then the

@@ -99,3 +99,21 @@ it('1000 reloads: heap and file descriptors stay within a small bound, retired r
   expect(fdsAt1000 - fdsAt100).toBeLessThanOrEqual(4);
   console.log(`1000 reloads: heap ${((heapAt1000 - heapAt100) / 1024).toFixed(0)} KiB growth over 900, fds ${fdsAt100} → ${fdsAt1000}`);
 }, 120_000);
+
+it('a reload before start() only replaces the config: start builds from it (one certificate store, stopped cleanly)', async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gatehouse-reload-early-'));
+  const plain = { stateDir, entryPoints: { web: { address: '127.0.0.1:0' } }, http: { routers: { r: { rule: 'PathPrefix(`/`)', respond: { body: 'one' } } } } } as unknown as Config;
+  const withTls = { ...plain, entryPoints: { ...plain.entryPoints, websecure: { address: '127.0.0.1:0', tls: {} } }, http: { routers: { r: { rule: 'PathPrefix(`/`)', respond: { body: 'two' } } } } } as unknown as Config;
+  const fdsBefore = openFds();
+  const early = createGatehouse({ config: plain, logger: createLogger({ level: 'silent' }) });
+  expect((await early.reload(withTls)).ok).toBe(true);
+  await early.start();
+  try {
+    const a = early.addresses();
+    expect(Object.keys(a).sort()).toEqual(['web', 'websecure']);
+    expect((await httpRequest(a['web']!.port, { host: 'x.test' })).text).toBe('two');
+  } finally {
+    await early.stop({ graceMs: 200 });
+  }
+  expect(openFds()).toBeLessThanOrEqual(fdsBefore + 1);
+});
