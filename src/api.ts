@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { answerQuery, liveModel, UsageError, type ExplainQuery } from './explain/index.js';
 import { mkdir } from 'node:fs/promises';
-import { loadConfigFile, parseConfigText, readConfigDraft, validateConfig, type Config } from './config/index.js';
+import { loadConfigFile, parseConfigText, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
-import { checkAdmin, createAdmin, type Admin } from './admin/index.js';
+import { createAdmin, type Admin } from './admin/index.js';
 import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
@@ -17,23 +17,22 @@ import { isMountPoint } from './reload/mount.js';
 import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings, type ChallengeRegistry } from './challenges/index.js';
 import { httpChallengeSettings, type HttpChallengeSettings } from './challenges/http-settings.js';
 import { createCertStore, resolveStateDir, resolveTlsPaths, TicketKeys, type CertStore, type CertStoreOptions } from './certs/index.js';
-import { entryPointSettings } from './edge/entry-point.js';
-import { redirectionHook, startEdge, type Edge } from './edge/start.js';
+import { startEdge, type Edge } from './edge/start.js';
 import type { TlsSources } from './edge/tls-listener.js';
 import { GatehouseError, GatehouseErrors } from './errors.js';
-import type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
-import { buildRouteTable } from './http/router.js';
-import { buildTcpRoutes, type PassthroughObserver } from './tcp/index.js';
+import type { HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
+import type { PassthroughObserver } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
-import { createStorage, isRedisStorage, storageProblems, type Storage } from './storage/index.js';
+import { createStorage, isRedisStorage, type Storage } from './storage/index.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 export type { RequestContext } from './http/context.js';
 export type { RouterProblem } from './http/router.js';
 export { GatehouseError, GatehouseErrors, ERROR_CODES, type ErrorCode } from './errors.js';
+export { checkConfig } from './check.js';
 
 /** How to build a gatehouse. */
 export interface GatehouseOptions {
@@ -171,11 +170,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   let lastReload: ReloadResult | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   /** start() was called: from then on a reload also rebuilds the certificate store and the ACME manager. */
-  let started = false;
+  let startCalled = false;
   const graceMs = (): number => parseDuration(config.lifecycle?.graceTimeout ?? DEFAULTS.graceTimeout);
 
   /** Swap in `next`: the runtime first (requests from now on use it), then the listeners, then ACME. */
-  const apply = async (next: Config, started: number): Promise<ReloadResult> => {
+  const apply = async (next: Config, t0: number): Promise<ReloadResult> => {
     const nextRuntime = buildRuntime(next, plugins, log, runtime, passthroughClosed);
     logProblems(nextRuntime, log);
     const previous = runtime;
@@ -198,7 +197,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     // certificates wanted changed. A retired manager finishes the orders under way; the new one starts after them,
     // so a name is never ordered twice, and finds their certificates in storage.
     // Before start() nothing is loaded yet: start builds the store and the manager from the config in force.
-    const storeChanged = started && needsCertificates(next) && (certs === undefined || tlsKey(next, env) !== tlsKey(before, env));
+    const storeChanged = startCalled && needsCertificates(next) && (certs === undefined || tlsKey(next, env) !== tlsKey(before, env));
     if (storeChanged) {
       try {
         const fresh = await createCertStore(certStoreOptions(next, configFile, env, log));
@@ -211,7 +210,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         log.error({ err }, 'certificate store not reloaded, the previous one serves');
       }
     }
-    if (started && (storeChanged || acmeKey(next, env) !== acmeKey(before, env))) {
+    if (startCalled && (storeChanged || acmeKey(next, env) !== acmeKey(before, env))) {
       const old = acme;
       const fresh = createManager(next);
       acme = fresh;
@@ -229,7 +228,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       if (!(err instanceof GatehouseErrors)) throw err;
       errors.push(...err.errors.map((e) => e.toString()));
     }
-    return { ok: errors.length === 0, at: new Date().toISOString(), ms: Math.round(performance.now() - started), errors };
+    return { ok: errors.length === 0, at: new Date().toISOString(), ms: Math.round(performance.now() - t0), errors };
   };
 
   const reload = (given?: Config): Promise<ReloadResult> => {
@@ -356,7 +355,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       return runtime.problems;
     },
     async start() {
-      started = true;
+      startCalled = true;
       certs = needsCertificates(config) ? await createCertStore(certStoreOptions(config, configFile, env, log)) : undefined;
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       // The ACME state and pending challenges: the state directory, or Redis shared by several instances (then the
@@ -518,72 +517,4 @@ function certStoreOptions(config: Config, configFile: string | undefined, env: N
     settings: { minVersion: tls.options?.minVersion ?? 'TLSv1.2', ...(tls.options?.ciphers ? { ciphers: tls.options.ciphers } : {}) },
     log,
   };
-}
-
-/**
- * Load and compile a config without listening: every problem, fatal or per router, for `gatehouse check`.
- * When the file has schema problems, its routers are still checked (rules, references) on the unvalidated value,
- * so one run lists everything to fix.
- */
-export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly GatehouseError[] {
-  let config: Config;
-  try {
-    config = loadConfigFile(file, env);
-  } catch (err) {
-    if (!(err instanceof GatehouseErrors)) throw err;
-    const fatal = err.errors.some((e) => e.code === 'CONFIG_READ' || e.code === 'CONFIG_SYNTAX');
-    const routers = fatal ? [] : draftRouterProblems(readConfigDraft(file, env));
-    return [...err.errors, ...routers.map((e) => withFile(e, file))];
-  }
-  const problems: GatehouseError[] = [];
-  for (const [name, spec] of Object.entries(config.entryPoints)) {
-    try {
-      entryPointSettings(name, spec);
-      redirectionHook(config, name, () => undefined);
-    } catch (err) {
-      if (!(err instanceof GatehouseError)) throw err;
-      problems.push(err);
-    }
-  }
-  if (config.admin) problems.push(...checkAdmin(config.admin));
-  const runtime = buildRuntime(config, {}, createLogger({ level: 'silent' }));
-  void runtime.dispose();
-  problems.push(...wantedCertificates(config).problems, ...storageProblems(config));
-  return [...problems, ...runtime.problems.map((p) => p.error)].map((e) => withFile(e, file));
-}
-
-/** Router problems of a config that failed the schema: services and middlewares stand in by name only. */
-function draftRouterProblems(draft: unknown): readonly GatehouseError[] {
-  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-  const root = obj(draft);
-  const http = obj(root['http']);
-  const routers = Object.fromEntries(Object.entries(obj(http['routers'])).filter(([, r]) => typeof obj(r)['rule'] === 'string'));
-  const stub: Handler = (_req, res) => void res.end();
-  const services = { handlers: new Map(Object.keys(obj(http['services'])).map((n) => [n, stub])), stopHealthChecks: () => {}, close: async () => {} };
-  const middlewares = { wrappers: new Map(Object.keys(obj(http['middlewares'])).map((n) => [n, (next: Handler) => next])) };
-  const entryPoints = Object.keys(obj(root['entryPoints']));
-  const draftConfig = { entryPoints: Object.fromEntries(entryPoints.map((n) => [n, { address: ':0' }])), http: { routers } } as unknown as Config;
-  const problems: GatehouseError[] = [];
-  try {
-    problems.push(...buildRouteTable(draftConfig, services, middlewares).problems.map((p) => p.error));
-  } catch {
-    // a router too malformed to compile was already reported by the schema
-  }
-  // TCP routers the same way; their services are taken as written (a malformed one was reported by the schema).
-  const tcp = obj(root['tcp']);
-  const tcpRouters = Object.fromEntries(Object.entries(obj(tcp['routers'])).filter(([, r]) => typeof obj(r)['rule'] === 'string'));
-  const tcpEntryPoints = Object.fromEntries(entryPoints.map((n) => [n, obj(obj(root['entryPoints'])[n])['tls'] !== undefined ? { address: ':0', tls: {} } : { address: ':0' }]));
-  try {
-    const table = buildTcpRoutes({ entryPoints: tcpEntryPoints, tcp: { routers: tcpRouters, services: obj(tcp['services']) } } as unknown as Config, createLogger({ level: 'silent' }));
-    problems.push(...table.problems.map((p) => p.error));
-    void table.close();
-  } catch {
-    // as above
-  }
-  return problems;
-}
-
-function withFile(err: GatehouseError, file: string): GatehouseError {
-  if (err.location.file) return err;
-  return new GatehouseError(err.code, err.message, { cause: err.cause, location: { ...err.location, file } });
 }
