@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkConfig, createGatehouse, type Gatehouse } from '../api.js';
-import { loadConfigFile, readConfigDraft, type Config } from '../config/index.js';
+import { loadConfigFile } from '../config/index.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
 import { sendControl } from '../control.js';
 import { fetchAdminStatus } from '../admin/client.js';
