@@ -5,28 +5,13 @@
  * - (c) a prod gatehouse passes `*.stage.lab.test` through by SNI to a test gatehouse, which gets its certificate by
  *   tls-alpn-01 through prod; with the test instance gone, prod still never answers in its place and the order fails.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { type GatehouseProcess, startGatehouse } from '../helpers/gatehouse-process.js';
 import type { LogLine } from '../helpers/log-lines.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble();
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble();
 
 /** Waits until `gh` logged the outcome of an order for each of `names`; returns the outcomes by name. */
 async function outcomes(gh: GatehouseProcess, names: readonly string[]): Promise<Map<string, LogLine>> {

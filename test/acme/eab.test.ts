@@ -4,29 +4,14 @@
  * certificate is obtained.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.8';
 const KID = 'kid-gatehouse-test';
 const HMAC = randomBytes(32).toString('base64url');
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble({ eabKeys: { [KID]: HMAC } });
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble({ eabKeys: { [KID]: HMAC } });
 
 type Acme = { certificateResolvers: { pebble: { acme: Record<string, unknown> } } };
 

@@ -4,33 +4,21 @@
  * what `gatehouse check` refuses (wildcards, unknown resolvers) disables only that certificate.
  */
 import { createServer, type Server } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { runGatehouseCli, startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.5';
-let pebble: Pebble;
+const pebble = usePebble();
 let closedPort: number;
 
 beforeAll(async () => {
-  pebble = await startPebble();
   // A port that was free a moment ago: connection refused.
   const s: Server = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   closedPort = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
 }, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
 
 describe('a CA that is down at start', () => {
   it.each<[string, (c: any) => void, RegExp]>([

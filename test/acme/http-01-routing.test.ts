@@ -14,32 +14,20 @@ import { Agent } from 'node:https';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as acme from 'acme-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { type GatehouseProcess, startGatehouse } from '../helpers/gatehouse-process.js';
 import type { LogLine } from '../helpers/log-lines.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
 const CAROL = 'carol:{SHA}zDWP8f33jIgtzBU4G57UXp/L1Eg=';
-let pebble: Pebble;
+const pebble = usePebble();
 
 beforeAll(async () => {
-  pebble = await startPebble();
   // The VM's acme-client trusts Pebble's API, and gives up quickly on network errors (they are not expected here).
   acme.axios.defaults.httpsAgent = new Agent({ ca: pebble.apiCertPem });
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 1;
 }, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
 
 /** Waits until `gh` logged the outcome of an order for each of `names`; returns the outcomes by name. */
 async function outcomes(gh: GatehouseProcess, names: readonly string[]): Promise<Map<string, LogLine>> {

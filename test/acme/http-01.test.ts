@@ -6,27 +6,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { runGatehouseCli, startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.2';
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble();
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble();
 
 const isPebble = (issuer: string | string[] | undefined) => /Pebble/.test(String(issuer ?? ''));
 

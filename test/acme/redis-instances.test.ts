@@ -9,30 +9,15 @@
  *   and obtains the certificate once Redis is up;
  * - a Redis lost during an order: the certificate is served at once and stored once Redis is back.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { describe, expect, it } from 'vitest';
+import { probe, usePebble } from '../helpers/acme-lab.js';
+import { type GatehouseProcess, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import type { LogLine } from '../helpers/log-lines.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { eventually, outcomes, REDIS_PASSWORD as PASSWORD, servedSerials, startAllThenRedis, startWithRedis } from '../helpers/redis-lab.js';
 import { freePort, startRedis } from '../helpers/redis.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble();
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble();
 
 /** Nothing secret in a process's output: no PEM private key, not the Redis password. */
 function expectNoSecrets(gh: GatehouseProcess): void {

@@ -3,29 +3,14 @@
  * due at the same time on all three (the schedule is part of the shared status), one of them renews under the lock,
  * and all three serve the new serial without a restart; Pebble receives one order per certificate, not three.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { removeStateDirs } from '../helpers/acme-lab.js';
+import { describe, expect, it } from 'vitest';
+import { usePebble } from '../helpers/acme-lab.js';
 import { stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { servedSerials, startAllThenRedis } from '../helpers/redis-lab.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
 const VALIDITY_S = 9;
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble({ certValidity: VALIDITY_S });
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble({ certValidity: VALIDITY_S });
 
 describe('renewal by several instances on one Redis', () => {
   it('the renewal is one order, under the lock, and all three serve the new serial without a restart', async () => {

@@ -4,27 +4,12 @@
  * longer managed (it stops renewing).
  */
 import { writeFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { runGatehouseCli, startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { type GatehouseProcess, runGatehouseCli, startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.2';
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble();
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble();
 
 function obtained(gh: GatehouseProcess, name: string): boolean {
   return gh.logs.some((l) => l.msg === 'certificate obtained' && Array.isArray(l['names']) && (l['names'] as string[]).includes(name));

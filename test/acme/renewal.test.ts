@@ -3,28 +3,13 @@
  * lifetime and the new serial is served without a restart; then Pebble is restarted (it forgets the account and
  * gets a new root), and the next renewal registers the same key again and still gets its certificate.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.4';
 const VALIDITY_S = 9;
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble({ certValidity: VALIDITY_S });
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble({ certValidity: VALIDITY_S });
 
 describe('ACME renewal against Pebble', () => {
   it('renews a short-lived certificate without restart, and again after Pebble forgot the account', async () => {

@@ -2,27 +2,12 @@
  * tls-alpn-01 against a real Pebble: the VA's acme-tls/1 handshakes reach gatehouse's TLS entry point (127.0.0.3 at
  * Pebble's tlsPort) and get the challenge certificate from the ClientHello peek; no HTTP validation happens.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { describe, expect, it } from 'vitest';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { runGatehouseCli, startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.3';
-let pebble: Pebble;
-
-beforeAll(async () => {
-  pebble = await startPebble();
-}, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
+const pebble = usePebble();
 
 describe('ACME tls-alpn-01 against Pebble', () => {
   it('obtains a certificate by tls-alpn-01 only: no HTTP validation, the new certificate served without restart', async () => {

@@ -9,30 +9,18 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { createSecureContext, createServer, type SecureContext, type Server } from 'node:tls';
 import * as acme from 'acme-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { startGatehouse } from '../helpers/gatehouse-process.js';
 
 const GH = '127.0.0.2';
 const VM = '127.0.0.4';
-let pebble: Pebble;
+const pebble = usePebble();
 
 beforeAll(async () => {
-  pebble = await startPebble();
   acme.axios.defaults.httpsAgent = new Agent({ ca: pebble.apiCertPem });
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 1;
 }, 30_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await pebble?.stop();
-});
 
 /** The VM: a TLS server answering acme-tls/1 with its pending challenge certificates, and its own certificate once issued. */
 async function startVm(): Promise<{ port: number; server: Server; handshakes: { sni: string; alpn: string[] }[]; order(name: string): Promise<{ certPem: string; keyPem: string }> }> {

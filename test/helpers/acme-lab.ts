@@ -1,12 +1,42 @@
 /**
  * What the ACME tests share: a gatehouse config whose resolver points at a test Pebble, and TLS probes that say
- * which certificate an entry point serves for a name (and whether it chains to Pebble's root).
+ * which certificate an entry point serves for a name (and whether it chains to Pebble's root), and `usePebble()`, the
+ * hooks every Pebble test file shares.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
-import type { Pebble } from './pebble.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { stopAllGatehouses } from './gatehouse-process.js';
+import { startPebble, type Pebble, type PebbleOptions } from './pebble.js';
+
+/**
+ * The hooks every Pebble test file needs: one Pebble for the file (started before its tests), every gatehouse
+ * stopped after each test, and at the end the gatehouses, the state directories and Pebble stopped. Returns the
+ * file's Pebble; reading it before the file's tests start throws.
+ */
+export function usePebble(options: PebbleOptions = {}): Pebble {
+  let current: Pebble | undefined;
+  beforeAll(async () => {
+    current = await startPebble(options);
+  }, 60_000);
+  afterEach(async () => {
+    await stopAllGatehouses();
+  });
+  afterAll(async () => {
+    await stopAllGatehouses();
+    await removeStateDirs();
+    await current?.stop();
+  });
+  return new Proxy({} as Pebble, {
+    get(_target, key) {
+      if (current === undefined) throw new Error('Pebble is not started yet: use it inside a test or a later hook');
+      const value = Reflect.get(current, key) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value;
+    },
+  });
+}
 
 /** A config with a plain and a TLS entry point on `address` (at the VA's ports) and one router per name. */
 export function acmeConfig(pebble: Pebble, address: string, names: readonly string[], challenges: readonly string[]): object {
