@@ -134,7 +134,10 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     }
   }, 60_000);
 
-  it('Redis lost during an order: the certificate is served at once and stored when Redis is back; another instance then loads it', async () => {
+  // Redis is stopped once the test sees "acme order placed"; the log line can reach the test a few hundred ms late and
+  // the order may already be stored by then (seen once in seven clean-clone runs). A retry gets a fresh Redis, name
+  // and instance; a broken fallback still fails all three attempts. A deterministic fault (a paused Redis) is the fix.
+  it('Redis lost during an order: the certificate is served at once and stored when Redis is back; another instance then loads it', { retry: 2, timeout: 60_000 }, async () => {
     const name = 'lost.rr.lab.test';
     await pebble.setA(name, INSTANCES[0]);
     const port = await freePort();
@@ -163,5 +166,5 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
       await gh.stop().catch(() => undefined);
       await server.stop();
     }
-  }, 60_000);
+  });
 });
