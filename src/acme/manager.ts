@@ -94,6 +94,11 @@ interface Entry {
   forced: boolean;
   /** A certificate obtained and served whose write to the store failed (retried before anything else). */
   unsaved: IssuedCertificate | undefined;
+  /**
+   * The lock under which `unsaved` was obtained, kept (not released) until it is stored: the next attempt goes on
+   * under it if it is still this instance's, instead of finding its own lock and waiting for it to expire.
+   */
+  kept: StorageLock | undefined;
   /** The last attempt found the lock held by another instance (logged once until it gets it). */
   lockedOut: boolean;
   /** Consecutive attempts that found the store unreachable (0: fine); retried as soon as the store is back. */
@@ -199,7 +204,16 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   const attempt = async (e: Entry): Promise<void> => {
     const forced = e.forced;
     e.forced = false;
-    const lock = await takeLock(e, forced);
+    let lock: StorageLock | undefined;
+    if (e.kept) {
+      try {
+        lock = (await e.kept.renew()) ? e.kept : undefined;
+      } catch (err) {
+        return postpone(e, err); // kept for the next attempt
+      }
+      e.kept = undefined;
+    }
+    lock ??= await takeLock(e, forced);
     if (!lock) return;
     const renewing = setInterval(() => {
       lock.renew().then(
@@ -216,7 +230,8 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       postpone(e, err); // the store failed under the lock (the order's own failures are handled in orderAndStore)
     } finally {
       clearInterval(renewing);
-      await lock.release();
+      if (e.unsaved && !stopped) e.kept = lock; // expires by itself if the store never comes back
+      else await lock.release();
     }
   };
 
@@ -269,6 +284,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       e.storageFailures = 0;
       e.stamp = await e.resolver.storage.certificateStamp(main).catch(() => undefined);
       e.nextAt = Date.parse(e.status.renewAt ?? '') || Date.now();
+      log.info({ names: e.wanted.names, to: e.resolver.storage.describe(main) }, 'certificate stored once storage was back');
     } catch (err) {
       postpone(e, err, 'certificate obtained but not stored, retrying');
     }
@@ -488,7 +504,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       await store.whenAvailable(STORE_WAIT_MS);
       for (const w of wanted) {
         const r = resolverFor(w.resolver);
-        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, lockedOut: false, storageFailures: 0, unsaved: undefined };
+        const entry: Entry = { wanted: w, resolver: r, status: { resolver: w.resolver, names: w.names }, nextAt: Date.now(), certPem: undefined, stamp: undefined, running: undefined, forced: false, lockedOut: false, storageFailures: 0, unsaved: undefined, kept: undefined };
         entries.push(entry);
         try {
           entry.stamp = await r.storage.certificateStamp(w.names[0]!);

@@ -29,8 +29,11 @@ export function isSharedRegistry(registry: ChallengeRegistry): registry is Share
   return typeof (registry as Partial<SharedChallengeRegistry>).published === 'function';
 }
 
-/** Longest wait for the other instances' acknowledgements before the CA is asked anyway. */
-const ACK_TIMEOUT_MS = 2_000;
+/**
+ * Longest wait for the other instances' acknowledgements before the CA is asked anyway. It covers an instance whose
+ * command connection (which sends its acknowledgement) comes back one reconnect step (≤ 2.4 s) after its subscription.
+ */
+const ACK_TIMEOUT_MS = 5_000;
 /** Longest wait for Redis on a cache miss: the CA's own request times out after 15 s (Pebble, Let's Encrypt). */
 const FETCH_TIMEOUT_MS = 1_000;
 const CHANNEL = 'challenges';
@@ -97,7 +100,7 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
       if (m.op === 'put' && m.value !== undefined) fill(m.kind, m.key, m.value, m.expiresAt ?? Date.now() + CHALLENGE_TTL_MS);
       else if (m.op === 'remove') drop(m.kind, m.key);
     }
-    if (m.op === 'put') void store.publish(ACK_CHANNEL, JSON.stringify({ id: m.id, from: store.instanceId })).catch(() => undefined);
+    if (m.op === 'put') acknowledge(m.id);
   }, () => void refill());
   store.onAvailable(() => void refill());
   store.subscribe(ACK_CHANNEL, (text) => {
@@ -107,6 +110,23 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
     w.acks++;
     if (w.expected !== undefined && w.acks >= w.expected) w.done();
   });
+
+  /**
+   * Tells the publisher that this instance's cache has the put. Sent on the command connection, which may still be
+   * reconnecting when the subscription is back (each has its own backoff): then it is sent when that connection is
+   * ready, while the publisher still waits.
+   */
+  function acknowledge(id: string): void {
+    const message = JSON.stringify({ id, from: store.instanceId });
+    store.publish(ACK_CHANNEL, message).catch(() => {
+      const off = store.onAvailable(() => {
+        off();
+        clearTimeout(timer);
+        void store.publish(ACK_CHANNEL, message).catch(() => undefined);
+      });
+      const timer = setTimeout(off, ACK_TIMEOUT_MS);
+    });
+  }
 
   /** Stores `value` in Redis, announces it, and waits (bounded) for every subscriber's acknowledgement. */
   const share = async (kind: ChallengeKind, key: string, value: string): Promise<void> => {
@@ -120,6 +140,8 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
     });
     try {
       await store.putChallenge(kind, key, value, CHALLENGE_TTL_MS);
+      // The acknowledgements come on this instance's subscription, which may not be back yet after a reconnect.
+      await store.whenSubscribed(ACK_CHANNEL, ACK_TIMEOUT_MS);
       const receivers = await store.publish(CHANNEL, JSON.stringify({ op: 'put', kind, key, value, expiresAt, id, from: store.instanceId } satisfies Message));
       const w = waiting.get(id)!;
       w.expected = receivers;

@@ -16,6 +16,8 @@ export interface RedisSettings {
   readonly password?: string;
   /** Extra CA certificates for rediss://, on top of the system roots. */
   readonly caPem?: string;
+  /** Prefix of the client names (`CLIENT SETNAME`): `<name>:commands` and `<name>:pubsub`, as CLIENT LIST shows them. */
+  readonly clientName?: string;
 }
 
 /** The open connections. */
@@ -32,6 +34,12 @@ export interface RedisConnection {
    * subscription is (re)established: what was published while it was not is lost, so that is when to catch up.
    */
   subscribe(channel: string, listener: (message: string) => void, onSubscribed?: () => void): void;
+  /**
+   * Resolves true once `channel`'s subscription is established on a connected pub/sub connection (at once when it
+   * is); false after `timeoutMs`. The two connections reconnect on their own backoffs, so commands can work while
+   * the subscription is not back yet.
+   */
+  whenSubscribed(channel: string, timeoutMs: number): Promise<boolean>;
   /** Resolves true when the command connection is ready; false after `timeoutMs`, or at once when connecting fails. */
   whenReady(timeoutMs: number): Promise<boolean>;
   /** Called each time the command connection becomes ready (first connect and every reconnect). */
@@ -42,9 +50,12 @@ export interface RedisConnection {
 /** A command that gets no answer within this time is given up on (the connection stays). */
 const COMMAND_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
-/** Reconnect backoff: 100 ms doubling to 5 s, so a Redis that comes back is used within seconds. */
+/**
+ * Reconnect backoff: 100 ms doubling to 2 s (±20 %), so a Redis that comes back is used within seconds. The two
+ * connections retry independently: one can be back up to one step before the other.
+ */
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5_000;
+const RETRY_MAX_MS = 2_000;
 /** Time given to node-redis's own re-subscription after a reconnect. */
 const RESUBSCRIBED_MS = 100;
 
@@ -60,6 +71,7 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
       url: settings.url,
       ...(settings.username !== undefined ? { username: settings.username } : {}),
       ...(settings.password !== undefined ? { password: settings.password } : {}),
+      ...(settings.clientName !== undefined ? { name: `${settings.clientName}:${role}` } : {}),
       // Commands fail at once while disconnected (the caller retries later); pub/sub subscriptions wait and resume.
       disableOfflineQueue: role === 'commands',
       socket: {
@@ -93,24 +105,37 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
   const client = make('commands');
   const subscriber = make('pubsub');
   const channels = new Map<string, { listener: (message: string) => void; onSubscribed: (() => void) | undefined }>();
+  /** Channels whose SUBSCRIBE was sent; `confirmed`: those whose subscription was seen established. */
   const subscribed = new Set<string>();
+  const confirmed = new Set<string>();
+  const subscribedListeners = new Set<() => void>();
+  const established = (channel: string, onSubscribed: (() => void) | undefined) => {
+    confirmed.add(channel);
+    onSubscribed?.();
+    for (const l of subscribedListeners) l();
+  };
   const subscribeOne = (channel: string) => {
     if (subscribed.has(channel) || !subscriber.isReady) return;
     subscribed.add(channel);
     const { listener, onSubscribed } = channels.get(channel)!;
-    subscriber.subscribe(channel, listener).then(onSubscribed, (err: unknown) => {
-      subscribed.delete(channel); // tried again at the next 'ready'
-      log.warn({ redis: where, channel, reason: explainRedisError(err) }, 'redis subscription failed');
-    });
+    subscriber.subscribe(channel, listener).then(
+      () => established(channel, onSubscribed),
+      (err: unknown) => {
+        subscribed.delete(channel); // tried again at the next 'ready'
+        log.warn({ redis: where, channel, reason: explainRedisError(err) }, 'redis subscription failed');
+      },
+    );
   };
   // node-redis re-subscribes what it had after a reconnect (its SUBSCRIBE goes out first, so a short delay covers
   // it); what never got through is done here.
   subscriber.on('ready', () => {
     for (const [channel, { onSubscribed }] of channels) {
       if (!subscribed.has(channel)) subscribeOne(channel);
-      else if (onSubscribed) setTimeout(onSubscribed, RESUBSCRIBED_MS).unref();
+      else setTimeout(() => established(channel, onSubscribed), RESUBSCRIBED_MS).unref();
     }
   });
+  subscriber.on('end', () => confirmed.clear());
+  subscriber.on('reconnecting', () => confirmed.clear());
   return {
     client,
     subscriber,
@@ -132,6 +157,20 @@ export function connectRedis(settings: RedisSettings, log: Logger): RedisConnect
     subscribe(channel, listener, onSubscribed) {
       channels.set(channel, { listener, onSubscribed });
       subscribeOne(channel);
+    },
+    whenSubscribed(channel, timeoutMs) {
+      const now = () => subscriber.isReady && confirmed.has(channel);
+      if (now()) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const check = () => now() && settle(true);
+        const settle = (ok: boolean) => {
+          clearTimeout(timer);
+          subscribedListeners.delete(check);
+          resolve(ok);
+        };
+        const timer = setTimeout(() => settle(now()), timeoutMs);
+        subscribedListeners.add(check);
+      });
     },
     whenReady(timeoutMs) {
       if (client.isReady) return Promise.resolve(true);

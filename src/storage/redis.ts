@@ -27,6 +27,8 @@ export interface RedisStorage extends Storage {
    * `onSubscribed` runs each time it is (re)established.
    */
   subscribe(channel: string, listener: (message: string) => void, onSubscribed?: () => void): void;
+  /** Resolves true once `channel`'s subscription is up (at once when it is); false after `timeoutMs`. */
+  whenSubscribed(channel: string, timeoutMs: number): Promise<boolean>;
   /** Every pending challenge of `kind` in the store (to fill a cache after a (re)connect). */
   pendingChallenges(kind: ChallengeKind): Promise<[key: string, value: string][]>;
 }
@@ -40,9 +42,9 @@ const SCAN_LIMIT = 10_000;
 
 /** Connects (in the background) and returns the backend; operations reject with STORAGE_UNAVAILABLE while Redis is down. */
 export function createRedisStorage(settings: RedisSettings & { keyPrefix: string; lockTtlMs: number }, log: Logger): RedisStorage {
-  const conn = connectRedis(settings, log);
-  const p = settings.keyPrefix;
   const instanceId = randomBytes(8).toString('hex');
+  const conn = connectRedis({ ...settings, clientName: `gatehouse:${instanceId}` }, log);
+  const p = settings.keyPrefix;
   const cas = new Map<string, RedisCaStorage>();
   const changeListeners = new Set<(caId: string, main: string) => void>();
   const subscribe = (channel: string, listener: (message: string) => void, onSubscribed?: () => void) => conn.subscribe(`${p}:${channel}`, listener, onSubscribed);
@@ -98,6 +100,7 @@ export function createRedisStorage(settings: RedisSettings & { keyPrefix: string
     },
     publish,
     subscribe,
+    whenSubscribed: (channel, timeoutMs) => conn.whenSubscribed(`${p}:${channel}`, timeoutMs),
     onCertificateChanged: (listener) => {
       changeListeners.add(listener);
       return () => void changeListeners.delete(listener);

@@ -7,7 +7,8 @@
  *   challenge from the shared store (no peers configured);
  * - a Redis that is down at start: gatehouse serves its default certificate, logs the real cause, orders nothing,
  *   and obtains the certificate once Redis is up;
- * - a Redis lost during an order: the certificate is served at once and stored once Redis is back.
+ * - a Redis lost during an order (the connection cut when the certificate is written): the certificate is served at
+ *   once and stored once Redis is back.
  */
 import { describe, expect, it } from 'vitest';
 import { probe, usePebble } from '../helpers/acme-lab.js';
@@ -15,6 +16,7 @@ import { type GatehouseProcess, stopAllGatehouses } from '../helpers/gatehouse-p
 import type { LogLine } from '../helpers/log-lines.js';
 import { eventually, outcomes, REDIS_PASSWORD as PASSWORD, servedSerials, startAllThenRedis, startWithRedis } from '../helpers/redis-lab.js';
 import { freePort, startRedis } from '../helpers/redis.js';
+import { startFaultProxy } from '../helpers/tcp-fault.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
 const pebble = usePebble();
@@ -134,28 +136,31 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     }
   }, 60_000);
 
-  // Redis is stopped once the test sees "acme order placed"; the log line can reach the test a few hundred ms late and
-  // the order may already be stored by then (seen once in seven clean-clone runs). A retry gets a fresh Redis, name
-  // and instance; a broken fallback still fails all three attempts. A deterministic fault (a paused Redis) is the fix.
-  it('Redis lost during an order: the certificate is served at once and stored when Redis is back; another instance then loads it', { retry: 2, timeout: 60_000 }, async () => {
+  // The fault is put exactly on the write of the certificate: a proxy between gatehouse and Redis cuts every
+  // connection and closes its port when the certificate's HSET goes out (that command never reaches Redis).
+  it('Redis lost during an order: the certificate is served at once and stored when Redis is back; another instance then loads it', async () => {
     const name = 'lost.rr.lab.test';
     await pebble.setA(name, INSTANCES[0]);
-    const port = await freePort();
-    let server = await startRedis({ port, password: PASSWORD });
-    const gh = await startWithRedis(pebble, INSTANCES[0], { http: [name] }, server.url, 'lost');
+    const server = await startRedis({ password: PASSWORD });
+    const proxy = await startFaultProxy(server.port);
+    const cut = proxy.cutOn(/\r\nHSET\r\n\$\d+\r\nlost:cert:[^\r]*\r\n\$4\r\ncert\r\n/i);
+    const gh = await startWithRedis(pebble, INSTANCES[0], { http: [name] }, `redis://127.0.0.1:${proxy.port}`, 'lost');
     try {
-      await gh.waitForLog((l) => l.msg === 'acme order placed', 20_000);
-      await server.stop();
       const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 20_000);
       expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
       const unsaved = await gh.waitForLog((l) => l.msg === 'certificate obtained but not stored, retrying');
       expect(unsaved['code']).toBe('STORAGE_UNAVAILABLE');
+      await cut;
       const root = await pebble.root();
       const served = await probe(INSTANCES[0], pebble.tlsPort, name, { ca: root });
       expect(served.authorized, served.error).toBe(true);
 
-      server = await startRedis({ port, password: PASSWORD });
+      await proxy.up();
       await gh.waitForLog((l) => l.msg === 'redis connected' && l['role'] === 'commands' && l['recovered'] === true, 10_000);
+      const stored = await gh.waitForLog((l) => l.msg === 'certificate stored once storage was back', 10_000);
+      expect(stored['names']).toEqual([name]);
+      // It went on under the lock it kept, not taking its own lock for another instance's and waiting for it to expire.
+      expect(gh.logs.some((l) => l.msg === 'certificate being ordered by another instance')).toBe(false);
       const orders = pebble.orders();
       const other = await startWithRedis(pebble, INSTANCES[1], { http: [name] }, server.url, 'lost');
       const fromStore = await eventually(async () => (await probe(INSTANCES[1], pebble.tlsPort, name, { ca: root })).cert?.serialNumber === served.cert?.serialNumber, 10_000);
@@ -164,7 +169,8 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
       expect(other.logs.some((l) => l.msg === 'acme order placed')).toBe(false);
     } finally {
       await gh.stop().catch(() => undefined);
+      await proxy.stop();
       await server.stop();
     }
-  });
+  }, 60_000);
 });

@@ -11,9 +11,11 @@ import { createSharedChallengeRegistry, type SharedChallengeRegistry } from '../
 import { createLogger, type Logger } from '../../src/log.js';
 import { createRedisStorage, type RedisStorage } from '../../src/storage/index.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/tcp-fault.js';
 
 let redis: RedisServer;
 const stores: RedisStorage[] = [];
+const proxies: FaultProxy[] = [];
 let alpnCert: { certPem: string; keyPem: string };
 
 function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
@@ -50,6 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
+  await Promise.all(proxies.map((p) => p.stop()));
   await redis?.stop();
 });
 
@@ -136,5 +139,53 @@ describe('shared challenge registry on Redis', () => {
     expect(performance.now() - t).toBeLessThan(2_500);
     down.removeHttp('local_token_0123456789');
     expect(down.httpKeyAuthorization('local_token_0123456789')).toBeUndefined();
+  });
+
+  // Each instance has two connections (commands, pub/sub) that reconnect on their own backoffs, so after Redis comes
+  // back one can be up seconds before the other. A proxy holds one of them in its handshake (picked by its client
+  // name) for 300 ms; without the waits below the acknowledgement is lost and the order waits the full 5 s bound.
+  it("an instance whose command connection is back after its subscription still acknowledges", async () => {
+    const proxy = await startFaultProxy(redis.port);
+    proxies.push(proxy);
+    proxy.hold(/gatehouse:[0-9a-f]+:commands/);
+    const logA = memoryLogger();
+    const a = await instance('reg4', redis.url, logA.log);
+    const b = await instance('reg4', `redis://127.0.0.1:${proxy.port}`);
+    expect(await stores.at(-1)!.whenSubscribed('challenges', 5_000)).toBe(true); // B's pub/sub connection is up
+    await waitUntil(() => proxy.held() === 1, 5_000);
+    const token = 'held_token_0123456789';
+    const t0 = performance.now();
+    a.putHttp(token, 'held.value');
+    // B's subscription fills its cache at once; its acknowledgement waits for its command connection.
+    await waitUntil(() => b.httpKeyAuthorization(token) === 'held.value', 5_000);
+    setTimeout(() => proxy.release(), 300);
+    await a.published('http', token);
+    const ms = performance.now() - t0;
+    const shared = logA.lines().filter((l) => String(l['msg']).startsWith('acme challenge shared'));
+    expect(shared, JSON.stringify(shared)).toHaveLength(1);
+    expect(shared[0]).toMatchObject({ msg: 'acme challenge shared', instances: 2, acknowledged: 2 });
+    expect(ms).toBeLessThan(4_000);
+  });
+
+  it('a publisher whose subscription is not back yet waits for it before publishing, and gets every acknowledgement', async () => {
+    const proxy = await startFaultProxy(redis.port);
+    proxies.push(proxy);
+    proxy.hold(/gatehouse:[0-9a-f]+:pubsub/);
+    const logA = memoryLogger();
+    const a = await instance('reg5', `redis://127.0.0.1:${proxy.port}`, logA.log);
+    expect(await stores.at(-1)!.whenAvailable(5_000)).toBe(true); // A's commands work
+    await instance('reg5');
+    await waitUntil(() => proxy.held() === 1, 5_000);
+    const token = 'late_sub_token_0123456789';
+    const t0 = performance.now();
+    a.putHttp(token, 'late.value');
+    setTimeout(() => proxy.release(), 300);
+    await a.published('http', token);
+    const ms = performance.now() - t0;
+    const shared = logA.lines().filter((l) => String(l['msg']).startsWith('acme challenge shared'));
+    expect(shared, JSON.stringify(shared)).toHaveLength(1);
+    expect(shared[0]).toMatchObject({ msg: 'acme challenge shared', instances: 2, acknowledged: 2 });
+    expect(ms).toBeGreaterThanOrEqual(250);
+    expect(ms).toBeLessThan(4_000);
   });
 });
