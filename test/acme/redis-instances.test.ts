@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { probe, usePebble } from '../helpers/acme-lab.js';
 import { type GatehouseProcess, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import type { LogLine } from '../helpers/log-lines.js';
-import { eventually, outcomes, REDIS_PASSWORD as PASSWORD, servedSerials, startAllThenRedis, startWithRedis } from '../helpers/redis-lab.js';
+import { eventually, outcomes, REDIS_PASSWORD as PASSWORD, servedSerials, startAllGated, startWithRedis } from '../helpers/redis-lab.js';
 import { freePort, startRedis } from '../helpers/redis.js';
 import { startFaultProxy } from '../helpers/tcp-fault.js';
 
@@ -33,7 +33,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     const name = 'lock.rr.lab.test';
     await pebble.setA(name, ...INSTANCES);
     const before = pebble.orders();
-    const { ghs, gate } = await startAllThenRedis(pebble, INSTANCES, () => ({ http: [name] }));
+    const { ghs, gate } = await startAllGated(pebble, INSTANCES, () => ({ http: [name] }));
     try {
       const t0 = performance.now();
       const root = await pebble.root();
@@ -41,7 +41,7 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
       const allServingMs = performance.now() - t0;
       expect(serials[0], `serials served: ${serials.join(', ')}`).toBeDefined();
       expect(new Set(serials).size, `serials served: ${serials.join(', ')}`).toBe(1);
-      console.log(`Redis lock: 3 instances, all serving the same serial ${Math.round(allServingMs)} ms after their Redis came up`);
+      console.log(`Redis lock: 3 instances, all serving the same serial ${Math.round(allServingMs)} ms after the test freed the locks`);
       const story = () => ghs.map((g, i) => `${INSTANCES[i]}:\n${g.logs.filter((l) => /order|lock|storage|certificate|account/.test(String(l.msg))).map((l) => `  ${String(l['time']).slice(11)} ${l.msg} ${String(l['reason'] ?? '')}`).join('\n')}`).join('\n');
       expect(pebble.orders() - before, story()).toBe(1);
       const orderers = ghs.filter((g) => g.logs.some((l) => l.msg === 'acme order placed'));
@@ -70,11 +70,11 @@ describe('several instances on one Redis (scenario (e), Redis mode)', () => {
     const name = (kind: 'h' | 'a', o: number, t: number) => `o${o + 2}-t${t + 2}.${kind}.rr.lab.test`;
     const pairs = INSTANCES.flatMap((_, o) => INSTANCES.map((__, t) => [o, t] as const));
     await Promise.all(pairs.flatMap(([o, t]) => (['h', 'a'] as const).map((k) => pebble.setA(name(k, o, t), INSTANCES[t]!, ...INSTANCES.filter((x) => x !== INSTANCES[t])))));
-    const { ghs, gate } = await startAllThenRedis(pebble, INSTANCES, (_, o) => ({ http: INSTANCES.map((__, t) => name('h', o, t)), alpn: INSTANCES.map((__, t) => name('a', o, t)) }));
+    const { ghs, gate } = await startAllGated(pebble, INSTANCES, (_, o) => ({ http: INSTANCES.map((__, t) => name('h', o, t)), alpn: INSTANCES.map((__, t) => name('a', o, t)) }));
     try {
       const t0 = performance.now();
       const got = await Promise.all(ghs.map((g, o) => outcomes(g, [...INSTANCES.map((_, t) => name('h', o, t)), ...INSTANCES.map((_, t) => name('a', o, t))])));
-      console.log(`Redis mode: 18 orders (9 pairs × http-01, tls-alpn-01) done ${Math.round(performance.now() - t0)} ms after their Redis came up`);
+      console.log(`Redis mode: 18 orders (9 pairs × http-01, tls-alpn-01) done ${Math.round(performance.now() - t0)} ms after the test freed the locks`);
       const root = await pebble.root();
       for (const [o, t] of pairs) {
         for (const kind of ['h', 'a'] as const) {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { usePebble } from '../helpers/acme-lab.js';
 import { stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { servedSerials, startAllThenRedis } from '../helpers/redis-lab.js';
+import { servedSerials, startAllGated } from '../helpers/redis-lab.js';
 
 const INSTANCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
 const VALIDITY_S = 9;
@@ -17,7 +17,7 @@ describe('renewal by several instances on one Redis', () => {
     const name = 'renew.rr.lab.test';
     await pebble.setA(name, ...INSTANCES);
     const before = pebble.orders();
-    const { ghs, gate } = await startAllThenRedis(pebble, INSTANCES, () => ({ http: [name] }));
+    const { ghs, gate } = await startAllGated(pebble, INSTANCES, () => ({ http: [name] }));
     try {
       const root = await pebble.root();
       const first = await servedSerials(pebble, INSTANCES, name, root);

@@ -1,13 +1,15 @@
 /**
  * What the ACME tests of several instances on one Redis share: a gatehouse config with an http-01 and a tls-alpn-01
  * resolver against a test Pebble and its state in Redis (password through ${REDIS_PASSWORD}), a way to start several
- * instances before their Redis, and bounded waits on their logs.
+ * instances that race for the locks only once all are connected, and bounded waits on their logs.
  */
+import { createClient } from 'redis';
+import { caId } from '../../src/acme/ca.js';
 import { freshStateDir, probe } from './acme-lab.js';
 import { startGatehouse, type GatehouseProcess } from './gatehouse-process.js';
 import type { LogLine } from './log-lines.js';
 import type { Pebble } from './pebble.js';
-import { freePort, startRedis, type RedisServer } from './redis.js';
+import { startRedis, type RedisServer } from './redis.js';
 
 /** The password every Redis of these tests requires; the instances get it through the environment. */
 export const REDIS_PASSWORD = 'redis-Secret-4-tests';
@@ -39,16 +41,35 @@ export async function startWithRedis(pebble: Pebble, address: string, names: Lab
 }
 
 /**
- * Starts one gatehouse per address while their Redis is not up yet, then Redis (empty): so every instance listens
- * (the CA may validate at any of them) before any orders, and they race for the locks as soon as each has
- * reconnected. Started at the same time on a loaded machine, one could order before another listens; the CA's
- * validation there would fail and the retry would be a second order, for a reason that has nothing to do with the lock.
+ * Starts one gatehouse per address on an empty Redis whose locks for every name are held by the test, waits until
+ * every instance is connected (both connections: its lock attempts answered, its challenge subscription counted
+ * by Redis), then frees the locks: the instances race for them at their next look (within 5 s). So the race is
+ * for the lock alone; none can order while another is still connecting (it would miss the challenge and fail the
+ * CA's validation there, and the retry would be a second order for a reason that has nothing to do with the lock).
  * The caller stops `gate`.
  */
-export async function startAllThenRedis(pebble: Pebble, addresses: readonly string[], names: (address: string, index: number) => LabNames): Promise<{ ghs: GatehouseProcess[]; gate: RedisServer }> {
-  const port = await freePort();
-  const ghs = await Promise.all(addresses.map((a, i) => startWithRedis(pebble, a, names(a, i), `redis://127.0.0.1:${port}`, 'gated')));
-  return { ghs, gate: await startRedis({ port, password: REDIS_PASSWORD }) };
+export async function startAllGated(pebble: Pebble, addresses: readonly string[], names: (address: string, index: number) => LabNames): Promise<{ ghs: GatehouseProcess[]; gate: RedisServer }> {
+  const prefix = 'gated';
+  const gate = await startRedis({ password: REDIS_PASSWORD });
+  const client = createClient({ url: gate.url, password: REDIS_PASSWORD });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const all = addresses.flatMap((a, i) => [...(names(a, i).http ?? []), ...(names(a, i).alpn ?? [])]);
+    const locks = [...new Set(all)].map((n) => `${prefix}:lock:cert:${caId(pebble.directoryUrl)}:${n}`);
+    for (const key of locks) await client.set(key, 'held-by-the-test', { expiration: { type: 'PX', value: 120_000 } });
+    const ghs = await Promise.all(addresses.map((a, i) => startWithRedis(pebble, a, names(a, i), gate.url, prefix)));
+    const lockedOut = (gh: GatehouseProcess, n: string) => gh.logs.some((l) => l.msg === 'certificate being ordered by another instance' && (l['names'] as string[])[0] === n);
+    const ready = await eventually(async () => {
+      const subs = await client.pubSubNumSub(`${prefix}:challenges`);
+      return Number(Object.values(subs)[0] ?? 0) === addresses.length && addresses.every((a, i) => [...(names(a, i).http ?? []), ...(names(a, i).alpn ?? [])].every((n) => lockedOut(ghs[i]!, n)));
+    }, 20_000);
+    if (!ready) throw new Error('the instances did not all connect to Redis within 20 s');
+    await client.del(locks);
+    return { ghs, gate };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 /** Waits until `gh` logged the outcome of an order for each of `names`; returns the outcomes by name. */
