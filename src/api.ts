@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { loadConfigFile, parseConfigText, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
 import { createAdmin, type Admin } from './admin/index.js';
-import { createAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
+import { loadAcmeManager, wantedCertificates, type AcmeManager, type ManagedCertificate } from './acme/index.js';
 import { listenControl } from './control.js';
 import { contentHash, watchConfig, type ConfigWatch } from './reload/watch-config.js';
 import { isMountPoint } from './reload/mount.js';
@@ -25,7 +25,7 @@ import type { PassthroughObserver } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
-import { createStorage, isRedisStorage, type Storage } from './storage/index.js';
+import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
@@ -148,8 +148,16 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     accessLogOn = (config.log?.accessLog ?? DEFAULTS.accessLog) && log.isLevelEnabled('info');
   };
   syncAccessLog();
+  /** The ACME manager's factory, loaded by `loadAcme` (acme-client is loaded only where a config has resolvers). */
+  let createAcmeManager: Awaited<ReturnType<typeof loadAcmeManager>> | undefined;
+  const loadAcme = async (cfg: Config): Promise<void> => {
+    if (!cfg.certificateResolvers) return;
+    createAcmeManager ??= await loadAcmeManager();
+    await loadStorageBackend(cfg);
+  };
+  /** After `loadAcme(cfg)`. */
   const createManager = (cfg: Config): AcmeManager | undefined => {
-    if (!certs || !cfg.certificateResolvers) return undefined;
+    if (!certs || !cfg.certificateResolvers || !createAcmeManager) return undefined;
     storage ??= createStorage(cfg, { stateDir: resolveStateDir(cfg, env), ...(configFile !== undefined ? { configFile } : {}), log });
     return createAcmeManager({
       config: cfg,
@@ -212,6 +220,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     }
     if (startCalled && (storeChanged || acmeKey(next, env) !== acmeKey(before, env))) {
       const old = acme;
+      await loadAcme(next);
       const fresh = createManager(next);
       acme = fresh;
       void (async () => {
@@ -360,6 +369,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       ticketKeys = new TicketKeys(parseDuration(config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       // The ACME state and pending challenges: the state directory, or Redis shared by several instances (then the
       // challenges too). Chosen at start: a reload that changes `storage` takes effect at the next start.
+      await loadAcme(config);
       if (certs && config.certificateResolvers) {
         storage = createStorage(config, { stateDir: resolveStateDir(config, env), ...(configFile !== undefined ? { configFile } : {}), log });
         if (isRedisStorage(storage)) challenges = createSharedChallengeRegistry(storage, log);

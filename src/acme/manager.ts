@@ -125,7 +125,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
   const { config, log } = options;
   const { wanted, problems } = wantedCertificates(config);
   for (const p of problems) log.error({ code: p.code, path: p.location.path, reason: p.message }, 'certificate disabled');
-  installProblemRecorder();
+  installProblemRecorder(acme.axios);
   const resolvers = new Map<string, Resolver>();
   const entries: Entry[] = [];
   const store = options.storage ?? createDirectoryStorage(options.stateDir, parseDuration(DEFAULTS.lockTtl));

@@ -5,7 +5,7 @@
  * turns the plain Error into a GatehouseError carrying the problem.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import * as acme from 'acme-client';
+import type * as acme from 'acme-client';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 
 /** A CA's problem document (RFC 8555 §6.7) with the response's Retry-After, in ms since the epoch. */
@@ -50,7 +50,7 @@ interface ProblemResponse {
 }
 
 /** Installs the recording interceptor once per process (acme-client has one axios instance for all clients). */
-export function installProblemRecorder(): void {
+export function installProblemRecorder(axios: typeof acme.axios): void {
   if (installed) return;
   installed = true;
   const record = (resp: ProblemResponse | undefined) => {
@@ -64,7 +64,7 @@ export function installProblemRecorder(): void {
       ...(retryAfter !== undefined ? { retryAt: retryAfter } : {}),
     };
   };
-  acme.axios.interceptors.response.use(
+  axios.interceptors.response.use(
     (resp) => {
       record(resp as ProblemResponse);
       return resp;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import type { Logger } from '../log.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-write.js';
 import { pairCertificates, parsePemFile, type CertPair } from './pem.js';
@@ -26,6 +26,8 @@ export interface PemPair {
 
 /** Creates a self-signed RSA 2048 certificate for `name`, valid from an hour ago (client clock skew) for `days`. */
 export async function generateSelfSigned(name: string, now: Date = new Date(), days = VALIDITY_DAYS): Promise<PemPair> {
+  // Loaded when first needed (1.4 MB of heap): most starts find the default certificate on disk.
+  const { default: forge } = await import('node-forge');
   const keys = await new Promise<forge.pki.rsa.KeyPair>((resolve, reject) =>
     forge.pki.rsa.generateKeyPair({ bits: 2048 }, (err, pair) => (err ? reject(err) : resolve(pair))),
   );

@@ -22,7 +22,6 @@ import { certificateRows, formatCertificateRows } from './certs.js';
 import { stateDirOf } from './state-dir.js';
 import { runExplain } from './explain.js';
 import { demoConfig } from './demo-config.js';
-import { runImportTraefik } from './import-traefik.js';
 
 const USAGE = `Usage: gatehouse <command> [--config FILE]
 
@@ -167,8 +166,11 @@ async function adminStatus(url: string): Promise<void> {
 
 function main(argv: string[]): void {
   if (argv[0] === 'explain') return explain(argv.slice(1));
-  // Its own options (--out, --allow-dropped), so it parses its own arguments.
-  if (argv[0] === 'import-traefik') return void (process.exitCode = runImportTraefik(argv.slice(1)));
+  // Its own options (--out, --allow-dropped), so it parses its own arguments. Loaded for this command only: its
+  // YAML and TOML parsers are no part of a running gatehouse.
+  if (argv[0] === 'import-traefik') {
+    return void import('./import-traefik.js').then(({ runImportTraefik }) => void (process.exitCode = runImportTraefik(argv.slice(1))), fail);
+  }
   let parsed;
   try {
     parsed = parseArgs({

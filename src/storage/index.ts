@@ -1,6 +1,7 @@
 /**
  * Where the ACME state lives (accounts, certificates, pending challenges, locks): the state directory by default,
- * Redis when `storage.redis` is configured. `createStorage` picks the backend from the config.
+ * Redis when `storage.redis` is configured. `createStorage` picks the backend from the config; the Redis client
+ * (4 MB of heap) is loaded only when a config asks for it: `loadStorageBackend` first.
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
@@ -9,12 +10,11 @@ import { resolveConfigRelative } from '../config/paths.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createDirectoryStorage } from './directory.js';
-import { createRedisStorage, type RedisStorage } from './redis.js';
+import type { RedisStorage } from './redis.js';
 import type { Storage } from './types.js';
 
 export { createDirectoryStorage, DirectoryCaStorage, listStoredCertificates } from './directory.js';
-export { createRedisStorage, type RedisStorage } from './redis.js';
-export { explainRedisError } from './redis-connection.js';
+export type { RedisStorage } from './redis.js';
 export { CHALLENGE_TTL_MS, parseStored, StorageError, type CaStorage, type CertificateStatus, type ChallengeKind, type Storage, type StorageLock, type StoredAccount, type StoredCertificate } from './types.js';
 
 /** What building the storage needs besides the config. */
@@ -25,8 +25,15 @@ export interface StorageContext {
   readonly log: Logger;
 }
 
+let redisModule: typeof import('./redis.js') | undefined;
+
+/** Loads what `createStorage(config)` will need (the Redis client when `storage.redis` is set). */
+export async function loadStorageBackend(config: Config): Promise<void> {
+  if (config.storage?.redis) redisModule ??= await import('./redis.js');
+}
+
 /**
- * The storage the config asks for. Redis connects in the background: a Redis that is down does not make this throw
+ * The storage the config asks for (after `loadStorageBackend(config)`). Redis connects in the background: a Redis that is down does not make this throw
  * (its operations fail with STORAGE_UNAVAILABLE until it is back). A `storage.redis.url` that is not redis:// or
  * rediss:// throws STORAGE_CONFIG.
  */
@@ -46,7 +53,8 @@ export function createStorage(config: Config, context: StorageContext): Storage 
       context.log.error({ code: 'STORAGE_CONFIG', file, reason: (err as Error).message }, 'storage.redis.caFile unreadable');
     }
   }
-  return createRedisStorage(
+  if (!redisModule) throw new Error('internal: createStorage before loadStorageBackend');
+  return redisModule.createRedisStorage(
     {
       url: redis.url,
       ...(redis.username !== undefined ? { username: redis.username } : {}),

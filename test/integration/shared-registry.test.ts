@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as acme from 'acme-client';
 import { createSharedChallengeRegistry, type SharedChallengeRegistry } from '../../src/challenges/index.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { createRedisStorage, type RedisStorage } from '../../src/storage/index.js';
+import { createRedisStorage, type RedisStorage } from '../../src/storage/redis.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/tcp-fault.js';
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../src/log.js';
-import { createDirectoryStorage, createRedisStorage, type Storage } from '../../src/storage/index.js';
+import { createDirectoryStorage, type Storage } from '../../src/storage/index.js';
+import { createRedisStorage } from '../../src/storage/redis.js';
 import { runGatehouseCli, stopAllGatehouses } from '../helpers/gatehouse-process.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
 
