@@ -85,7 +85,7 @@ async function runSuite(name, ctx) {
     const rs = runs.get(keyOf(row));
     const sorted = [...rs].sort((x, y) => x.rps - y.rps);
     const median = sorted[Math.floor((sorted.length - 1) / 2)].rps;
-    results.push({ ...sorted[sorted.length - 1], target: row.target, workload: row.workload, median, rounds: rs.map((r) => Math.round(r.rps)) });
+    results.push({ ...sorted[sorted.length - 1], target: row.target, workload: row.workload, median, rounds: rs.map((r) => Math.round(r.rps)), all: rs });
   }
   await stopAll({ keep: ctx.backendPids() });
   ctx.endSuite();
@@ -97,6 +97,11 @@ function printTable({ suite, results }) {
     const b = find(col.base(r), r.workload);
     if (!b) return '-';
     if (col.cpu) return r.cpuUs && b.cpuUs ? (r.cpuUs / b.cpuUs).toFixed(2) : '-';
+    if (col.efficiency) {
+      // Round by round (the two ran one after the other), the base's CPU per request ÷ this one's; the median.
+      const pairs = r.all.flatMap((m, i) => (m.cpuUs && b.all[i]?.cpuUs ? [b.all[i].cpuUs / m.cpuUs] : [])).sort((x, y) => x - y);
+      return pairs.length ? pairs[Math.floor((pairs.length - 1) / 2)].toFixed(2) : '-';
+    }
     return b.rps ? (r.rps / b.rps).toFixed(2) : '-';
   };
   const head = ['scenario', suite.workloadHead, 'req/s (best)', 'median', 'rounds', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU %', 'CPU µs/req', ...suite.columns.map((c) => c.head)];

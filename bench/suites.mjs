@@ -161,7 +161,8 @@ const rows = (workload, targets) => targets.map((target) => ({ target, workload 
 
 /**
  * The suites. Each: `rows` ({ target, workload: { name, path, headers } }), `columns` (ratio columns: `base(row)`
- * names the target of the same workload to divide by; `cpu` divides CPU µs/req instead of req/s).
+ * names the target of the same workload to divide by; `cpu` divides CPU µs/req instead of req/s; `efficiency`: the
+ * base's CPU µs/req ÷ this row's, per round (interleaved, so both ran in the same spell), median over rounds).
  */
 export function suites(paths) {
   const keepAlive = { name: 'S2 https keep-alive', path: '/small', headers: [] };
@@ -181,6 +182,9 @@ export function suites(paths) {
         { head: 'x direct', base: () => 'direct' },
         { head: 'x bare-undici', base: () => 'bare-undici' },
         { head: 'x bare-http-proxy', base: () => 'bare-http-proxy' },
+        // CPU per request, paired by round: above 1, this target spends less CPU per request than the base.
+        { head: 'CPU eff. x bare-undici', base: () => 'bare-undici', efficiency: true },
+        { head: 'CPU eff. x bare-http-proxy', base: () => 'bare-http-proxy', efficiency: true },
       ],
     },
     tls: {
