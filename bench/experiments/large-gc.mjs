@@ -10,7 +10,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 6);
 const URL_PATH = process.env.PATH_ ?? '/large';
 const DIST = process.env.BENCH_DIST ?? 'dist';
-const BASE_FLAGS = ['--trace-gc', ...(process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+const BASE_FLAGS = [...(process.env.NO_TRACE === '1' ? [] : ['--trace-gc']), ...(process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean)];
 const VARIANTS = (process.env.VARIANTS ?? 'bare-http-proxy,bare-undici,upstream-only,gatehouse,gatehouse-nolog').split(',');
 
 const backendChild = start(0, ['bench/backend.mjs']);
