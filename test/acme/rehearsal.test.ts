@@ -5,30 +5,16 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { describe, expect, it } from 'vitest';
+import { freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { startGatehouse, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.2';
 /** Where nothing listens: a validation sent there fails at once. */
 const NOWHERE = '127.0.0.9';
-let production: Pebble;
-let staging: Pebble;
-
-beforeAll(async () => {
-  [production, staging] = await Promise.all([startPebble(), startPebble()]);
-}, 60_000);
-
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await Promise.all([production?.stop(), staging?.stop()]);
-});
+// Two Pebbles, each with usePebble's hooks (stopping the gatehouses and state directories twice is harmless).
+const production = usePebble();
+const staging = usePebble();
 
 async function until(done: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
