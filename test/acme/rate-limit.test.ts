@@ -3,20 +3,19 @@
  * front of a real Pebble (Pebble cannot be made to rate-limit on demand); gatehouse logs the CA's problem and does
  * not order again before the Retry-After, then gets its certificate from Pebble.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAcmeFront, type AcmeFront } from '../helpers/acme-front.js';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.6';
 const RETRY_AFTER_S = 3;
-let pebble: Pebble;
+// Pebble and its hooks (gatehouses stopped after each test, state removed); the stand-in in front is this file's.
+const pebble = usePebble();
 let front: AcmeFront;
 let limited = 0;
 
 beforeAll(async () => {
-  pebble = await startPebble();
   front = await startAcmeFront(pebble, (method, path) => {
     if (method !== 'POST' || path !== '/order-plz' || limited > 0) return undefined;
     limited++;
@@ -25,15 +24,8 @@ beforeAll(async () => {
   });
 }, 30_000);
 
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
 afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await front?.close();
-  await pebble?.stop();
+  await front?.close(); // the gatehouses were stopped after each test by usePebble's hook
 });
 
 describe('ACME rate limits', () => {

@@ -9,14 +9,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAcmeFront, type AcmeFront, type FrontAnswer } from '../helpers/acme-front.js';
-import { acmeConfig, freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { acmeConfig, freshStateDir, probe, usePebble } from '../helpers/acme-lab.js';
+import { startGatehouse } from '../helpers/gatehouse-process.js';
 
 const ADDRESS = '127.0.0.7';
-let pebble: Pebble;
+// Pebble and its hooks (gatehouses stopped after each test, state removed); the stand-in in front is this file's.
+const pebble = usePebble();
 let front: AcmeFront;
 let directory = '';
 const asked: { id: string; at: number; window: { start: string; end: string } }[] = [];
@@ -34,7 +34,6 @@ function getText(url: string, ca: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  pebble = await startPebble();
   front = await startAcmeFront(pebble, (method, path): FrontAnswer | undefined => {
     if (method === 'GET' && path === '/dir') return { status: 200, headers: { 'content-type': 'application/json' }, body: directory };
     if (method === 'GET' && path.startsWith('/renewal-info/')) {
@@ -51,15 +50,8 @@ beforeAll(async () => {
   directory = JSON.stringify({ ...dir, renewalInfo: `${frontBase}/renewal-info` });
 }, 30_000);
 
-afterEach(async () => {
-  await stopAllGatehouses();
-});
-
 afterAll(async () => {
-  await stopAllGatehouses();
-  await removeStateDirs();
-  await front?.close();
-  await pebble?.stop();
+  await front?.close(); // the gatehouses were stopped after each test by usePebble's hook
 });
 
 /** RFC 9773 §4.1 computed by openssl, independently of gatehouse's DER reading. */
