@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import type { ReadableOptions } from 'node:stream';
 import { sizeOf } from '../http/counting-response.js';
+import { writeCallsBackWhenDone } from '../http/write-callbacks.js';
 
 /**
  * Connection-specific header fields: RFC 9113 §8.2.2 makes a message carrying them malformed, and Node throws
@@ -91,6 +92,9 @@ export class H2Response extends Http2ServerResponse {
     return super.end(chunk, encoding, cb);
   }
 }
+
+// Its write passes the callback to Node's (which calls it once nghttp2's socket write of the chunk is done).
+writeCallsBackWhenDone(H2Response.prototype.write);
 
 // ServerResponse has `destroyed`, which the forwarder reads; the compatibility response only has its stream's.
 // A reason phrase (statusMessage) does not exist in HTTP/2 (RFC 9113 §8.3.2): setting one is ignored, without the

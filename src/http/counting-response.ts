@@ -6,6 +6,7 @@
  */
 import { ServerResponse } from 'node:http';
 import type { AccessLog } from './access-log.js';
+import { writeCallsBackWhenDone } from './write-callbacks.js';
 import type { RequestContext } from './context.js';
 
 /** What a response tells when it closes (src/http/dispatch.ts RouteGeneration). */
@@ -71,6 +72,9 @@ export class CountingResponse extends ServerResponse {
     return super.end(chunk, encoding, cb);
   }
 }
+
+// Its write passes the callback to Node's.
+writeCallsBackWhenDone(CountingResponse.prototype.write);
 
 /** Bytes of a body chunk as written (string in its encoding, or bytes). */
 export function sizeOf(chunk: unknown, encoding: unknown): number {

@@ -19,6 +19,7 @@ import type { Handler } from '../http/contract.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { removeRequestHeader } from './request-edits.js';
 import { beforeWriteHead } from './response-hook.js';
+import { wrapsWrite, writeCallsBackWhenDone } from '../http/write-callbacks.js';
 
 const TOO_LARGE = Buffer.from('Payload Too Large\n');
 
@@ -133,6 +134,7 @@ function limitResponse(max: number, next: Handler): Handler {
       const r = res as Limited;
       const limit: Limit = { max, ctx, write: res.write as WriteFn, end: res.end as EndFn, sent: 0, refused: false };
       r[LIMIT] = limit;
+      wrapsWrite(res, res.write);
       r.write = limitedWrite as ServerResponse['write'];
       r.end = limitedEnd as ServerResponse['end'];
       beforeWriteHead(res, checkLength, limit);
@@ -174,6 +176,9 @@ function limitedWrite(this: Limited, chunk: unknown, encoding?: unknown, cb?: un
   }
   return limit.write.call(this, chunk, encoding, cb);
 }
+
+// It passes the callback on, or drops the chunk without calling it (the chunk's buffer is then never reused).
+writeCallsBackWhenDone(limitedWrite);
 
 function limitedEnd(this: Limited, chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse {
   const limit = this[LIMIT]!;

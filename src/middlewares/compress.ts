@@ -16,6 +16,7 @@ import type { Wrapper } from '../http/middlewares.js';
 import { middlewareConfigError } from './config-error.js';
 import { appendVary } from './cors.js';
 import { beforeWriteHead } from './response-hook.js';
+import { wrapsWrite, writeCallsBackWhenDone } from '../http/write-callbacks.js';
 
 /** Media types that are compressed already (or must stream unbuffered): compressing them again wastes CPU. */
 export const ALREADY_COMPRESSED: readonly string[] = [
@@ -193,6 +194,9 @@ function compressingWrite(this: Compressing, chunk: unknown, encoding?: unknown,
   return typeof done === 'function' ? state.zlib.write(data, done as () => void) : state.zlib.write(data);
 }
 
+// It passes the callback on, to zlib (called once zlib has taken the chunk in) or to the write it wraps.
+writeCallsBackWhenDone(compressingWrite);
+
 function compressingEnd(this: Compressing, chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse {
   const state = this[STATE]!;
   if (!this.headersSent) this.writeHead(this.statusCode);
@@ -221,6 +225,7 @@ export function createCompress(spec: CompressConfig, path: string): Wrapper {
       const r = res as Compressing;
       const state: State = { policy, encoding, write: res.write as WriteFn, end: res.end as EndFn, zlib: undefined };
       r[STATE] = state;
+      wrapsWrite(res, res.write);
       r.write = compressingWrite as ServerResponse['write'];
       r.end = compressingEnd as ServerResponse['end'];
       beforeWriteHead(res, decide, state);

@@ -12,6 +12,7 @@ import { clientResponseHeaders, upstreamRequestHeaders, HOP_BY_HOP, type Forward
 import type { LoadBalancer } from './load-balancer.js';
 import type { StickyCookie } from './sticky-cookie.js';
 import type { UpstreamServer } from './upstream-server.js';
+import { claimReads, headersDone, responseDone, writeView, type SlabClaim } from './read-slabs.js';
 
 /** What the forwarder needs of the client side; the HTTP handler's request context satisfies it structurally. */
 export interface ForwardInfo extends ForwardedFrom {
@@ -57,6 +58,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #res: ServerResponse;
   readonly #info: ForwardInfo;
   readonly #lb: LoadBalancer;
+  /** Which reads carry this response, so their buffers can be reused once it is done with them (read-slabs.ts). */
+  readonly #reads: SlabClaim = { socket: undefined, since: 0 };
 
   constructor(req: IncomingMessage, res: ServerResponse, info: ForwardInfo, lb: LoadBalancer, server: UpstreamServer, setCookie: boolean) {
     this.#req = req;
@@ -118,18 +121,24 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
     this.#connected = true;
+    claimReads(this.#reads);
     if (this.#clientGone) abort(new ClientGoneError('client closed the connection'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     // 1xx interim responses (103 Early Hints) are not relayed: Node's ServerResponse has no API for them here.
     if (statusCode < 200) return true;
+    // undici has turned the head into `rawHeaders` views; the strings below are made before anything is reused.
     const res = this.#res;
-    if (res.destroyed) return true;
+    if (res.destroyed) {
+      headersDone(this.#reads);
+      return true;
+    }
     this.#resume = resume;
     const headers = clientResponseHeaders(rawHeaders);
     if (this.#setCookie) headers.push('Set-Cookie', (this.#lb.sticky as StickyCookie).setCookie(this.#server));
     res.writeHead(statusCode, statusText || undefined, headers);
+    headersDone(this.#reads);
     return true;
   }
 
@@ -140,13 +149,14 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     // response instead saved undici's unshift on pause, but kept more 64 KiB read buffers alive outside the JS
     // heap, and that external memory is what starts V8's full collections on large bodies: 10.4 against 13.5
     // mark-compacts per 1000 responses of 1 MiB, 1.05-1.10x less CPU per response (bench/README.md, 2026-11-23).
-    if (res.write(chunk)) return true;
+    if (writeView(res, chunk)) return true;
     res.once('drain', this.#onDrain);
     return false;
   }
 
   onComplete(): void {
     this.#done = true;
+    responseDone(this.#reads);
     this.#release();
     this.#res.end();
   }

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
+import { slabConnector } from './read-slabs.js';
 
 /** Pool settings shared by every server of a service; times in ms, 0 = off. */
 export interface PoolSettings {
@@ -67,7 +68,8 @@ export function createServer(spec: ServerSpec, index: number, settings: PoolSett
     connections: settings.maxConnections,
     // One request per connection at a time: pipelining makes one slow response stall the ones queued behind it.
     pipelining: 1,
-    connect: { timeout: settings.connectTimeoutMs },
+    // Sockets that read into reused buffers (read-slabs.ts): no fresh 64 KiB ArrayBuffer per read.
+    connect: slabConnector(settings.connectTimeoutMs),
     headersTimeout: settings.responseHeadersTimeoutMs,
     // No body timeout: a server-sent event stream or long poll may be silent for minutes; the client side's
     // own timeouts and disconnects end those.

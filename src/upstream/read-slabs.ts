@@ -1,0 +1,308 @@
+/**
+ * Reused read buffers ("slabs") for upstream sockets. By default every socket read allocates a fresh 64 KiB
+ * ArrayBuffer outside the JS heap; at 1 MiB responses that is ~16 per response, and those external bytes are what
+ * starts V8's full collections (93 against 1 mark-compacts in 5 s when the buffers were reused, bench/README.md).
+ * Here an upstream socket reads into a slab from a free list (`net.connect({ onread })`), pushes a view of it into
+ * its own readable side (where undici's `socket.read()` finds it as before), and the slab goes back to the free
+ * list once nothing refers to its bytes any more.
+ *
+ * Who refers to a slab's bytes, each holding one reference:
+ * - the socket, from the read until undici is done parsing the view: on the next `read()` that consumes data, when
+ *   the response whose head it carried was handed over (`headersDone`: undici keeps header views until then), or
+ *   at the end of the response (`responseDone`), or when the socket closes. undici parses each chunk it reads
+ *   before it reads again and gives views of the chunk to the handler while it does (client-h1.js `readMore`);
+ * - every client write of a body view (`writeView`), until the write's callback: a Writable calls it once the
+ *   chunk is no longer needed (handed to the kernel, to OpenSSL, to nghttp2's socket write, to zlib).
+ * Anything else that gets a view and does not say when it is done (a write function not known to call back only
+ * then, a view put back with `unshift` that is not the chunk being parsed) marks the slab `lost`: it is never
+ * reused and the GC frees it as before. A mistake here would hand the same bytes to two readers, so every rule
+ * errs on losing a slab rather than reusing it early.
+ */
+import type { Socket } from 'node:net';
+import { buildConnector } from 'undici';
+import { writeCallsBack } from '../http/write-callbacks.js';
+
+/** The size of one read, as libuv's own (a bigger one saved no CPU in bench/experiments, and costs memory per socket). */
+export const SLAB_BYTES = 64 * 1024;
+/** At most this many free slabs are kept (8 MiB); more go to the GC. */
+const MAX_FREE = 128;
+
+class Slab {
+  readonly buf: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** The socket's hold and one per pending client write of a view. */
+  refs = 0;
+  /** Given to code that does not report when it is done with it: never reused. */
+  lost = false;
+  /** The read order (`seq` at the read), so a response releases only what was read for it. */
+  seq = 0;
+  /** In the free list (never twice). */
+  free = false;
+  /** One callback per slab, shared by every write of its views. */
+  readonly release = (): void => {
+    if (this.refs <= 0) {
+      slabStats.misuse++;
+      lose(this);
+    } else if (--this.refs === 0) recycle(this);
+  };
+}
+
+const free: Slab[] = [];
+const slabOf = new WeakMap<ArrayBufferLike, Slab>();
+let seq = 0;
+
+/** Counters for tests and benchmarks: slabs allocated, handed out again from the free list, and lost to the GC. */
+export const slabStats = {
+  allocated: 0,
+  reused: 0,
+  /** Never reused (handed to code that does not say when it is done). */
+  lost: 0,
+  /** Free when the free list was full: left to the GC. */
+  dropped: 0,
+  /** A slab read into while something still held it: must stay 0 (the tests check it). */
+  misuse: 0,
+  free: (): number => free.length,
+};
+
+function take(): Slab {
+  for (let slab = free.pop(); slab !== undefined; slab = free.pop()) {
+    slab.free = false;
+    if (slab.refs === 0 && !slab.lost) {
+      slabStats.reused++;
+      return slab;
+    }
+    slabStats.misuse++; // taken again while freed: never handed out
+    lose(slab);
+  }
+  slabStats.allocated++;
+  const fresh = new Slab();
+  slabOf.set(fresh.buf.buffer, fresh);
+  return fresh;
+}
+
+function recycle(slab: Slab): void {
+  if (slab.lost || slab.free) return;
+  if (free.length >= MAX_FREE) slabStats.dropped++;
+  else {
+    slab.free = true;
+    free.push(slab);
+  }
+}
+
+function lose(slab: Slab): void {
+  if (slab.lost) return;
+  slab.lost = true;
+  slabStats.lost++;
+}
+
+/** Per socket: slabs whose views are in its readable buffer (in order) and those undici has read and may parse. */
+interface Tracking {
+  queued: Slab[];
+  /** Their bytes: equal to the socket's readableLength unless something else put bytes there. */
+  queuedBytes: number;
+  /** Bytes in the readable buffer that are not views of ours (a remainder of a joined chunk put back). */
+  otherBytes: number;
+  parsed: Slab[];
+  /** The slab of the chunk the last consuming read returned (the one undici parses now), if it is one of ours. */
+  current: Slab | undefined;
+  /** The slab the next read fills (handed out by the generator after each read). */
+  armed: Slab | undefined;
+  /** The response whose body this socket carries now (its head was handed over, its end not yet parsed). */
+  body: SlabClaim | undefined;
+}
+
+const TRACKING = Symbol('gatehouse.readSlabs');
+type TrackedSocket = Socket & { [TRACKING]: Tracking };
+
+/** The socket undici read from last: the chunk it parses now, and so the handler callbacks now, are this socket's. */
+let reading: TrackedSocket | undefined;
+/** The socket whose read callback runs: the generator that follows arms its next read. */
+let arming: TrackedSocket | undefined;
+
+function onSlabRead(this: TrackedSocket, nread: number, buf: Buffer): boolean {
+  const t = this[TRACKING];
+  let slab = t?.armed;
+  if (slab === undefined || slab.buf !== buf) {
+    // The first buffer of a socket is armed before the socket is tracked: find it by its memory.
+    slab = slabOf.get(buf.buffer);
+  }
+  arming = this;
+  if (slab === undefined || t === undefined) return this.push(buf.subarray(0, nread));
+  // Never expected (a slab is armed only when free): counted so the tests can show it never happens.
+  if (slab.refs !== 0) slabStats.misuse++;
+  slab.refs = 1;
+  slab.seq = ++seq;
+  t.queued.push(slab);
+  t.queuedBytes += nread;
+  return this.push(buf.subarray(0, nread));
+}
+
+/** The first slab of a socket being created, armed inside net.connect before `track` sees the socket. */
+let firstArmed: Slab | undefined;
+
+function armNext(): Buffer {
+  const slab = take();
+  const socket = arming;
+  arming = undefined;
+  if (socket !== undefined) socket[TRACKING].armed = slab;
+  else firstArmed = slab;
+  return slab.buf;
+}
+
+function releaseFrom(list: Slab[], since: number, keep: Slab | undefined): void {
+  let w = 0;
+  for (let i = 0; i < list.length; i++) {
+    const slab = list[i] as Slab;
+    if (slab === keep) list[w++] = slab;
+    else if (slab.seq >= since) slab.release();
+    else lose(slab); // read before this response was sent: whoever parsed it is not known to be done
+  }
+  list.length = w;
+}
+
+/** Every slab of `list` released: the socket no longer refers to them. */
+function releaseAll(list: Slab[]): void {
+  for (const slab of list) slab.release();
+  list.length = 0;
+}
+
+// The socket's own read and unshift, wrapped per instance by `track` below.
+type ReadFn = (this: Socket, size?: number) => unknown;
+type UnshiftFn = (this: Socket, chunk: unknown, encoding?: BufferEncoding) => void;
+let socketRead: ReadFn | undefined;
+let socketUnshift: UnshiftFn | undefined;
+
+function trackedRead(this: TrackedSocket, size?: number): unknown {
+  const t = this[TRACKING];
+  reading = this;
+  const before = this.readableLength;
+  const chunk = (socketRead as ReadFn).call(this, size);
+  const after = this.readableLength;
+  if (after === before) return chunk; // read(0), or nothing buffered: nothing consumed
+  // undici has parsed everything it read before (it reads again only after parsing). Within a body nothing of
+  // those chunks is kept; views of a head not yet handed over are, until `headersDone` releases them.
+  if (t.body !== undefined) releaseFrom(t.parsed, t.body.since, undefined);
+  t.current = undefined;
+  const queued = t.queued;
+  if (queued.length > 0) {
+    const ours = chunk instanceof Uint8Array ? slabOf.get(chunk.buffer) : undefined;
+    if (after !== 0 || before !== t.queuedBytes + t.otherBytes) {
+      // Part of the buffer only, or bytes in it we did not see arrive: not how undici reads. Not tracked further.
+      for (const slab of queued) lose(slab);
+    } else if (ours !== undefined) {
+      if (queued.length === 1 && t.otherBytes === 0 && ours === queued[0]) {
+        t.parsed.push(ours);
+        t.current = ours;
+      } else for (const slab of queued) lose(slab); // never seen: a view of ours that is not the whole buffer
+    } else {
+      // Several chunks joined into one new buffer (Readable's concat): ours were copied and are free.
+      for (const slab of queued) slab.release();
+    }
+    queued.length = 0;
+  }
+  t.queuedBytes = 0;
+  t.otherBytes = after;
+  return chunk;
+}
+
+function trackedUnshift(this: TrackedSocket, chunk: unknown, encoding?: BufferEncoding): void {
+  const t = this[TRACKING];
+  if (chunk instanceof Uint8Array && chunk.length > 0) {
+    // undici puts back the rest of the chunk it parses when its handler pauses it: the socket's hold moves with it.
+    // (An empty rest, a pause on the chunk's last byte, is not put back at all: the slab stays parsed.)
+    const slab = slabOf.get(chunk.buffer);
+    if (slab !== undefined && slab === t.current) {
+      t.parsed.splice(t.parsed.lastIndexOf(slab), 1);
+      t.queued.unshift(slab);
+      t.queuedBytes += chunk.length;
+      t.current = undefined;
+    } else {
+      if (slab !== undefined) lose(slab);
+      t.otherBytes += chunk.length;
+    }
+  }
+  (socketUnshift as UnshiftFn).call(this, chunk, encoding);
+}
+
+function onClose(this: TrackedSocket): void {
+  const t = this[TRACKING];
+  releaseAll(t.queued);
+  t.queuedBytes = 0;
+  t.otherBytes = 0;
+  releaseAll(t.parsed);
+  t.current = undefined;
+  t.body = undefined;
+  if (t.armed !== undefined && t.armed.refs === 0) recycle(t.armed);
+  t.armed = undefined;
+}
+
+function track(socket: Socket): void {
+  const s = socket as TrackedSocket;
+  socketRead ??= Object.getPrototypeOf(socket).read as ReadFn;
+  socketUnshift ??= Object.getPrototypeOf(socket).unshift as UnshiftFn;
+  s[TRACKING] = { queued: [], queuedBytes: 0, otherBytes: 0, parsed: [], current: undefined, armed: firstArmed, body: undefined };
+  firstArmed = undefined;
+  s.read = trackedRead as Socket['read'];
+  s.unshift = trackedUnshift as Socket['unshift'];
+  s.once('close', onClose);
+}
+
+/**
+ * undici's own connector (timeout, keep-alive, no-delay) for plain-HTTP upstreams, with sockets reading into slabs.
+ * `timeout`: the connect timeout in ms.
+ */
+export function slabConnector(timeout: number): buildConnector.connector {
+  const base = buildConnector({ timeout, onread: { buffer: armNext, callback: onSlabRead } } as buildConnector.BuildOptions);
+  // undici's connector returns the socket, though its type says void.
+  return (options, callback) => {
+    const socket = (base as unknown as (o: buildConnector.Options, c: buildConnector.Callback) => Socket)(options, callback);
+    track(socket);
+    return socket as unknown as void;
+  };
+}
+
+/** The response a relay is forwarding: the socket its head came from and the `seq` before its request was sent. */
+export interface SlabClaim {
+  socket: TrackedSocket | undefined;
+  since: number;
+}
+
+/** At a relay's onConnect: reads from now on may carry its response. */
+export function claimReads(claim: SlabClaim): void {
+  claim.socket = undefined;
+  claim.since = seq + 1;
+}
+
+/** At a relay's onHeaders (a final status): undici has turned the head into strings; earlier reads are free. */
+export function headersDone(claim: SlabClaim): void {
+  const socket = reading;
+  if (socket === undefined || socket[TRACKING] === undefined) return;
+  claim.socket = socket;
+  const t = socket[TRACKING];
+  t.body = claim;
+  releaseFrom(t.parsed, claim.since, t.current);
+}
+
+/** At a relay's onComplete: nothing of this response is parsed any more. */
+export function responseDone(claim: SlabClaim): void {
+  const socket = claim.socket;
+  claim.socket = undefined;
+  if (socket === undefined) return;
+  const t = socket[TRACKING];
+  if (t.body === claim) t.body = undefined;
+  releaseFrom(t.parsed, claim.since, undefined);
+  t.current = undefined;
+}
+
+type Writer = { write(chunk: Buffer, cb: () => void): boolean; write(chunk: Buffer): boolean };
+
+/** `res.write(chunk)`, holding the chunk's slab (if it is one) until the write is done. */
+export function writeView(res: Writer, chunk: Buffer): boolean {
+  const slab = slabOf.get(chunk.buffer);
+  if (slab === undefined) return res.write(chunk);
+  if (!writeCallsBack(res)) {
+    lose(slab);
+    return res.write(chunk);
+  }
+  slab.refs++;
+  return res.write(chunk, slab.release);
+}
