@@ -9,7 +9,11 @@ import net from 'node:net';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { gunzipSync } from 'node:zlib';
 import { createUpstream, type ForwardInfo } from '../../src/upstream/index.js';
+import { createBuffering } from '../../src/middlewares/buffering.js';
+import { createCompress } from '../../src/middlewares/compress.js';
+import type { RequestContext } from '../../src/http/context.js';
 import { SLAB_BYTES, slabStats } from '../../src/upstream/read-slabs.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -60,6 +64,7 @@ async function upstreams(): Promise<{ http: string; raw: string }> {
     const id = Number(idText);
     const body = bodyFor(id, Number(sizeText));
     res.setHeader('x-check', checkValue(id));
+    res.setHeader('content-type', 'application/octet-stream');
     if (kind === 'early') res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
     if (kind === 'chunked') {
       // Uneven pieces, each after a turn of the event loop: chunked framing, many small reads.
@@ -108,15 +113,26 @@ async function upstreams(): Promise<{ http: string; raw: string }> {
 }
 
 /** A forwarder in front of `server`; `wrap` may replace `res.write` before the response is forwarded. */
-async function proxy(server: string, wrap?: (res: http.ServerResponse) => void): Promise<{ port: number; close: () => Promise<void> }> {
+async function proxy(
+  server: string,
+  wrap?: (res: http.ServerResponse) => void,
+  middleware?: (next: (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext) => void) => (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext) => unknown,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const upstream = createUpstream(
     { servers: [server], passHostHeader: true, connectTimeoutMs: 2000, responseHeadersTimeoutMs: 5000, idleTimeoutMs: 5000, maxConnections: 16 },
     log,
   );
-  const front = http.createServer((req, res) => {
-    wrap?.(res);
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const info: ForwardInfo = { clientIp: '127.0.0.1', scheme: 'http', trustForwarded: false, upstream: undefined, log };
     upstream.forward(req, res, info);
+  };
+  const handler = middleware?.(forward);
+  const front = http.createServer((req, res) => {
+    wrap?.(res);
+    if (handler === undefined) return forward(req, res);
+    // What compress and buffering read of the request context.
+    const ctx = { method: req.method, upgrade: undefined, log, router: 'slabs' } as unknown as RequestContext;
+    void handler(req, res, ctx);
   });
   closeWithSockets(front);
   const close = (): Promise<void> => upstream.close();
@@ -254,5 +270,34 @@ describe('reused upstream read buffers', () => {
       expect((out as Outcome).hash).toBe(sha(bodyFor(1000 + i, 300_000 + i)));
     });
     expect(slabStats.lost).toBeGreaterThan(lostBefore);
+  });
+
+  it('through compress and buffering, which pass the write callback on, bodies arrive whole and buffers are reused', { timeout: 30_000 }, async () => {
+    const { http: httpUp } = await upstreams();
+    const gzip = createCompress({ encodings: ['gzip'], includedContentTypes: ['application/octet-stream'] }, '/http/middlewares/zip');
+    const limit = createBuffering({ maxResponseBodyBytes: 8 * 1024 * 1024 }, '/http/middlewares/limit');
+    const via = await proxy(httpUp, undefined, (next) => limit(gzip(next)) as never);
+    const before = { ...slabStats };
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+          const size = 400_000 + i * 40_000;
+          http
+            .get({ host: '127.0.0.1', port: via.port, path: `/cl/${2000 + i}/${size}`, headers: { 'accept-encoding': 'gzip' }, agent: false }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => resolve({ encoding: res.headers['content-encoding'] as string | undefined, body: Buffer.concat(chunks) }));
+            })
+            .on('error', reject);
+        }),
+      ),
+    );
+    results.forEach((r, i) => {
+      expect(r.encoding).toBe('gzip');
+      expect(sha(gunzipSync(r.body))).toBe(sha(bodyFor(2000 + i, 400_000 + i * 40_000)));
+    });
+    expect(slabStats.misuse).toBe(before.misuse);
+    expect(slabStats.lost).toBe(before.lost);
+    expect(slabStats.reused - before.reused).toBeGreaterThan(50);
   });
 });
