@@ -270,6 +270,32 @@ describe('reused upstream read buffers', () => {
       expect((out as Outcome).hash).toBe(sha(bodyFor(1000 + i, 300_000 + i)));
     });
     expect(slabStats.lost).toBeGreaterThan(lostBefore);
+
+    // The same wrapper under buffering's response limit, which is known to call back when done and passes each chunk
+    // with its callback to the write it wraps: the wrapper below it makes the chain unknown, so still never reused.
+    const limit = createBuffering({ maxResponseBodyBytes: 8 * 1024 * 1024 }, '/http/middlewares/limit');
+    const under = await proxy(httpUp, late, (next) => limit(next) as never);
+    const lostUnder = slabStats.lost;
+    const agentUnder = new http.Agent({ keepAlive: true, maxSockets: 6 });
+    const plain = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        new Promise<{ encoding: string | undefined; hash: string }>((resolve, reject) => {
+          http
+            .get({ host: '127.0.0.1', port: under.port, path: `/cl/${3000 + i}/${300_000 + i}`, agent: agentUnder }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => resolve({ encoding: res.headers['content-encoding'] as string | undefined, hash: sha(Buffer.concat(chunks)) }));
+            })
+            .on('error', reject);
+        }),
+      ),
+    );
+    agentUnder.destroy();
+    plain.forEach((r, i) => {
+      expect(r.encoding).toBeUndefined();
+      expect(r.hash).toBe(sha(bodyFor(3000 + i, 300_000 + i)));
+    });
+    expect(slabStats.lost).toBeGreaterThan(lostUnder);
   });
 
   it('through compress and buffering, which pass the write callback on, bodies arrive whole and buffers are reused', { timeout: 30_000 }, async () => {
