@@ -22,7 +22,10 @@ import type { Socket } from 'node:net';
 import { buildConnector } from 'undici';
 import { writeCallsBack } from '../http/write-callbacks.js';
 
-/** The size of one read, as libuv's own (a bigger one saved no CPU in bench/experiments, and costs memory per socket). */
+/**
+ * The size of one read, as libuv's own. Larger reads were tried only with fresh buffers (forwarder-onread.mjs:
+ * within noise), not with reuse; each would also cost memory per upstream connection.
+ */
 export const SLAB_BYTES = 64 * 1024;
 /** At most this many free slabs are kept (8 MiB); more go to the GC. */
 const MAX_FREE = 128;
