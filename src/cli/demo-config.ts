@@ -19,10 +19,15 @@ Check a file with <code>npx gatehouse check --config config.json</code>.</p>
 </body></html>
 `;
 
-/** Address of the demo entry point; GATEHOUSE_DEMO_ADDRESS overrides it (e.g. 127.0.0.1:9090). */
+/** Address of the demo's entry point `web`: GATEHOUSE_DEMO_ADDRESS (e.g. 127.0.0.1:9090), else `:8080`. */
+export function demoAddress(env: NodeJS.ProcessEnv = process.env): string {
+  return env['GATEHOUSE_DEMO_ADDRESS'] ?? ':8080';
+}
+
+/** The demo config, on demoAddress(env). */
 export function demoConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    entryPoints: { web: { address: env['GATEHOUSE_DEMO_ADDRESS'] ?? ':8080' } },
+    entryPoints: { web: { address: demoAddress(env) } },
     http: {
       routers: {
         home: { rule: 'PathPrefix(`/`)', priority: 1, respond: { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: PAGE } },

@@ -5,14 +5,9 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { sendControl } from '../control.js';
 import { answerQuery, DEFAULT_CLIENT_IP, formatExplanation, loadOffline, UsageError, type ExplainQuery, type HttpExplanation, type SniExplanation } from '../explain/index.js';
-import { stateDirOf } from './state-dir.js';
-
-export const EXPLAIN_USAGE = `Usage: gatehouse explain URL [--config FILE] [--method M] [--header 'Name: value' ...] [--client-ip IP] [--entry-point NAME] [--running] [--json]
-       gatehouse explain --sni NAME [--alpn P,...] [--config FILE] [--client-ip IP] [--entry-point NAME] [--running] [--json]
-  --running   ask the running instance of FILE (its config in force, certificates served now, upstream health now)
-`;
+import { controlFor } from './state-dir.js';
+import { EXPLAIN_OPTIONS, EXPLAIN_USAGE } from './usage.js';
 
 /** Runs the command on `args` (after "explain"); resolves with the exit code. Throws GatehouseErrors for an invalid config. */
 export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -37,7 +32,7 @@ export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv
   };
   let explanation: HttpExplanation | SniExplanation;
   if (options.running) {
-    const answer = await sendControl(stateDirOf(options.file), { command: 'explain', query });
+    const answer = await controlFor(options.file, { command: 'explain', query }, env);
     if (!answer.ok) return usageFailed(new UsageError(answer.error ?? 'the running instance could not explain this'));
     explanation = answer.data as HttpExplanation | SniExplanation;
   } else {
@@ -56,7 +51,7 @@ export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv
 
 function usageFailed(err: unknown): number {
   if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
-  process.stderr.write(`gatehouse: explain: ${err.message}\n\n${EXPLAIN_USAGE}`);
+  process.stderr.write(`gatehouse: explain: ${err.message}; see gatehouse explain --help\n`);
   return 2;
 }
 
@@ -78,18 +73,7 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      method: { type: 'string', short: 'X' },
-      header: { type: 'string', short: 'H', multiple: true },
-      'client-ip': { type: 'string' },
-      'entry-point': { type: 'string' },
-      sni: { type: 'string' },
-      alpn: { type: 'string' },
-      json: { type: 'boolean' },
-      running: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: EXPLAIN_OPTIONS,
   });
   if (values.help) return 'help';
   const file = values.config ?? env['GATEHOUSE_CONFIG'];

@@ -2,13 +2,13 @@
  * `gatehouse import-traefik STATIC [DYNAMIC|DIR ...] [--out FILE] [--allow-dropped]`: converts a Traefik
  * file-provider config and writes the gatehouse config (to --out or stdout). Every piece that did not carry over is
  * one stderr line, `traefik.path: reason`; exit 2 when there is any (0 with --allow-dropped), 1 when the input
- * cannot be read. The config is written in every case but the last, so the operator can look at it.
+ * cannot be read, 2 for a wrong command line. The config is written in every case but the last two, so the operator
+ * can look at it.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { convertTraefik, readTraefikConfig, type TraefikImport } from '../import/index.js';
-
-export const IMPORT_TRAEFIK_USAGE = 'usage: gatehouse import-traefik STATIC.yml [DYNAMIC.yml|DIR ...] [--out FILE] [--allow-dropped]';
+import { IMPORT_TRAEFIK_OPTIONS, IMPORT_TRAEFIK_USAGE } from './usage.js';
 
 /** Runs the command on its own arguments (after `import-traefik`) and returns the exit code. */
 export function runImportTraefik(argv: readonly string[]): number {
@@ -17,20 +17,20 @@ export function runImportTraefik(argv: readonly string[]): number {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { out: { type: 'string', short: 'o' }, 'allow-dropped': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: IMPORT_TRAEFIK_OPTIONS,
     });
   } catch (err) {
-    process.stderr.write(`gatehouse: ${(err as Error).message}\n${IMPORT_TRAEFIK_USAGE}\n`);
-    return 1;
+    process.stderr.write(`gatehouse: import-traefik: ${(err as Error).message.split('. ')[0]}; see gatehouse import-traefik --help\n`);
+    return 2;
   }
   if (parsed.values.help) {
-    process.stdout.write(`${IMPORT_TRAEFIK_USAGE}\nSee docs/import-traefik.md for what maps to what.\n`);
+    process.stdout.write(IMPORT_TRAEFIK_USAGE);
     return 0;
   }
   const [staticFile, ...dynamic] = parsed.positionals;
   if (!staticFile) {
-    process.stderr.write(`${IMPORT_TRAEFIK_USAGE}\n`);
-    return 1;
+    process.stderr.write('gatehouse: import-traefik: needs the Traefik static config file; see gatehouse import-traefik --help\n');
+    return 2;
   }
   let result: TraefikImport;
   try {
