@@ -24,6 +24,8 @@ import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
 import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
+import { legacyDefaultStateDir } from './config/paths.js';
+import { ensureWritableStateDir, warnLegacyState } from './state-dir.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
@@ -152,11 +154,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   /** After `loadAcme(cfg)`. */
   const createManager = (cfg: Config): AcmeManager | undefined => {
     if (!live.certs || !cfg.certificateResolvers || !createAcmeManager) return undefined;
-    storage ??= createStorage(cfg, { stateDir: resolveStateDir(cfg, env), ...(configFile !== undefined ? { configFile } : {}), log });
+    storage ??= createStorage(cfg, { stateDir: resolveStateDir(cfg, { configFile, env }), ...(configFile !== undefined ? { configFile } : {}), log });
     return createAcmeManager({
       config: cfg,
       ...(configFile !== undefined ? { configFile } : {}),
-      stateDir: resolveStateDir(cfg, env),
+      stateDir: resolveStateDir(cfg, { configFile, env }),
       certs: certSink,
       registry: challenges,
       storage,
@@ -217,13 +219,16 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     },
     async start() {
       live.startCalled = true;
+      const stateDir = resolveStateDir(live.config, { configFile, env });
+      warnLegacyState(legacyDefaultStateDir(live.config, { configFile, env }), stateDir, log);
+      if (usesStateDir(live.config, configFile)) await ensureWritableStateDir(stateDir);
       live.certs = needsCertificates(live.config) ? await createCertStore(certStoreOptions(live.config, configFile, env, log)) : undefined;
       ticketKeys = new TicketKeys(parseDuration(live.config.tls?.options?.sessionTicketRotation ?? DEFAULTS.sessionTicketRotation));
       // The ACME state and pending challenges: the state directory, or Redis shared by several instances (then the
       // challenges too). Chosen at start: a reload that changes `storage` takes effect at the next start.
       await loadAcme(live.config);
       if (live.certs && live.config.certificateResolvers) {
-        storage = createStorage(live.config, { stateDir: resolveStateDir(live.config, env), ...(configFile !== undefined ? { configFile } : {}), log });
+        storage = createStorage(live.config, { stateDir: resolveStateDir(live.config, { configFile, env }), ...(configFile !== undefined ? { configFile } : {}), log });
         if (isRedisStorage(storage)) challenges = createSharedChallengeRegistry(storage, log);
       }
       live.acme = createManager(live.config);
@@ -256,7 +261,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       // costs those commands. Only for a config file (the demo and library objects keep the working directory clean).
       if (configFile !== undefined || live.acme) {
         const handler = createControlHandler({ live, configFile, env, reload: reloader.reload, status });
-        control = await openControl(resolveStateDir(live.config, env), handler, log);
+        control = await openControl(resolveStateDir(live.config, { configFile, env }), handler, log, configFile);
       }
       reloader.start();
       startedAt = new Date().toISOString();
@@ -295,6 +300,16 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await flushLog(log);
     },
   };
+}
+
+/**
+ * Whether this instance writes to its state directory: a config file's control socket, a default certificate it
+ * generates (a TLS entry point without `tls.defaultCertificate`), ACME state kept in the directory (not Redis).
+ */
+function usesStateDir(config: Config, configFile: string | undefined): boolean {
+  if (configFile !== undefined) return true;
+  if (needsCertificates(config) && config.tls?.defaultCertificate?.certFile === undefined && config.tls?.defaultCertificate?.onUnknownName !== 'refuse') return true;
+  return config.certificateResolvers !== undefined && config.storage?.redis === undefined;
 }
 
 /** The bound entry points that answer ACME challenges: plain ones (http-01) and TLS ones (tls-alpn-01). */

@@ -33,6 +33,9 @@ export function createControlHandler(target: ControlTarget): ControlHandler {
       return result.ok ? { ok: true, data: result } : { ok: false, error: result.errors.join('\n'), data: result };
     }
     if (req.command === 'status') return { ok: true, data: { ...target.status(), certificates: live.acme?.list() ?? [] } };
+    // Cheap on purpose (a container's HEALTHCHECK asks every few seconds): the answer itself shows the event loop
+    // turns; the CLI then connects to each entry point to show that they accept.
+    if (req.command === 'health') return { ok: true, data: { ...(target.configFile !== undefined ? { configFile: target.configFile } : {}), entryPoints: live.edge?.addresses() ?? {} } };
     if (req.command === 'explain') return explainLive(target, req.query);
     if (!live.acme) return { ok: false, error: `no certificate resolver is running (${req.name})` };
     await live.acme.renew(req.name);
@@ -44,9 +47,9 @@ export function createControlHandler(target: ControlTarget): ControlHandler {
  * Listens on the control socket of `stateDir` (made if missing, mode 0700). A socket that cannot be made only costs
  * the commands: it is logged and undefined is returned, never a rejection.
  */
-export function openControl(stateDir: string, handle: ControlHandler, log: Logger): Promise<Server | undefined> {
+export function openControl(stateDir: string, handle: ControlHandler, log: Logger, configFile?: string): Promise<Server | undefined> {
   return mkdir(stateDir, { recursive: true, mode: 0o700 })
-    .then(() => listenControl(stateDir, handle, log))
+    .then(() => listenControl(stateDir, handle, log, configFile))
     .catch((err: unknown) => {
       log.warn({ reason: (err as Error).message }, 'control socket not available');
       return undefined;
@@ -62,7 +65,7 @@ async function explainLive(target: ControlTarget, query: ExplainQuery): Promise<
     runtime: live.runtime,
     challenges: live.challengeSettings,
     certs: live.certs,
-    acmeDir: join(resolveStateDir(live.config, target.env), 'acme'),
+    acmeDir: join(resolveStateDir(live.config, { configFile: target.configFile, env: target.env }), 'acme'),
     health: (service) => live.runtime.services.pools?.get(service)?.upstream.health(),
   });
   try {

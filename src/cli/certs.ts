@@ -19,8 +19,8 @@ export interface CertificateRow {
 }
 
 /** Reads the rows: stored certificates first, then wanted ones not obtained yet. */
-export async function certificateRows(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<CertificateRow[]> {
-  const stateDir = resolveStateDir(config, env);
+export async function certificateRows(config: Config, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<CertificateRow[]> {
+  const stateDir = resolveStateDir(config, { configFile, env });
   const rows: CertificateRow[] = [];
   const seen = new Set<string>();
   for (const { caId, main } of await listStoredCertificates(stateDir)) {

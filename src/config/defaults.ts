@@ -54,9 +54,12 @@ export const DEFAULTS = {
   clientHelloTimeout: '5s',
   /** Largest ClientHello accepted (all records); real ones are under 2 KiB, post-quantum key shares included. */
   maxClientHelloSize: 16384,
-  /** Where PEM certificate/key pairs are picked up, relative to the working directory. */
+  /** Where PEM certificate/key pairs are picked up, relative to the config file's directory. */
   certsDir: 'certs',
-  /** Where gatehouse keeps what it generates (default certificate, later ACME state); GATEHOUSE_STATE_DIR overrides. */
+  /**
+   * Where gatehouse keeps what it generates (default certificate, ACME state, control socket); GATEHOUSE_STATE_DIR
+   * overrides. With a config file the default is `state/<environment>` beside it (src/config/paths.ts).
+   */
   stateDir: 'state',
   sessionTicketRotation: '12h',
   /** A passed-through connection with no bytes either way for this long is closed. */

@@ -97,7 +97,7 @@ export const TlsSchema = Type.Object(
       Type.String({
         minLength: 1,
         description:
-          'Directory scanned for PEM certificate/key pairs (any file names; the names served come from the SANs), watched for changes. Relative to the working directory.',
+          'Directory scanned for PEM certificate/key pairs (any file names; the names served come from the SANs), watched for changes. Relative to the config file\'s directory.',
         default: DEFAULTS.certsDir,
       }),
     ),

@@ -221,7 +221,7 @@ export const ConfigSchema = Type.Object(
       Type.String({
         minLength: 1,
         description:
-          'Directory for what gatehouse generates and must keep (the default certificate; ACME accounts and certificates). GATEHOUSE_STATE_DIR overrides it. Relative to the working directory.',
+          'Directory for what gatehouse generates and must keep (the default certificate; ACME accounts and certificates; the control socket). GATEHOUSE_STATE_DIR overrides it. Relative to the config file\'s directory. Default: `state/<environment>` beside the config file, the environment taken from its name (`config.prod.json` → `state/prod`), so two config files never share one; `state` in the working directory for a config given as an object. Must be writable by the user gatehouse runs as, or it does not start (STATE_DIR).',
         default: DEFAULTS.stateDir,
       }),
     ),

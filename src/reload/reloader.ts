@@ -12,6 +12,7 @@ import type { Admin } from '../admin/index.js';
 import type { ReloadResult } from '../api.js';
 import { httpChallengeSettings, type HttpChallengeSettings } from '../challenges/http-settings.js';
 import { createCertStore, resolveStateDir, type CertStore } from '../certs/index.js';
+import type { PathContext } from '../config/paths.js';
 import { certStoreOptions, needsCertificates } from '../certs/store-options.js';
 import { DEFAULTS, loadConfigFile, parseConfigText, parseDuration, validateConfig, type Config } from '../config/index.js';
 import type { Edge } from '../edge/start.js';
@@ -122,7 +123,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
     // certificates wanted changed. A retired manager finishes the orders under way; the new one starts after them,
     // so a name is never ordered twice, and finds their certificates in storage.
     // Before start() nothing is loaded yet: start builds the store and the manager from the config in force.
-    const storeChanged = live.startCalled && needsCertificates(next) && (live.certs === undefined || tlsKey(next, env) !== tlsKey(before, env));
+    const storeChanged = live.startCalled && needsCertificates(next) && (live.certs === undefined || tlsKey(next, { configFile, env }) !== tlsKey(before, { configFile, env }));
     if (storeChanged) {
       try {
         const fresh = await createCertStore(certStoreOptions(next, configFile, env, log));
@@ -135,7 +136,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
         log.error({ err }, 'certificate store not reloaded, the previous one serves');
       }
     }
-    if (live.startCalled && (storeChanged || acmeKey(next, env) !== acmeKey(before, env))) {
+    if (live.startCalled && (storeChanged || acmeKey(next, { configFile, env }) !== acmeKey(before, { configFile, env }))) {
       const old = live.acme;
       await deps.loadAcme(next);
       const fresh = deps.createManager(next);
@@ -276,12 +277,12 @@ export function challengeSettingsFor(config: Config, configFile: string | undefi
 }
 
 /** What the certificate store is built from: a change rebuilds it on reload. */
-function tlsKey(config: Config, env: NodeJS.ProcessEnv): string {
-  return JSON.stringify({ tls: config.tls ?? null, stateDir: resolveStateDir(config, env) });
+function tlsKey(config: Config, where: PathContext): string {
+  return JSON.stringify({ tls: config.tls ?? null, stateDir: resolveStateDir(config, where) });
 }
 
 /** What the ACME manager is built from: a change builds a new one on reload. */
-function acmeKey(config: Config, env: NodeJS.ProcessEnv): string {
+function acmeKey(config: Config, where: PathContext): string {
   const wanted = wantedCertificates(config).wanted.map((w) => [w.id, w.challenges]);
-  return JSON.stringify({ resolvers: config.certificateResolvers ?? null, wanted, storage: config.storage ?? null, stateDir: resolveStateDir(config, env) });
+  return JSON.stringify({ resolvers: config.certificateResolvers ?? null, wanted, storage: config.storage ?? null, stateDir: resolveStateDir(config, where) });
 }

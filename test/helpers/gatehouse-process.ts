@@ -25,6 +25,13 @@ export interface GatehouseOptions {
   configViaEnv?: boolean;
   /** How long to wait for "gatehouse started"; default 10 s. */
   startTimeoutMs?: number;
+  /** Start on this existing config file instead of writing `config` into a fresh temp dir. */
+  file?: string;
+  /** Working directory of the process (default: this one's). */
+  cwd?: string;
+  /** Run as this user and group (the test must be root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A running gatehouse process and what it has printed so far. */
@@ -100,13 +107,19 @@ function exitPromise(child: ChildProcess): Promise<{ code: number | null; signal
 /** Starts `gatehouse start` on `config` and resolves once it logged "gatehouse started"; rejects (and kills) otherwise. */
 export async function startGatehouse(config: object | string, opts: GatehouseOptions = {}): Promise<GatehouseProcess> {
   assertBuilt();
-  const file = await writeConfigFile(config);
+  const file = opts.file ?? (await writeConfigFile(config));
   const args = opts.configViaEnv ? [MAIN_JS, 'start'] : [MAIN_JS, 'start', '--config', file];
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   if (opts.configViaEnv) env['GATEHOUSE_CONFIG'] = file;
   else delete env['GATEHOUSE_CONFIG'];
 
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+  });
   if (child.pid === undefined) throw new Error('gatehouse did not spawn');
   const pid = child.pid;
   live.add(child);
@@ -220,13 +233,13 @@ export async function startGatehouse(config: object | string, opts: GatehouseOpt
  */
 export async function runGatehouseCli(
   args: readonly string[],
-  opts: { config?: object | string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { config?: object | string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   assertBuilt();
   const fullArgs = [MAIN_JS, ...args];
   if (opts.config !== undefined) fullArgs.push('--config', await writeConfigFile(opts.config));
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  const child = spawn(process.execPath, fullArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, fullArgs, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
   if (child.pid === undefined) throw new Error('gatehouse did not spawn');
   const pid = child.pid;
   live.add(child);
