@@ -11,7 +11,7 @@ import { GatehouseError } from '../errors.js';
 import type { RequestObserver } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import type { PassthroughObserver } from '../tcp/index.js';
-import { ADMIN_DEFAULT_ADDRESS } from '../config/schema-admin.js';
+import { ADMIN_DEFAULT_ADDRESS } from '../config/option-defaults.js';
 import { AdminMetrics } from './metrics.js';
 import { RecentDecisions } from './recent-decisions.js';
 import { listenAdmin, type AdminServer } from './server.js';

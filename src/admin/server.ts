@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AdminConfig } from '../config/index.js';
-import { ADMIN_DEFAULT_ADDRESS } from '../config/schema-admin.js';
+import { ADMIN_DEFAULT_ADDRESS } from '../config/option-defaults.js';
 import { parseListenAddress, type ListenAddress } from '../edge/address.js';
 import { GatehouseError } from '../errors.js';
 import { bind, boundAddress } from '../edge/bind.js';

@@ -4,8 +4,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Where the admin entry point listens by default: this host only. */
-export const ADMIN_DEFAULT_ADDRESS = '127.0.0.1:8081';
+import { ADMIN_DEFAULT_ADDRESS } from './option-defaults.js';
+
+export { ADMIN_DEFAULT_ADDRESS } from './option-defaults.js';
 
 export const AdminSchema = Type.Object(
   {

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DURATION_PATTERN, Name } from './schema-common.js';
+import { MIDDLEWARE_DEFAULTS } from './option-defaults.js';
 
 /** An HTTP field name is an RFC 9110 §5.6.2 token. */
 const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" });
@@ -14,19 +15,7 @@ const Permanent = Type.Optional(
   Type.Boolean({ description: 'Permanent redirect: 301 for GET/HEAD, 308 otherwise; temporary: 302 / 307.', default: false }),
 );
 
-/** Defaults of the middleware options, written once: the schema shows them and src/middlewares applies them. */
-export const MIDDLEWARE_DEFAULTS = {
-  realm: 'gatehouse',
-  /** How long a successful basic-auth check is remembered, so a logged-in browser does not pay bcrypt per request. */
-  basicAuthCacheMs: 60_000,
-  forwardAuthTimeout: '30s',
-  rateLimitPeriod: '1s',
-  rateLimitBurst: 1,
-  ipAllowListRejectStatus: 403,
-  compressMinBytes: 1024,
-  /** br first: at quality 4 it is about as fast as gzip and smaller. */
-  compressEncodings: ['br', 'gzip'],
-} as const;
+export { MIDDLEWARE_DEFAULTS } from './option-defaults.js';
 
 const IpStrategySchema = Type.Object(
   {

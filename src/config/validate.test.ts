@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
+import { stripAnnotations, VALIDATOR_FILE, validatorModuleText } from './compiled-validator.js';
+import { buildConfigJsonSchema } from './json-schema.js';
 import { configJsonSchema, describeValue, schemaProblems } from './validate.js';
 import { SCHEMA_FILE, schemaFileText } from './write-schema.js';
 
@@ -17,6 +19,15 @@ describe('configJsonSchema', () => {
     expect(Object.keys(schema).slice(0, 4)).toEqual(['$schema', '$id', 'title', 'description']);
     const ajv = new Ajv({ strict: true });
     expect(ajv.validateSchema(schema)).toBe(true);
+  });
+
+  it('is what the compiled validator was generated from (run `npm run build && npm run schema` after changing schema.ts)', () => {
+    expect(readFileSync(VALIDATOR_FILE, 'utf8') === validatorModuleText(buildConfigJsonSchema()), `${VALIDATOR_FILE} is out of date`).toBe(true);
+  });
+
+  it('compiles without annotations, keeping properties that are named like them', () => {
+    const schema = { type: 'object', description: 'd', properties: { description: { type: 'string', default: 'x' } }, anyOf: [{ title: 't', const: 1 }] };
+    expect(stripAnnotations(schema)).toEqual({ type: 'object', properties: { description: { type: 'string' } }, anyOf: [{ const: 1 }] });
   });
 
   it('returns a fresh copy each time', () => {

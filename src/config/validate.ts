@@ -1,29 +1,29 @@
 /**
  * Schema validation of a config value against the JSON Schema generated from ConfigSchema, with Ajv's raw
- * errors turned into one readable sentence per problem: what was expected and what was found.
+ * errors turned into one readable sentence per problem: what was expected and what was found. Loads neither TypeBox
+ * nor Ajv's compiler.
  */
-import { Ajv, type ErrorObject } from 'ajv';
-import { ConfigSchema } from './schema.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject } from 'ajv';
+// Compiled ahead of time from the schema file by `npm run schema` (src/config/compiled-validator.ts): compiling
+// it here took Ajv 0.4-0.9 s on every start. A check (and a reload) only runs the compiled function.
+import { validate as check } from '../../schema/gatehouse.validate.mjs';
 import { suggestClosest } from '../suggest.js';
 
-/** Draft-07: what Ajv's default class speaks and what editors support most completely. */
-const JSON_SCHEMA_DRAFT = 'http://json-schema.org/draft-07/schema#';
+/** The published schema file: the same relative place from src/config and from dist/config. */
+const SCHEMA_FILE = fileURLToPath(new URL('../../schema/gatehouse.schema.json', import.meta.url));
+
+let schemaText: string | undefined;
 
 /**
- * The published JSON Schema of the config: ConfigSchema without TypeBox's symbol keys, with `$schema` first.
- * A fresh copy on every call, so a caller may change it freely.
+ * The published JSON Schema of the config (schema/gatehouse.schema.json, generated from ConfigSchema by
+ * src/config/json-schema.ts). A fresh copy on every call, so a caller may change it freely.
  */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = JSON.parse(JSON.stringify(ConfigSchema)) as Record<string, unknown>;
-  // The identifying keys first, so the file reads from the top.
-  const { $id, title, description } = schema;
-  return { $schema: JSON_SCHEMA_DRAFT, $id, title, description, ...schema };
+  schemaText ??= readFileSync(SCHEMA_FILE, 'utf8');
+  return JSON.parse(schemaText) as Record<string, unknown>;
 }
-
-// Compiled once at load time: a check (and a reload) only runs the compiled function.
-// verbose: errors carry the failing schema and data, which the messages below need.
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
-const check = ajv.compile(configJsonSchema());
 
 /** One schema problem: the path of the value (or of the key, for an unknown key) and a readable message. */
 export interface SchemaProblem {

@@ -1,13 +1,18 @@
 /**
- * Writes schema/gatehouse.schema.json and docs/config.md from ConfigSchema (`npm run schema`). The file is committed so editors
- * and the npm package can point at it; a test fails when it is out of date.
+ * Writes schema/gatehouse.schema.json, its compiled validator schema/gatehouse.validate.mjs and docs/config.md from
+ * ConfigSchema (`npm run schema`). The files are committed so editors and the npm package can point at them and the
+ * proxy runs the validator without compiling it; a test fails when one is out of date.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { VALIDATOR_FILE, validatorModuleText } from './compiled-validator.js';
+import { buildConfigJsonSchema } from './json-schema.js';
 import { configReference } from './reference.js';
-import { configJsonSchema } from './validate.js';
 
-/** Where the schema file lives: the same relative place from src/config and from dist/config. */
+/**
+ * Where the schema file lives: the same relative place from src/config and from dist/config. (Not imported from
+ * validate.ts, which loads the generated validator: this script must run when that file is missing or stale.)
+ */
 export const SCHEMA_FILE = fileURLToPath(new URL('../../schema/gatehouse.schema.json', import.meta.url));
 
 /** Where the generated config reference lives. */
@@ -15,17 +20,19 @@ export const REFERENCE_FILE = fileURLToPath(new URL('../../docs/config.md', impo
 
 /** The exact text of docs/config.md. */
 export function referenceFileText(): string {
-  return configReference(configJsonSchema());
+  return configReference(buildConfigJsonSchema());
 }
 
 /** The exact text of the schema file: two-space indented, with a trailing newline. */
 export function schemaFileText(): string {
-  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+  return `${JSON.stringify(buildConfigJsonSchema(), null, 2)}\n`;
 }
 
 // Only when run as a script, so the test can import schemaFileText without writing anything.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(SCHEMA_FILE, schemaFileText());
   writeFileSync(REFERENCE_FILE, referenceFileText());
-  process.stdout.write(`wrote ${SCHEMA_FILE} and ${REFERENCE_FILE}\n`);
+  // From the schema just built, not the file's previous content.
+  writeFileSync(VALIDATOR_FILE, validatorModuleText(buildConfigJsonSchema()));
+  process.stdout.write(`wrote ${SCHEMA_FILE}, ${VALIDATOR_FILE} and ${REFERENCE_FILE}\n`);
 }

@@ -16,7 +16,7 @@ import type { RequestContext } from '../http/context.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { BasicAuthConfig } from '../config/schema-middlewares.js';
-import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
+import { MIDDLEWARE_DEFAULTS } from '../config/option-defaults.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { isAcmeChallenge } from './acme-path.js';
 import { middlewareConfigError } from './config-error.js';

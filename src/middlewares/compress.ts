@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import { constants, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from 'node:zlib';
 import type { CompressConfig } from '../config/schema-middlewares.js';
-import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
+import { MIDDLEWARE_DEFAULTS } from '../config/option-defaults.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { middlewareConfigError } from './config-error.js';
 import { appendVary } from './cors.js';

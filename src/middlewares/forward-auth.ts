@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { request } from 'undici';
 import type { ForwardAuthConfig } from '../config/schema-middlewares.js';
-import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
+import { MIDDLEWARE_DEFAULTS } from '../config/option-defaults.js';
 import { parseDuration } from '../config/duration.js';
 import type { RequestContext } from '../http/context.js';
 import type { Wrapper } from '../http/middlewares.js';

@@ -3,7 +3,7 @@
  * client-ip-strategy.ts) is in `sourceRange` pass; others get 403. The ranges are one BlockList built at load.
  */
 import type { IpAllowListConfig } from '../config/schema-middlewares.js';
-import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
+import { MIDDLEWARE_DEFAULTS } from '../config/option-defaults.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { clientIpMatcher } from '../rules/client-ip-match.js';
 import { compileClientIpStrategy, compileRanges } from './client-ip-strategy.js';

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RateLimitConfig } from '../config/schema-middlewares.js';
-import { MIDDLEWARE_DEFAULTS } from '../config/schema-middlewares.js';
+import { MIDDLEWARE_DEFAULTS } from '../config/option-defaults.js';
 import { parseDuration } from '../config/duration.js';
 import type { Wrapper } from '../http/middlewares.js';
 import { compileClientIpStrategy } from './client-ip-strategy.js';
