@@ -8,7 +8,7 @@
  * answer headers copied; names are matched in Go's canonical form (`X-Auth-User`), so Traefik patterns carry over.
  */
 import type { IncomingMessage } from 'node:http';
-import { request } from 'undici';
+import type { request as Request } from 'undici';
 import type { ForwardAuthConfig } from '../config/schema-middlewares.js';
 import { MIDDLEWARE_DEFAULTS } from '../config/option-defaults.js';
 import { parseDuration } from '../config/duration.js';
@@ -42,6 +42,10 @@ export function createForwardAuth(spec: ForwardAuthConfig, path: string): Wrappe
   const copied = (spec.authResponseHeaders ?? []).map((h) => [h, h.toLowerCase()] as const);
   const trustHeader = spec.trustForwardHeader ?? false;
   const pattern = spec.authResponseHeadersRegex === undefined ? undefined : compileRegex(spec.authResponseHeadersRegex, `${path}/authResponseHeadersRegex`);
+  // undici's index (its request() and global dispatcher) is loaded only by a config with a forwardAuth, from here: the
+  // import has long settled when the first request arrives.
+  const loading = import('undici').then((m) => m.request);
+  loading.catch(() => undefined);
 
   const authHeaders = (req: IncomingMessage, ctx: RequestContext): string[] => {
     const trust = trustHeader && ctx.trustForwarded;
@@ -66,8 +70,9 @@ export function createForwardAuth(spec: ForwardAuthConfig, path: string): Wrappe
 
   return (next) => async (req, res, ctx) => {
     if (isAcmeChallenge(ctx.method, ctx.path)) return next(req, res, ctx);
-    let answer: Awaited<ReturnType<typeof request>>;
+    let answer: Awaited<ReturnType<typeof Request>>;
     try {
+      const request = await loading;
       answer = await request(address, {
         method: 'GET',
         headers: authHeaders(req, ctx),

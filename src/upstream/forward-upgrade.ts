@@ -19,7 +19,8 @@
 import type { IncomingMessage, ClientRequest, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import httpProxy from 'http-proxy';
+import { createRequire } from 'node:module';
+import type httpProxy from 'http-proxy';
 import type { ErrorCode } from '../errors.js';
 import { upstreamRequestHeaders, HOP_BY_HOP_UPGRADE } from './forwarded-headers.js';
 import type { ForwardInfo } from './forward-http.js';
@@ -97,7 +98,9 @@ function headerObject(flat: readonly string[]): OutgoingHttpHeaders {
 
 /** Create the forwarder; `responseHeadersTimeoutMs` 0 means wait for the upstream's answer indefinitely. */
 export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersTimeoutMs: number): UpgradeForwarder {
-  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
+  // Loaded with the first service, not with the module: a config without services never needs it.
+  const { createProxyServer } = createRequire(import.meta.url)('http-proxy') as typeof httpProxy;
+  const proxy = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
   const pending = new WeakMap<IncomingMessage, Pending>();
   /** Everything open that close() must end: client sockets, upstream sockets, upstream requests. */
   const owned = new Set<{ destroy(): void }>();

@@ -19,8 +19,9 @@
  * errs on losing a slab rather than reusing it early.
  */
 import type { Socket } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
 import { writeCallsBack } from '../http/write-callbacks.js';
+import { buildConnector } from './undici-parts.js';
 
 /**
  * The size of one read, as libuv's own. Larger reads were tried only with fresh buffers (forwarder-onread.mjs:
@@ -253,11 +254,11 @@ function track(socket: Socket): void {
  * undici's own connector (timeout, keep-alive, no-delay) for plain-HTTP upstreams, with sockets reading into slabs.
  * `timeout`: the connect timeout in ms.
  */
-export function slabConnector(timeout: number): buildConnector.connector {
-  const base = buildConnector({ timeout, onread: { buffer: armNext, callback: onSlabRead } } as buildConnector.BuildOptions);
+export function slabConnector(timeout: number): BuildConnector.connector {
+  const base = buildConnector({ timeout, onread: { buffer: armNext, callback: onSlabRead } } as BuildConnector.BuildOptions);
   // undici's connector returns the socket, though its type says void.
   return (options, callback) => {
-    const socket = (base as unknown as (o: buildConnector.Options, c: buildConnector.Callback) => Socket)(options, callback);
+    const socket = (base as unknown as (o: BuildConnector.Options, c: BuildConnector.Callback) => Socket)(options, callback);
     track(socket);
     return socket as unknown as void;
   };

@@ -3,8 +3,9 @@
  * keep-alive undici Pool) and the little mutable state the load balancer keeps on it (requests in flight, health).
  */
 import { createHash } from 'node:crypto';
-import { Pool } from 'undici';
+import type { Pool as PoolType } from 'undici';
 import { slabConnector } from './read-slabs.js';
+import { Pool } from './undici-parts.js';
 
 /** Pool settings shared by every server of a service; times in ms, 0 = off. */
 export interface PoolSettings {
@@ -24,7 +25,7 @@ export interface UpstreamServer {
   readonly pathPrefix: string;
   /** The URL's host (with port when given), sent as Host when passHostHeader is false. */
   readonly host: string;
-  readonly pool: Pool;
+  readonly pool: PoolType;
   /** Position in the service's server list. */
   readonly index: number;
   /** This server's bit in a request's "already tried" mask; 0 past the 31st server (those are not tracked). */
