@@ -4,8 +4,10 @@
  * The decision waits for the response head: it is skipped for a response that already has a Content-Encoding,
  * a Content-Length under `minResponseBodyBytes`, an already-compressed media type, `Cache-Control: no-transform`
  * (RFC 9111 §5.2.2.6), 204/304, or a HEAD request. A compressed response loses its Content-Length (the length is
- * not known until the end) and gains Vary: Accept-Encoding. The body streams through zlib with backpressure: the
- * writer sees zlib's buffer in `writableLength` and gets 'drain' when zlib has room again.
+ * not known until the end) and gains Vary: Accept-Encoding. The body streams through zlib with backpressure: a
+ * write returns zlib's answer (false when zlib's buffer is full), and the writer gets 'drain' when zlib has room again;
+ * zlib's output pauses while the client's socket is full. `res.writableLength` is left alone: Node ≥ 22 emits a
+ * response's 'drain' only when its own writableLength is 0, so counting zlib's queue there stalls every large body.
  * A response without Content-Length is compressed whatever its size (it is not held back to measure it).
  */
 import type { ServerResponse } from 'node:http';
@@ -161,21 +163,7 @@ const decide = (res: ServerResponse, state: State): void => {
     res.destroy(err);
   });
   res.once('close', () => z.destroy());
-  // The writer (the forwarder) waits on 'drain' while writableLength is high; zlib's queue counts too.
-  const own = inheritedGetter(res, 'writableLength');
-  Object.defineProperty(res, 'writableLength', {
-    configurable: true,
-    get: () => (own?.call(res) ?? 0) + z.writableLength + z.readableLength,
-  });
 };
-
-function inheritedGetter(obj: object, name: string): (() => number) | undefined {
-  for (let p = Object.getPrototypeOf(obj); p !== null; p = Object.getPrototypeOf(p)) {
-    const d = Object.getOwnPropertyDescriptor(p, name);
-    if (d !== undefined) return d.get as (() => number) | undefined;
-  }
-  return undefined;
-}
 
 function restore(res: Compressing, state: State): void {
   res.write = state.write as ServerResponse['write'];
