@@ -40,13 +40,13 @@ describe('ACME tls-alpn-01 against Pebble', () => {
     expect(late.cert).toBeUndefined();
 
     // `gatehouse renew NAME` reaches the running instance through its control socket: a new certificate, served.
-    const renewed = await runGatehouseCli(['renew', name], { config, env, timeoutMs: 20_000 });
+    const renewed = await runGatehouseCli(['renew', name, '--config', gh.file], { env, timeoutMs: 20_000 });
     expect(renewed.stderr).toBe('');
     expect(renewed.stdout).toBe(`${name}: renewed\n`);
     const after = await probe(ADDRESS, pebble.tlsPort, name, { ca: await pebble.root() });
     expect(after.authorized, after.error).toBe(true);
     expect(after.cert!.serialNumber).not.toBe(served.cert!.serialNumber);
-    const unknown = await runGatehouseCli(['renew', 'nobody.lab.test'], { config, env });
+    const unknown = await runGatehouseCli(['renew', 'nobody.lab.test', '--config', gh.file], { env });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no certificate resolver manages nobody.lab.test');
   }, 40_000);
