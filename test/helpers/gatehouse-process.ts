@@ -23,6 +23,8 @@ export interface GatehouseOptions {
   env?: Record<string, string>;
   /** Pass the config through `GATEHOUSE_CONFIG` instead of `--config`. */
   configViaEnv?: boolean;
+  /** Pass the config as a positional argument (`gatehouse start FILE`) instead of `--config FILE`. */
+  configPositional?: boolean;
   /** How long to wait for "gatehouse started"; default 10 s. */
   startTimeoutMs?: number;
   /** Start on this existing config file instead of writing `config` into a fresh temp dir. */
@@ -108,7 +110,7 @@ function exitPromise(child: ChildProcess): Promise<{ code: number | null; signal
 export async function startGatehouse(config: object | string, opts: GatehouseOptions = {}): Promise<GatehouseProcess> {
   assertBuilt();
   const file = opts.file ?? (await writeConfigFile(config));
-  const args = opts.configViaEnv ? [MAIN_JS, 'start'] : [MAIN_JS, 'start', '--config', file];
+  const args = opts.configViaEnv ? [MAIN_JS, 'start'] : opts.configPositional ? [MAIN_JS, 'start', file] : [MAIN_JS, 'start', '--config', file];
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   if (opts.configViaEnv) env['GATEHOUSE_CONFIG'] = file;
   else delete env['GATEHOUSE_CONFIG'];
