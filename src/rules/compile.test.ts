@@ -25,7 +25,7 @@ const SNI_TABLE: MatcherTable<Hello> = {
     minArgs: 1,
     maxArgs: 1,
     build: ([proto], site) => {
-      if (proto === '') throw matcherError(`${site.name} expects a protocol (column ${site.column})`, site);
+      if (proto!.trim() === '') throw matcherError(`${site.name} expects a protocol (column ${site.column})`, site);
       return (hello) => hello.alpn.includes(proto!);
     },
   },
@@ -44,10 +44,22 @@ describe('compileRule over another table', () => {
   });
 
   it('reports a builder error at the matcher column', () => {
-    const err = errorOf(() => compileRule('HostSNI(`a`) && ALPN(``)', SNI_TABLE));
+    const err = errorOf(() => compileRule('HostSNI(`a`) && ALPN(` `)', SNI_TABLE));
     expect(err.code).toBe('RULE_MATCHER');
     expect(err.message).toBe('ALPN expects a protocol (column 17)');
     expect(err.location.column).toBe(17);
+  });
+
+  // Traefik's CheckRule (pkg/rules/parser.go) refuses an empty argument to any matcher before its builder runs.
+  it.each<[description: string, rule: string, message: string, column: number]>([
+    ['only argument', 'ALPN(``)', 'ALPN argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['later in the rule', 'HostSNI(`a`) && ALPN(``)', 'ALPN argument 1 is empty (column 17); Traefik refuses empty arguments', 17],
+    ['under a negation', '!HostSNI(``)', 'HostSNI argument 1 is empty (column 2); Traefik refuses empty arguments', 2],
+  ])('refuses an empty argument: %s', (_d, rule, message, column) => {
+    const err = errorOf(() => compileRule(rule, SNI_TABLE));
+    expect(err.code).toBe('RULE_MATCHER');
+    expect(err.message).toBe(message);
+    expect(err.location.column).toBe(column);
   });
 
   it('knows only its own table: an HTTP matcher is unknown here', () => {
@@ -89,15 +101,28 @@ describe('compileHttpRule: matcher errors', () => {
       'invalid regular expression in HostRegexp at column 1: "{name:pattern}" placeholders are Traefik v2 syntax; write the pattern alone, e.g. {sub:[a-z]+} becomes [a-z]+',
       1,
     ],
-    ['empty host', 'Host(``)', 'Host expects a host name, got "" (column 1)', 1],
+    ['empty host', 'Host(``)', 'Host argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty HostRegexp', 'HostRegexp(``)', 'HostRegexp argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty Path', 'Path(``)', 'Path argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty PathPrefix', 'PathPrefix(``)', 'PathPrefix argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty PathRegexp', 'PathRegexp(``)', 'PathRegexp argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty Method', 'Method(``)', 'Method argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty header value', 'Header(`X`, ``)', 'Header argument 2 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty header name', 'Header(``, `v`)', 'Header argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty HeaderRegexp value', 'HeaderRegexp(`X`, ``)', 'HeaderRegexp argument 2 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty query value', 'Query(`q`, ``)', 'Query argument 2 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty QueryRegexp', 'QueryRegexp(``)', 'QueryRegexp argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty ClientIP', 'ClientIP(``)', 'ClientIP argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['empty second of several', 'Host(`a`, ``)', 'Host argument 2 is empty (column 1); Traefik refuses empty arguments', 1],
+    ['non-ASCII host', 'Host(`🦭.com`)', 'Host does not take non-ASCII characters, got "🦭.com" (column 1); write the name in punycode (xn--…), as clients send it', 1],
+    ['non-ASCII HostRegexp', 'HostRegexp(`🦭.com`)', 'HostRegexp does not take non-ASCII characters, got "🦭.com" (column 1); write the name in punycode (xn--…), as clients send it', 1],
     ['host with a port', 'Host(`a.example:8080`)', 'Host takes a host without a port, got "a.example:8080" (column 1)', 1],
     ['wildcard not first', 'Host(`a.*.example`)', 'Host allows "*" only as a whole first label, like "*.example.com", got "a.*.example" (column 1)', 1],
     ['partial wildcard label', 'Host(`a*.example`)', 'Host allows "*" only as a whole first label, like "*.example.com", got "a*.example" (column 1)', 1],
     ['two wildcards', 'Host(`*.*.example`)', 'Host allows "*" only as a whole first label, like "*.example.com", got "*.*.example" (column 1)', 1],
-    ['bare star', 'Host(`*`)', 'Host allows "*" only as a whole first label, like "*.example.com", got "*" (column 1)', 1],
     ['bad method', 'Method(`GE T`)', 'Method expects an HTTP method, got "GE T" (column 1)', 1],
     ['bad header name', 'Header(`X A`, `v`)', 'Header expects a header name, got "X A" (column 1)', 1],
-    ['empty query key', 'Query(``)', 'Query expects a parameter name, got "" (column 1)', 1],
+    ['empty query key', 'Query(``)', 'Query argument 1 is empty (column 1); Traefik refuses empty arguments', 1],
     ['not an IP', 'ClientIP(`localhost`)', 'ClientIP expects an IP address or CIDR block, got "localhost" (column 1)', 1],
     ['IPv4 prefix too long', 'ClientIP(`10.0.0.0/33`)', 'ClientIP CIDR "10.0.0.0/33" needs a prefix length from 0 to 32 (column 1)', 1],
     ['IPv6 prefix too long', 'ClientIP(`::1/129`)', 'ClientIP CIDR "::1/129" needs a prefix length from 0 to 128 (column 1)', 1],

@@ -80,6 +80,14 @@ function compileCall<I>(node: Extract<RuleNode, { type: 'call' }>, table: Matche
   }
   const arity = arityMessage(spec as MatcherSpec<unknown>, name, node.args.length, column);
   if (arity !== undefined) throw new GatehouseError('RULE_MATCHER', arity, { location: { column } });
+  const empty = node.args.indexOf('');
+  if (empty !== -1) {
+    // Traefik refuses an empty argument to every matcher before building it (pkg/rules/parser.go CheckRule,
+    // called by both muxers' addRule): Header(`X`, ``), Query(`q`, ``), HostRegexp(``) and the rest.
+    throw new GatehouseError('RULE_MATCHER', `${name} argument ${empty + 1} is empty (column ${column}); Traefik refuses empty arguments`, {
+      location: { column },
+    });
+  }
   return spec.build(node.args, { name, column });
 }
 

@@ -4,6 +4,7 @@
  * already lower-cased, port-less host the caller gives us.
  */
 import { isIPv6 } from 'node:net';
+import type { GatehouseError } from '../errors.js';
 import { matcherError, type MatcherSite } from './compile.js';
 
 const DOT = 46;
@@ -14,16 +15,36 @@ export interface HostPatterns {
   suffixes: readonly string[];
 }
 
-/** Lower-cases and checks each host argument; throws RULE_MATCHER for ports, misplaced `*`, or empties. */
-export function compileHostPatterns(args: readonly string[], site: MatcherSite): HostPatterns {
+/** How the caller hands over the name it matches: an HTTP host keeps IPv6 brackets, a ClientHello's SNI has none. */
+export interface HostPatternOptions {
+  readonly ipv6Brackets: boolean;
+}
+
+/** Whether every character is ASCII; Traefik refuses other host values (pkg/muxer/muxer.go IsASCII). */
+export function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** The RULE_MATCHER error for a non-ASCII host value, pointing at punycode (RFC 3492) as Traefik's docs do. */
+export function nonAsciiError(arg: string, site: MatcherSite): GatehouseError {
+  return matcherError(
+    `${site.name} does not take non-ASCII characters, got "${arg}" (column ${site.column}); write the name in punycode (xn--…), as clients send it`,
+    site,
+  );
+}
+
+/** Lower-cases and checks each host argument; throws RULE_MATCHER for ports, misplaced `*`, non-ASCII or empties. */
+export function compileHostPatterns(args: readonly string[], site: MatcherSite, options: HostPatternOptions): HostPatterns {
   const exact = new Set<string>();
   const suffixes: string[] = [];
   for (const arg of args) {
+    if (!isAscii(arg)) throw nonAsciiError(arg, site);
     let host = arg.trim().toLowerCase();
     // A fully qualified name ("a.example.") is the same host; requests may carry either form.
     if (host.endsWith('.') && host.length > 1) host = host.slice(0, -1);
     if (host === '') throw matcherError(`${site.name} expects a host name, got "" (column ${site.column})`, site);
-    if (isIPv6(host)) host = `[${host}]`; // the caller keeps IPv6 brackets, so compare in that form
+    if (isIPv6(host)) host = options.ipv6Brackets ? `[${host}]` : host; // compare in the form the caller gives
     else if (host.includes(':') && !(host.startsWith('[') && host.endsWith(']'))) {
       throw matcherError(`${site.name} takes a host without a port, got "${arg}" (column ${site.column})`, site);
     }

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { compileRule, matcherError, type MatcherSite, type MatcherSpec, type MatcherTable } from './compile.js';
 import { CLIENT_IP_SPEC } from './client-ip-match.js';
 import { headerEquals, headerMatches, isHeaderName } from './header-match.js';
-import { compileHostPatterns, hostMatcher } from './host-match.js';
+import { compileHostPatterns, hostMatcher, isAscii, nonAsciiError } from './host-match.js';
 import { queryEquals, queryMatches } from './query-match.js';
 import { compileUserRegExp, isAnchored } from './user-regexp.js';
 
@@ -19,7 +19,7 @@ export interface HttpMatchInput {
   path: string;
   /** Raw query without '?', '' if none. */
   query: string;
-  /** As received (upper-case in practice). */
+  /** As received: compared case-sensitively (RFC 9110 §9.1), so `get` is not `GET`. */
   method: string;
   /** Lower-cased names, Node's shape. */
   headers: IncomingHttpHeaders;
@@ -41,14 +41,6 @@ function paths(args: readonly string[], site: MatcherSite): string[] {
   return [...args];
 }
 
-function isUpperCase(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 97 && c <= 122) return false;
-  }
-  return true;
-}
-
 function headerName(arg: string, site: MatcherSite): string {
   if (!isHeaderName(arg)) {
     throw matcherError(`${site.name} expects a header name, got "${arg}" (column ${site.column})`, site);
@@ -56,26 +48,34 @@ function headerName(arg: string, site: MatcherSite): string {
   return arg.toLowerCase();
 }
 
-function queryKey(arg: string, site: MatcherSite): string {
-  if (arg === '') throw matcherError(`${site.name} expects a parameter name, got "" (column ${site.column})`, site);
-  return arg;
-}
+const CATCH_ALL = '*';
 
 const host: Spec = {
   minArgs: 1,
   maxArgs: Infinity,
   build(args, site) {
-    const test = hostMatcher(compileHostPatterns(args, site));
+    // Traefik >= 3.7 reads a bare `*` as "every request", even one without a host, like HostSNI(`*`)
+    // (pkg/muxer/http/matcher.go host; docs: "a bare wildcard matches every request").
+    if (args.includes(CATCH_ALL)) return () => true;
+    const test = hostMatcher(compileHostPatterns(args, site, { ipv6Brackets: true }));
     return (input) => test(input.host);
   },
 };
+
+/** The host as Traefik's regexps see it: lower-cased (as `host` already is), an IPv6 literal without brackets. */
+function bareHost(host: string): string {
+  return host.charCodeAt(0) === 91 && host.charCodeAt(host.length - 1) === 93 ? host.slice(1, -1) : host;
+}
 
 const hostRegexp: Spec = {
   minArgs: 1,
   maxArgs: 1,
   build([source], site) {
-    const re = compileUserRegExp(source!, site, { ignoreCase: true });
-    return (input) => re.test(input.host);
+    if (!isAscii(source!)) throw nonAsciiError(source!, site);
+    // As written, case-sensitive: Traefik matches the regexp against the request host it has lower-cased
+    // (requestdecorator's types.CanonicalDomain), so `^[A-Z]+\.com$` matches no request; `(?i)` is the way out.
+    const re = compileUserRegExp(source!, site);
+    return (input) => re.test(bareHost(input.host));
   },
 };
 
@@ -120,8 +120,9 @@ const method: Spec = {
       }
       methods.add(arg.toUpperCase());
     }
-    // Clients send upper case; only an odd lower-case method pays for toUpperCase.
-    return ({ method: m }) => methods.has(m) || (!isUpperCase(m) && methods.has(m.toUpperCase()));
+    // Traefik upper-cases the rule's method and compares the request's as sent (pkg/muxer/http/matcher.go method):
+    // methods are case-sensitive (RFC 9110 §9.1), so a `get` request matches neither Method(`GET`) nor Method(`get`).
+    return ({ method: m }) => methods.has(m);
   },
 };
 
@@ -147,17 +148,18 @@ const headerRegexp: Spec = {
 const query: Spec = {
   minArgs: 1,
   maxArgs: 2,
-  build([key, value], site) {
-    const test = queryEquals(queryKey(key!, site), value);
+  build([key, value]) {
+    const test = queryEquals(key!, value ?? '');
     return (input) => test(input.query);
   },
 };
 
+/** With one argument it is Query(key), as in Traefik (pkg/muxer/http/matcher.go queryRegexp). */
 const queryRegexp: Spec = {
-  minArgs: 2,
+  minArgs: 1,
   maxArgs: 2,
   build([key, source], site) {
-    const test = queryMatches(queryKey(key!, site), compileUserRegExp(source!, site));
+    const test = source === undefined ? queryEquals(key!, '') : queryMatches(key!, compileUserRegExp(source, site));
     return (input) => test(input.query);
   },
 };

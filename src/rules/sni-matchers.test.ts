@@ -34,6 +34,11 @@ describe('HostSNI', () => {
     ['catch-all: no SNI, as in Traefik', 'HostSNI(`*`)', { sni: '' }, true],
     ['catch-all among names', 'HostSNI(`a.example`, `*`)', { sni: '' }, true],
     ['exact or wildcard', 'HostSNI(`test.example.com`, `*.test.example.com`)', { sni: 'test.example.com' }, true],
+    ['IPv6 literal, as the SNI carries it (no brackets)', 'HostSNI(`10::10`)', { sni: '10::10' }, true],
+    ['IPv6 literal, other address', 'HostSNI(`10::10`)', { sni: '10::11' }, false],
+    ['IPv4 literal', 'HostSNI(`127.0.0.1`)', { sni: '127.0.0.1' }, true],
+    ['underscore in a label', 'HostSNI(`foo_bar.example.com`)', { sni: 'foo_bar.example.com' }, true],
+    ['fully qualified rule name', 'HostSNI(`example.com.`)', { sni: 'example.com' }, true],
   ])('%s', (_d, rule, input, expected) => check(rule, input, expected));
 });
 
@@ -41,7 +46,8 @@ describe('HostSNIRegexp', () => {
   it.each<Row>([
     ['anchored match', 'HostSNIRegexp(`^[a-z]+\\.example$`)', { sni: 'api.example' }, true],
     ['anchored miss', 'HostSNIRegexp(`^[a-z]+\\.example$`)', { sni: 'a.b.example' }, false],
-    ['case-insensitive pattern', 'HostSNIRegexp(`^API\\.example$`)', { sni: 'api.example' }, true],
+    ['as written: upper case misses the lower-cased SNI', 'HostSNIRegexp(`^API\\.example$`)', { sni: 'api.example' }, false],
+    ['(?i) ignores case', 'HostSNIRegexp(`(?i)^API\\.example$`)', { sni: 'api.example' }, true],
     ['several labels on purpose', 'HostSNIRegexp(`^.+\\.test\\.example$`)', { sni: 'a.b.test.example' }, true],
     ['no SNI against a pattern that needs one', 'HostSNIRegexp(`^.+$`)', { sni: '' }, false],
   ])('%s', (_d, rule, input, expected) => check(rule, input, expected));
@@ -84,11 +90,19 @@ function errorOf(rule: string): GatehouseError {
 describe('refused at compile time', () => {
   it.each<[description: string, rule: string, code: string, message: RegExp]>([
     ['a port in HostSNI', 'HostSNI(`a.example:443`)', 'RULE_MATCHER', /without a port/],
-    ['a "*" that is not a first label', 'HostSNI(`a.*.example`)', 'RULE_MATCHER', /only as a whole first label/],
-    ['an empty name', 'HostSNI(``)', 'RULE_MATCHER', /expects a host name/],
+    ['a "*" that is not a first label', 'HostSNI(`a.*.example`)', 'RULE_MATCHER', /expects a host name or an IP address/],
+    ['two wildcard labels', 'HostSNI(`*.*.example.com`)', 'RULE_MATCHER', /expects a host name or an IP address/],
+    ['IPv6 in brackets', 'HostSNI(`[::1]`)', 'RULE_MATCHER', /without brackets/],
+    ['a space', 'HostSNI(`a example`)', 'RULE_MATCHER', /expects a host name or an IP address/],
+    ['non-ASCII name', 'HostSNI(`🦭.com`)', 'RULE_MATCHER', /non-ASCII.*punycode/],
+    ['non-ASCII regexp', 'HostSNIRegexp(`🦭.com`)', 'RULE_MATCHER', /non-ASCII.*punycode/],
+    ['an empty name', 'HostSNI(``)', 'RULE_MATCHER', /argument 1 is empty/],
+    ['an empty regexp', 'HostSNIRegexp(``)', 'RULE_MATCHER', /argument 1 is empty/],
+    ['an empty ClientIP', 'ClientIP(``)', 'RULE_MATCHER', /argument 1 is empty/],
     ['an HTTP matcher', 'Host(`a.example`)', 'RULE_MATCHER', /known matchers: HostSNI, HostSNIRegexp, ALPN, ClientIP/],
     ['a misspelt matcher', 'HostSIN(`a.example`)', 'RULE_MATCHER', /did you mean "HostSNI"/],
-    ['an empty ALPN protocol', 'ALPN(``)', 'RULE_MATCHER', /protocol name/],
+    ['an empty ALPN protocol', 'ALPN(``)', 'RULE_MATCHER', /argument 1 is empty/],
+    ['an ALPN protocol over 255 bytes', `ALPN(\`${'a'.repeat(256)}\`)`, 'RULE_MATCHER', /protocol name/],
     ['an invalid regexp', 'HostSNIRegexp(`(`)', 'RULE_MATCHER', /invalid regular expression/],
     ['a bad CIDR', 'ClientIP(`10.0.0.0/33`)', 'RULE_MATCHER', /prefix length/],
     ['no arguments', 'HostSNI()', 'RULE_MATCHER', /at least 1 argument/],
