@@ -11,4 +11,4 @@ export { compileHttpRule, HTTP_MATCHERS } from './http-matchers.js';
 export type { HttpMatchInput, HttpMatcher } from './http-matchers.js';
 export { compileSniRule, SNI_MATCHERS } from './sni-matchers.js';
 export type { SniMatchInput, SniMatcher } from './sni-matchers.js';
-export { defaultPriority } from './priority.js';
+export { defaultPriority, defaultTcpPriority, isSniCatchAll, routerPriority } from './priority.js';
