@@ -12,10 +12,13 @@ afterAll(async () => {
 
 type Tcp = NonNullable<Config['tcp']>;
 
+type HttpRouters = NonNullable<NonNullable<Config['http']>['routers']>;
+
 /** A validated config: the schema has its say first, as at load time. */
-function build(routers: NonNullable<Tcp['routers']>, services: Tcp['services'] = {}): TcpRouteTable {
+function build(routers: NonNullable<Tcp['routers']>, services: Tcp['services'] = {}, httpRouters?: HttpRouters): TcpRouteTable {
   const config = validateConfig({
     entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} }, alt: { address: '127.0.0.1:0', tls: {} }, web: { address: '127.0.0.1:0' } },
+    ...(httpRouters ? { http: { routers: httpRouters } } : {}),
     tcp: {
       routers,
       services: {
@@ -65,6 +68,39 @@ describe('route order', () => {
   it('answers undefined when nothing matches (the edge then terminates)', () => {
     const only = build({ exact: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } });
     expect(matchTcpRoute(only.byEntryPoint.get('websecure')!, hello('other.example.com'))).toBeUndefined();
+  });
+
+  it.each([
+    ['priority 0 means unset: the rule length', 'zero', 'HostSNI(`a.example.com`)', 24],
+    ['HostSNI(`*`) defaults to -1', 'star', 'HostSNI(`*`)', -1],
+  ])('%s', (_d, name, rule, priority) => {
+    const t = build({ [name]: { rule, priority: 0, service: 'vm' } });
+    expect(t.byEntryPoint.get('websecure')![0]!.priority).toBe(priority);
+  });
+});
+
+// Traefik's order on a TLS entry point (pkg/server/router/tcp/router.go ServeTCP): HTTPS routers naming the SNI,
+// then TCP routers, then the HTTPS catch-all (a router without Host), then the TCP catch-all HostSNI(`*`).
+describe('TCP routes against the HTTPS routers of the same entry point', () => {
+  const respond = { status: 200 };
+  it.each<[description: string, tcp: NonNullable<Tcp['routers']>, http: HttpRouters, input: ReturnType<typeof hello>, expected: string | undefined]>([
+    ['ALPN(`h2`) beats HostSNI(`*`) (default priority -1)', { h2: { rule: 'ALPN(`h2`)', service: 'vm' }, all: { rule: 'HostSNI(`*`)', service: 'test' } }, {}, hello('a.example', ['h2']), 'h2'],
+    ['an HTTPS Host beats a TCP route for the same name', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: 'Host(`vm.example.com`)', respond } }, hello('vm.example.com'), undefined],
+    ['an HTTPS wildcard Host beats a TCP route', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: 'Host(`*.example.com`)', respond } }, hello('vm.example.com'), undefined],
+    ['an HTTPS Host under ! still claims the name (Traefik ParseDomains)', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: '!Host(`vm.example.com`)', respond } }, hello('vm.example.com'), undefined],
+    ['an HTTPS Host for another name leaves the TCP route', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: 'Host(`www.example.com`)', respond } }, hello('vm.example.com'), 'vm'],
+    ['a specific TCP route beats the HTTPS catch-all', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: 'PathPrefix(`/`)', respond } }, hello('vm.example.com'), 'vm'],
+    ['the HTTPS catch-all beats the TCP catch-all', { all: { rule: 'HostSNI(`*`)', service: 'vm' } }, { web: { rule: 'PathPrefix(`/`)', respond } }, hello('x.example.com'), undefined],
+    ['Host(`*`) is an HTTPS catch-all', { all: { rule: 'HostSNI(`*`)', service: 'vm' } }, { web: { rule: 'Host(`*`)', respond } }, hello('x.example.com'), undefined],
+    ['HostRegexp alone is an HTTPS catch-all', { all: { rule: 'HostSNI(`*`)', service: 'vm' } }, { web: { rule: 'HostRegexp(`^x`)', respond } }, hello('x.example.com'), undefined],
+    ['with only named HTTPS routers, the TCP catch-all takes other names', { all: { rule: 'HostSNI(`*`)', service: 'vm' } }, { web: { rule: 'Host(`www.example.com`)', respond } }, hello('x.example.com'), 'all'],
+    ['a TCP catch-all set above a specific route shadows it', { all: { rule: 'HostSNI(`*`)', priority: 1000, service: 'vm' }, vm: { rule: 'HostSNI(`vm.example.com`)', service: 'test' } }, {}, hello('vm.example.com'), 'all'],
+    ['... and then the HTTPS catch-all wins over both', { all: { rule: 'HostSNI(`*`)', priority: 1000, service: 'vm' }, vm: { rule: 'HostSNI(`vm.example.com`)', service: 'test' } }, { web: { rule: 'PathPrefix(`/`)', respond } }, hello('vm.example.com'), undefined],
+    ['an HTTP router on another entry point claims nothing here', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: 'Host(`vm.example.com`)', entryPoints: ['alt'], respond } }, hello('vm.example.com'), 'vm'],
+    ['an HTTP router with a broken rule claims nothing', { vm: { rule: 'HostSNI(`vm.example.com`)', service: 'vm' } }, { web: { rule: 'Host(`vm.example.com`) && Nope(`x`)', respond } }, hello('vm.example.com'), 'vm'],
+  ])('%s', (_d, tcp, http, input, expected) => {
+    const t = build(tcp, {}, http);
+    expect(matchTcpRoute(t.byEntryPoint.get('websecure')!, input)?.name).toBe(expected);
   });
 });
 

@@ -1,21 +1,26 @@
 /**
  * The passthrough router: every `tcp.routers` entry compiled once into (priority, SNI matcher, forwarder), sorted
- * per TLS entry point. Per connection only `matchTcpRoute` runs over the compiled matchers. A router that cannot
- * be built (bad rule, missing service, a non-TLS entry point) is disabled with its problem recorded; the others
- * serve (STYLE 6).
+ * per TLS entry point, and each entry point's decision list between passthrough and termination (tls-order.ts:
+ * Traefik's order, where an HTTPS router naming the SNI comes before the TCP routers). Per connection only
+ * `matchTcpRoute` runs over the compiled matchers. A router that cannot be built (bad rule, missing service, a
+ * non-TLS entry point) is disabled with its problem recorded; the others serve (STYLE 6).
  */
 import type { Config } from '../config/index.js';
 import type { TcpRouterConfig } from '../config/schema-tls.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { compileSniRule, defaultPriority, type SniMatcher, type SniMatchInput } from '../rules/index.js';
+import { compileSniRule, routerPriority, type SniMatcher, type SniMatchInput } from '../rules/index.js';
 import { suggestClosest } from '../suggest.js';
 import { createTcpForwarder, type PassthroughObserver, type TcpForwarder } from './forward.js';
 import { buildTcpServices, type TcpServiceSpec } from './services.js';
+import { decide, httpsClaims, tlsSteps, type TlsStep } from './tls-order.js';
 
 /** One passthrough router ready to serve. */
 export interface TcpRoute {
   readonly name: string;
+  /** The rule as written (HostSNI(`*`) alone is Traefik's catch-all, which yields to HTTPS routers). */
+  readonly rule: string;
+  /** As configured; 0 or unset means Traefik's default (the rule's length, −1 for HostSNI(`*`)). */
   readonly priority: number;
   readonly match: SniMatcher;
   readonly forwarder: TcpForwarder;
@@ -59,10 +64,14 @@ export function buildTcpRoutes(config: Config, log: Logger, onClosed?: Passthrou
       onClosed,
     });
     forwarders.push({ route: name, forwarder });
-    const route: TcpRoute = { name, priority: spec.priority ?? defaultPriority(spec.rule), match: built.match, forwarder };
+    const route: TcpRoute = { name, rule: spec.rule, priority: routerPriority(spec.priority, spec.rule, 'tcp'), match: built.match, forwarder };
     for (const ep of built.entryPoints) byEntryPoint.get(ep)!.push(route);
   }
-  for (const routes of byEntryPoint.values()) routes.sort(byPriority);
+  const https = httpsClaims(config);
+  for (const [ep, routes] of byEntryPoint) {
+    routes.sort(byPriority);
+    stepsOf.set(routes, tlsSteps(routes, https.get(ep)!));
+  }
   return {
     byEntryPoint,
     problems,
@@ -80,8 +89,19 @@ export function buildTcpRoutes(config: Config, log: Logger, onClosed?: Passthrou
   };
 }
 
-/** The first route whose rule matches the ClientHello, or undefined (the edge then terminates TLS itself). */
+/**
+ * Each entry point's decision list, keyed by its route array, so the edge keeps handing over the array it gets from
+ * `byEntryPoint` (src/edge/tls-listener.ts) while the decision includes the HTTPS routers of that entry point.
+ */
+const stepsOf = new WeakMap<readonly TcpRoute[], readonly TlsStep<TcpRoute>[]>();
+
+/**
+ * The route to pass the connection through to, or undefined: the edge then terminates TLS itself. For arrays from
+ * `byEntryPoint` this follows Traefik's order (tls-order.ts); for any other array, the first route that matches.
+ */
 export function matchTcpRoute(routes: readonly TcpRoute[], input: SniMatchInput): TcpRoute | undefined {
+  const steps = stepsOf.get(routes);
+  if (steps !== undefined) return decide(steps, input);
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
     if (r.match(input)) return r;
