@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -73,7 +73,7 @@ export interface DockerDaemon {
   readonly version: string;
 }
 
-let ownDaemon: { pid: number; log: string } | undefined;
+let ownDaemon: { pid: number; log: string; dir: string } | undefined;
 
 const HOW_TO_ENABLE =
   'the container test needs a Docker daemon: install it (sudo apt-get install -y docker.io) and start it ' +
@@ -109,7 +109,7 @@ export async function ensureDocker(): Promise<DockerDaemon> {
   const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`dockerd did not start: ${HOW_TO_ENABLE}`);
-  ownDaemon = { pid: child.pid, log };
+  ownDaemon = { pid: child.pid, log, dir };
   child.unref();
   let exited: string | undefined;
   child.once('exit', (code, signal) => {
@@ -142,19 +142,20 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Stops the dockerd this process started (by its PID: SIGTERM, SIGKILL after 30 s); no-op otherwise. */
+/** Stops the dockerd this process started (by its PID: SIGTERM, SIGKILL after 30 s) and removes its log; no-op otherwise. */
 export async function stopDocker(): Promise<void> {
   if (ownDaemon === undefined) return;
-  const { pid } = ownDaemon;
+  const { pid, dir } = ownDaemon;
   ownDaemon = undefined;
   try {
     process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 30_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
   } catch {
-    return;
+    // already gone
   }
-  const deadline = Date.now() + 30_000;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  await rm(dir, { recursive: true, force: true });
 }
 
 // A worker that exits without its afterAll must not leave a daemon behind.
