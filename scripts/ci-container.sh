@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 started_pid=""
+log=""
 stop_dockerd() {
-  [ -n "$started_pid" ] || return 0
-  kill -TERM "$started_pid" 2>/dev/null || return 0
-  for _ in $(seq 1 60); do kill -0 "$started_pid" 2>/dev/null || return 0; sleep 0.5; done
-  kill -KILL "$started_pid" 2>/dev/null || true
+  if [ -n "$started_pid" ] && kill -TERM "$started_pid" 2>/dev/null; then
+    for _ in $(seq 1 60); do kill -0 "$started_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$started_pid" 2>/dev/null || true
+  fi
+  [ -z "$log" ] || rm -f "$log"
 }
 trap stop_dockerd EXIT
 
