@@ -71,11 +71,36 @@ export const EntryPointRedirectionSchema = Type.Object(
   { additionalProperties: false, description: 'Redirect plain HTTP on this entry point to HTTPS.' },
 );
 
+const allowEncoded = (what: string, fallback: boolean, why: string) =>
+  Type.Optional(Type.Boolean({ description: `Let a request path hold an encoded ${what}. ${why}`, default: fallback }));
+
+/**
+ * `entryPoints.NAME.http.encodedCharacters`: Traefik's option names; gatehouse refuses encoded `/`, `\` and NUL by
+ * default (Traefik allows them), since a backend that decodes them acts on another path than the routers matched.
+ */
+export const EncodedCharactersSchema = Type.Object(
+  {
+    allowEncodedSlash: allowEncoded('slash (%2F)', false, 'Off by default: a backend that decodes it sees another path than the routers matched (Traefik allows it).'),
+    allowEncodedBackSlash: allowEncoded('backslash (%5C)', false, 'Off by default: some servers treat it as a slash (Traefik allows it).'),
+    allowEncodedNullCharacter: allowEncoded('NUL (%00)', false, 'Off by default: it truncates paths in C-based backends (Traefik allows it).'),
+    allowEncodedSemicolon: allowEncoded('semicolon (%3B)', true, 'As in Traefik.'),
+    allowEncodedPercent: allowEncoded('percent sign (%25)', true, 'As in Traefik.'),
+    allowEncodedQuestionMark: allowEncoded('question mark (%3F)', true, 'As in Traefik.'),
+    allowEncodedHash: allowEncoded('hash (%23)', true, 'As in Traefik.'),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Which percent-encoded characters a request path may hold; a refused one gets 400 before any router. Whatever is allowed, paths are normalized before routing (unreserved encodings decoded, dot segments and duplicate slashes resolved) and forwarded as normalized.',
+  },
+);
+
 export const EntryPointHttpSchema = Type.Object(
   {
     redirections: Type.Optional(
       Type.Object({ entryPoint: EntryPointRedirectionSchema }, { additionalProperties: false, description: 'Redirections of this entry point, as in Traefik.' }),
     ),
+    encodedCharacters: Type.Optional(EncodedCharactersSchema),
   },
   { additionalProperties: false, description: 'HTTP settings of this entry point.' },
 );

@@ -9,6 +9,7 @@ import type { EntryPointConfig } from '../config/index.js';
 import { DEFAULTS, parseDuration } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import type { EntryPointInfo } from '../http/context.js';
+import { DEFAULT_ENCODED_CHARACTERS } from '../http/request-path.js';
 import { CountingResponse } from '../http/counting-response.js';
 import { addressMatcher, AddressListError, compileAddressList } from '../ip/address-list.js';
 import { parseListenAddress, type ListenAddress } from './address.js';
@@ -37,6 +38,7 @@ export function entryPointSettings(name: string, spec: EntryPointConfig): EntryP
     trusts: spec.forwardedHeaders?.insecure
       ? () => true
       : addressList(spec.forwardedHeaders?.trustedIPs, `/entryPoints/${name}/forwardedHeaders/trustedIPs`, name),
+    encodedCharacters: { ...DEFAULT_ENCODED_CHARACTERS, ...spec.http?.encodedCharacters },
   };
   const serverOptions: ServerOptions = {
     ServerResponse: CountingResponse as unknown as typeof ServerResponse,

@@ -8,8 +8,8 @@ describe('buildRequest: the router input a URL makes', () => {
     ['http with a port: the Host header keeps it, the host does not', { url: 'http://app.example:8080/' }, { port: 8080, rawHost: 'app.example:8080', host: 'app.example' }],
     ['no path is /', { url: 'http://app.example' }, { path: '/', query: '' }],
     ['no scheme is http', { url: 'app.example/x' }, { scheme: 'http', port: 80, path: '/x' }],
-    // The router reads the target as sent: no dot-segment removal, no re-encoding.
-    ['path kept as written', { url: 'http://a.example/x/../%7Euser' }, { path: '/x/../%7Euser' }],
+    // Not WHATWG-normalised, but normalized as gatehouse normalizes every request before its routers.
+    ['path normalized as the routers see it', { url: 'http://a.example/x/../%7Euser/a%20b' }, { path: '/~user/a b' }],
     ['an IP address sends no SNI', { url: 'https://[::1]:8443/' }, { sni: undefined, host: '[::1]', port: 8443 }],
     ['--header Host overrides the host', { url: 'http://10.0.0.1/', headers: ['Host: other.example:81'] }, { host: 'other.example', rawHost: 'other.example:81' }],
     ['--method in lower case', { url: 'http://a.example/', method: 'post' }, { method: 'POST' }],
@@ -62,5 +62,11 @@ describe('chooseEntryPoints', () => {
   it('refuses https when the config has no TLS entry point', () => {
     const plain = { entryPoints: { web: { address: ':80' } } } as unknown as Config;
     expect(() => chooseEntryPoints(plain, true, 443, undefined)).toThrow(/the config has no TLS entry point/);
+  });
+});
+
+describe('buildRequest: a path gatehouse refuses', () => {
+  it('is a usage error that says the request gets 400 before any router', () => {
+    expect(() => buildRequest({ url: 'http://a.example/admin%2Fx' })).toThrow('gatehouse answers this request 400 before any router: encoded slash (%2F) in the path');
   });
 });

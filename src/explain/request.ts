@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
 import { parseListenAddress } from '../edge/address.js';
 import { splitHost } from '../http/context.js';
+import { DEFAULT_ENCODED_CHARACTERS, normalizePath } from '../http/request-path.js';
 import type { HttpMatchInput } from '../rules/index.js';
 import { suggestClosest } from '../suggest.js';
 
@@ -54,10 +55,13 @@ export function buildRequest(options: RequestOptions): ExplainRequest {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`the URL must be http:// or https://, got ${url.protocol}//`);
   const scheme = url.protocol === 'https:' ? 'https' : 'http';
-  // The router reads the request target as sent, not WHATWG-normalised (no dot-segment removal, no re-encoding).
+  // The request target as a client sends it (not WHATWG-normalised), then normalized as gatehouse does for every
+  // request (src/http/request-path.ts), so the routers are tried on the path they would see.
   const target = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(text)?.[1] ?? '/';
   const q = target.indexOf('?');
-  const path = (q === -1 ? target : target.slice(0, q)) || '/';
+  const normalized = normalizePath((q === -1 ? target : target.slice(0, q)) || '/', DEFAULT_ENCODED_CHARACTERS, { routing: undefined, wire: undefined, refusal: undefined });
+  if (normalized.routing === undefined) throw usage(`gatehouse answers this request 400 before any router: ${normalized.refusal ?? 'bad path'}`);
+  const path = normalized.routing;
   const query = q === -1 ? '' : target.slice(q + 1);
   const port = url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port);
   const headers: IncomingHttpHeaders = { host: url.host };

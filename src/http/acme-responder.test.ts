@@ -187,10 +187,11 @@ describe('ACME http-01 decision chain (entry hook before the redirect, the route
     expect((await decision(from, AT_BACKEND)).msg).toBe('acme challenge refused');
   });
 
-  it.each([['abc'], [`${OWN}.x`], ['a'.repeat(300)], ['%2e%2e%2fetc']])('malformed token %s: 404, never forwarded', async (token) => {
+  // An encoded slash is refused (400) before the responder, by the path normalization of every request.
+  it.each([['abc', 404], [`${OWN}.x`, 404], ['a'.repeat(300), 404], ['%2e%2e%2fetc', 400]])('malformed token %s: %i, never forwarded', async (token, status) => {
     const seen = backend.requests.length + peerHolding.requests.length;
-    const res = await ask('app.lab.test', token);
-    expect(res.status).toBe(404);
+    const res = await ask('app.lab.test', token as string);
+    expect(res.status).toBe(status);
     expect(backend.requests.length + peerHolding.requests.length).toBe(seen);
   });
 

@@ -67,6 +67,8 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
   const enabled = typeof accessLog === 'function' ? accessLog : () => true;
 
   const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, routes: RouteSource): void => {
+    // Before the hooks too: an ACME token or a redirect must not be reached through a path the routers would refuse.
+    if (ctx.refusal !== undefined) return refuse(res, ctx);
     if (hook !== undefined && hook(req, res, ctx)) return;
     const route = matchRoute(routes.routes(entry.name), ctx);
     if (!route) {
@@ -83,6 +85,13 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
     } catch (err) {
       failed(res, ctx, err);
     }
+  };
+
+  const refuse = (res: ServerResponse, ctx: RequestContext): void => {
+    log.info({ entryPoint: entry.name, clientIp: ctx.clientIp, host: ctx.host, path: ctx.path, reason: ctx.refusal }, 'request target refused');
+    const body = `400 Bad Request: ${ctx.refusal}\n`;
+    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
   };
 
   const failed = (res: ServerResponse, ctx: RequestContext, err: unknown): void => {

@@ -5,6 +5,7 @@
  */
 import { isAcmeChallengePath } from '../middlewares/acme-path.js';
 import type { EntryHook } from './dispatch.js';
+import { pathToWire } from './request-path.js';
 
 const BAD_HOST = Buffer.from('Bad Request: no Host header to redirect to\n');
 
@@ -25,7 +26,7 @@ export function createHttpsRedirect(options: HttpsRedirectOptions): EntryHook {
     }
     const port = options.port();
     const authority = port === undefined || port === 443 ? ctx.host : `${ctx.host}:${port}`;
-    const location = `https://${authority}${ctx.path}${ctx.query === '' ? '' : `?${ctx.query}`}`;
+    const location = `https://${authority}${pathToWire(ctx.path)}${ctx.query === '' ? '' : `?${ctx.query}`}`;
     // 301/302 let clients turn a POST into a GET; 308/307 keep the method and body (RFC 9110 §15.4).
     const safe = ctx.method === 'GET' || ctx.method === 'HEAD';
     const status = options.permanent ? (safe ? 301 : 308) : safe ? 302 : 307;

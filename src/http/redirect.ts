@@ -6,6 +6,7 @@ import type { RedirectConfig } from '../config/index.js';
 import { DEFAULTS } from '../config/index.js';
 import type { Handler } from './contract.js';
 import type { RequestContext } from './context.js';
+import { pathToWire } from './request-path.js';
 
 type Part = string | ((ctx: RequestContext) => string);
 
@@ -13,9 +14,10 @@ const PLACEHOLDERS: Record<string, (ctx: RequestContext) => string> = {
   scheme: (ctx) => ctx.scheme,
   host: (ctx) => ctx.host,
   port: (ctx) => ctx.hostPort,
-  path: (ctx) => ctx.path,
+  // ctx.path is the routing form (non-reserved encodings decoded): a Location gets it encoded again.
+  path: (ctx) => pathToWire(ctx.path),
   query: (ctx) => (ctx.query === '' ? '' : `?${ctx.query}`),
-  uri: (ctx) => (ctx.query === '' ? ctx.path : `${ctx.path}?${ctx.query}`),
+  uri: (ctx) => (ctx.query === '' ? pathToWire(ctx.path) : `${pathToWire(ctx.path)}?${ctx.query}`),
 };
 
 /** Names the location template may use, for error messages and docs. */

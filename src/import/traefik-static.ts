@@ -82,10 +82,19 @@ function entryPoint(name: string, node: TraefikNode, all: TraefikNode[], default
     const middlewares = http.strings('middlewares');
     if (middlewares) own.middlewares = middlewares;
     defaults.set(name, own);
+    const outHttp: Plain = {};
     const redirect = http.child('redirections')?.child('entryPoint');
-    if (redirect) out['http'] = { redirections: { entryPoint: redirection(redirect, all) } };
-    http.drop('encodedCharacters', NOT_NEEDED);
-    http.drop('sanitizePath', NOT_NEEDED);
+    if (redirect) outHttp['redirections'] = { entryPoint: redirection(redirect, all) };
+    // Same names; the fields left out keep gatehouse's defaults (encoded /, \ and NUL refused), not Traefik's.
+    const encoded = http.child('encodedCharacters');
+    if (encoded) {
+      const fields = copyFields(encoded, Object.fromEntries(ENCODED_CHARACTER_OPTIONS.map((o) => [o, 'bool' as const])));
+      if (Object.keys(fields).length > 0) outHttp['encodedCharacters'] = fields;
+      encoded.done();
+    }
+    if (http.bool('sanitizePath') === false) http.drop('sanitizePath', SANITIZE_ALWAYS);
+    else http.ignore('sanitizePath');
+    if (Object.keys(outHttp).length > 0) out['http'] = outHttp;
     http.done();
   }
   const fwd = node.child('forwardedHeaders');
@@ -121,7 +130,16 @@ function entryPoint(name: string, node: TraefikNode, all: TraefikNode[], default
 /** The top-level keys of a dynamic config. */
 export const DYNAMIC_SECTIONS = ['http', 'tcp', 'udp', 'tls'] as const;
 
-const NOT_NEEDED = 'not supported; gatehouse normalises request paths itself';
+const SANITIZE_ALWAYS = 'gatehouse always resolves dot segments and duplicate slashes: the path a router matches must be the path the backend receives';
+const ENCODED_CHARACTER_OPTIONS = [
+  'allowEncodedSlash',
+  'allowEncodedBackSlash',
+  'allowEncodedNullCharacter',
+  'allowEncodedSemicolon',
+  'allowEncodedPercent',
+  'allowEncodedQuestionMark',
+  'allowEncodedHash',
+] as const;
 
 /** `http.redirections.entryPoint`: `to` names an entry point, or an address (`:443`) that is one's. */
 function redirection(node: TraefikNode, all: TraefikNode[]): Plain {

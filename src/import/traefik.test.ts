@@ -193,6 +193,18 @@ describe('entry points and TLS', () => {
     expect(config.certificateResolvers).toEqual({ le: { acme: { email: 'a@x', caServer: 'letsencrypt', challenges: ['tls-alpn-01', 'http-01'] } } });
   });
 
+  it('http.encodedCharacters carries over field by field; sanitizePath false is dropped (gatehouse always sanitizes), true is the default', () => {
+    const { config, dropped } = conv({}, {
+      entryPoints: {
+        web: { address: ':80', http: { encodedCharacters: { allowEncodedSlash: true, allowEncodedHash: false }, sanitizePath: false } },
+        plain: { address: ':81', http: { sanitizePath: true } },
+      },
+    });
+    expect(config.entryPoints['web']).toEqual({ address: ':80', http: { encodedCharacters: { allowEncodedSlash: true, allowEncodedHash: false } } });
+    expect(config.entryPoints['plain']).toEqual({ address: ':81' });
+    expect(dropped).toEqual([{ path: 'entryPoints.web.http.sanitizePath', reason: expect.stringMatching(/always resolves dot segments/) }]);
+  });
+
   it('resolvers: staging URL, other CAs, EAB, dnsChallenge dropped, storage a note', () => {
     const { config, dropped, notes } = conv({}, {
       ...STATIC,

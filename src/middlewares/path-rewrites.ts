@@ -13,6 +13,7 @@ import type {
 import type { Wrapper } from '../http/middlewares.js';
 import { compileRegex, goReplacement } from './config-error.js';
 import { ensureLeadingSlash, setRequestHeader, setRequestPath } from './request-edits.js';
+import { pathToWire } from '../http/request-path.js';
 
 /** Build a stripPrefix: the first prefix the path starts with is removed. */
 export function createStripPrefix(spec: StripPrefixConfig, _path: string): Wrapper {
@@ -21,7 +22,7 @@ export function createStripPrefix(spec: StripPrefixConfig, _path: string): Wrapp
     const p = ctx.path;
     for (const prefix of prefixes) {
       if (!p.startsWith(prefix)) continue;
-      setRequestHeader(req, ctx, 'X-Forwarded-Prefix', prefix);
+      setRequestHeader(req, ctx, 'X-Forwarded-Prefix', pathToWire(prefix));
       setRequestPath(req, ctx, ensureLeadingSlash(p.slice(prefix.length)));
       break;
     }
@@ -38,7 +39,7 @@ export function createStripPrefixRegex(spec: StripPrefixRegexConfig, path: strin
     for (const re of regexes) {
       const m = re.exec(p);
       if (m === null || m[0] === '') continue;
-      setRequestHeader(req, ctx, 'X-Forwarded-Prefix', m[0]);
+      setRequestHeader(req, ctx, 'X-Forwarded-Prefix', pathToWire(m[0]));
       setRequestPath(req, ctx, ensureLeadingSlash(p.slice(m[0].length)));
       break;
     }
@@ -59,7 +60,7 @@ export function createAddPrefix(spec: AddPrefixConfig, _path: string): Wrapper {
 export function createReplacePath(spec: ReplacePathConfig, _path: string): Wrapper {
   const target = spec.path;
   return (next) => (req, res, ctx) => {
-    setRequestHeader(req, ctx, 'X-Replaced-Path', ctx.path);
+    setRequestHeader(req, ctx, 'X-Replaced-Path', pathToWire(ctx.path));
     setRequestPath(req, ctx, target);
     return next(req, res, ctx);
   };
@@ -73,7 +74,7 @@ export function createReplacePathRegex(spec: ReplacePathRegexConfig, path: strin
   return (next) => (req, res, ctx) => {
     const p = ctx.path;
     if (test.test(p)) {
-      setRequestHeader(req, ctx, 'X-Replaced-Path', p);
+      setRequestHeader(req, ctx, 'X-Replaced-Path', pathToWire(p));
       setRequestPath(req, ctx, ensureLeadingSlash(p.replace(all, replacement)));
     }
     return next(req, res, ctx);

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestContext } from '../http/context.js';
+import { pathToWire } from '../http/request-path.js';
 
 /** Headers about earlier hops; the forwarder drops them from untrusted clients (see sanitizeForwarded). */
 function isForwardedName(lower: string): boolean {
@@ -61,9 +62,13 @@ function sanitizeForwarded(req: IncomingMessage, ctx: RequestContext): void {
   ctx.trustForwarded = true;
 }
 
-/** Replace the request path (query kept), in `req.url` for the forwarder and in `ctx.path` for later middlewares. */
+/**
+ * Replace the request path (query kept): `path` in routing form (as `ctx.path` holds it: non-reserved encodings
+ * decoded) goes into `ctx.path` for later middlewares and, encoded again, into `req.url` for the forwarder.
+ */
 export function setRequestPath(req: IncomingMessage, ctx: RequestContext, path: string): void {
-  req.url = ctx.query === '' ? path : `${path}?${ctx.query}`;
+  const wire = pathToWire(path);
+  req.url = ctx.query === '' ? wire : `${wire}?${ctx.query}`;
   (ctx as { path: string }).path = path;
 }
 
