@@ -149,9 +149,13 @@ describe('the gatehouse container image', () => {
     if (base.code !== 0) throw new Error(`scripts/docker-base.sh failed (exit ${base.code}${base.timedOut ? ', timed out' : ''}):\n${base.stderr.slice(-4000)}`);
 
     t = Date.now();
+    const previous = (await docker(['image', 'inspect', '-f', '{{.Id}}', IMAGE], 15_000)).stdout.trim();
     const build = await run('docker', ['build', '-t', IMAGE, '.'], { timeoutMs: 20 * 60_000, cwd: ROOT });
     timings['docker build'] = Date.now() - t;
     if (build.code !== 0) throw new Error(`docker build -t ${IMAGE} . failed (exit ${build.code}${build.timedOut ? ', timed out' : ''}):\n${(build.stdout + build.stderr).slice(-6000)}`);
+    // The image this build replaced is left without a name: remove it (refused, harmlessly, while a container uses it).
+    const current = await dockerOk(['image', 'inspect', '-f', '{{.Id}}', IMAGE], 15_000);
+    if (previous !== '' && previous !== current) await docker(['rmi', previous], 60_000);
 
     // The backend listens on docker0's address only: the container reaches the host there, nothing else does.
     const gateway = await bridgeGateway();
