@@ -41,4 +41,4 @@ fi
 echo "ci-container: docker $(docker version --format '{{.Server.Version}}')"
 
 # The test builds the base images (cached by tag) and the Dockerfile itself; bounded as a whole.
-timeout 3600 npm run test:container
+timeout 3600 npm run test:container -- "$@"

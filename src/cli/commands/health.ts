@@ -27,13 +27,13 @@ export async function runHealth(ctx: CommandContext): Promise<number> {
   const entryPoints = ctx.file === undefined ? demoEntryPoints(ctx.env) : await askInstance(ctx.file, ctx.env);
   const names = Object.keys(entryPoints);
   if (names.length === 0) throw new CliError(`unhealthy: the instance of ${label} has no entry point listening; see its log`);
-  const results = await Promise.all(names.map(async (name) => ({ name, ...entryPoints[name]!, failure: await tryConnect(connectHost(entryPoints[name]!.address), entryPoints[name]!.port) })));
+  const results = await Promise.all(names.map(async (name) => ({ name, ...entryPoints[name]!, failure: await tryHosts(connectHosts(entryPoints[name]!.address), entryPoints[name]!.port) })));
   const failed = results.filter((r) => r.failure !== undefined);
   if (failed.length > 0) {
-    const what = failed.map((r) => `${r.name} (${hostPort(connectHost(r.address), r.port)}): ${r.failure}`).join(', ');
+    const what = failed.map((r) => `${r.name} (${connectHosts(r.address).map((h) => hostPort(h, r.port)).join(' or ')}): ${r.failure}`).join(', ');
     throw new CliError(`unhealthy: ${label}: entry point${failed.length > 1 ? 's' : ''} not accepting connections: ${what}; see the instance's log`);
   }
-  process.stdout.write(`${label}: healthy (${results.map((r) => `${r.name} ${hostPort(connectHost(r.address), r.port)}`).join(', ')})\n`);
+  process.stdout.write(`${label}: healthy (${results.map((r) => `${r.name} ${hostPort(connectHosts(r.address)[0]!, r.port)}`).join(', ')})\n`);
   return 0;
 }
 
@@ -65,10 +65,25 @@ function demoEntryPoints(env: NodeJS.ProcessEnv): HealthData['entryPoints'] {
 }
 
 /** Where to connect for a bound address: the wildcard addresses are reached on loopback. */
-function connectHost(address: string): string {
-  if (address === '' || address === '0.0.0.0') return '127.0.0.1';
-  if (address === '::' || address === '[::]') return '::1';
-  return address;
+/**
+ * Where to connect to reach an entry point bound to `address`: loopback for a wildcard. `::` is tried on 127.0.0.1
+ * first (a dual-stack listener takes IPv4 too, and a container often has no IPv6 loopback at all: `::1` fails there
+ * with EADDRNOTAVAIL), then on `::1` (an IPv6-only listener).
+ */
+function connectHosts(address: string): string[] {
+  if (address === '' || address === '0.0.0.0') return ['127.0.0.1'];
+  if (address === '::' || address === '[::]') return ['127.0.0.1', '::1'];
+  return [address];
+}
+
+/** Undefined when one of `hosts` accepts a connection on `port` (tried in order), else why the last did not. */
+async function tryHosts(hosts: readonly string[], port: number): Promise<string | undefined> {
+  let failure: string | undefined;
+  for (const host of hosts) {
+    failure = await tryConnect(host, port);
+    if (failure === undefined) return undefined;
+  }
+  return failure;
 }
 
 function hostPort(host: string, port: number): string {
