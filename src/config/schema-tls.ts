@@ -173,7 +173,13 @@ export const TcpRouterSchema = Type.Object(
       description: 'HostSNI(`a.example`), HostSNI(`*.test.example`), HostSNI(`*`) (catch-all), HostSNIRegexp, ClientIP, ALPN, with && || ! and parentheses.',
       examples: ['HostSNI(`*.test.example.com`)', 'HostSNI(`vm.example.com`) && !ALPN(`acme-tls/1`)'],
     }),
-    priority: Type.Optional(Type.Integer({ minimum: 0, description: 'Higher is tried first. Default: the length of the rule.' })),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Higher is tried first; equal priorities by router name. Default (also when 0, as in Traefik): the length of the rule, except −1 for a rule that is exactly HostSNI(`*`), so every other router is tried before the catch-all. On a TLS entry point, an HTTP router whose Host names the SNI comes before every TCP router, and an HTTP router without Host before HostSNI(`*`) (Traefik\'s order).',
+      }),
+    ),
     entryPoints: Type.Optional(Type.Array(Name, { uniqueItems: true, description: 'TLS entry points this router listens on. Default: all TLS entry points.' })),
     service: Type.String({ minLength: 1, description: 'Name of the service in tcp.services.' }),
   },
