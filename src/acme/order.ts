@@ -53,6 +53,7 @@ async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<
   if (type === undefined || challenge === undefined) {
     throw new AcmeError('ACME_ORDER_FAILED', `the CA offers ${authz.challenges.map((c) => c.type).join(', ')} for ${name}, none of ${req.challenges.join(', ')}`);
   }
+  if (type === 'dns-01') throw new AcmeError('ACME_ORDER_FAILED', `dns-01 for ${name} is not built yet`);
   const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
   const token = 'token' in challenge ? String(challenge.token) : '';
   try {

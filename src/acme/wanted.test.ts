@@ -17,7 +17,7 @@ describe('wantedCertificates', () => {
     ['tls.domains: one certificate each, instead of the rule', base({ a: router('Host(`x.example`)', { certResolver: 'le', domains: [{ main: 'm.example', sans: ['s.example'] }, { main: 'n.example' }] }) }), [['m.example', 's.example'], ['n.example']], []],
     ['two routers with the same names share one certificate', base({ a: router('Host(`a.example`)', { certResolver: 'le' }), b: router('Host(`a.example`) && Path(`/b`)', { certResolver: 'le' }) }), [['a.example']], []],
     ['a router without certResolver asks for nothing', base({ a: router('Host(`a.example`)', {}), b: router('Host(`b.example`)', undefined) }), [], []],
-    ['a wildcard is refused, the others kept', base({ a: router('Host(`*.example`)', { certResolver: 'le' }), b: router('Host(`b.example`)', { certResolver: 'le' }) }), [['b.example']], ['wildcard']],
+    ['a wildcard is refused without dns-01, the others kept', base({ a: router('Host(`*.a.example`)', { certResolver: 'le' }), b: router('Host(`b.example`)', { certResolver: 'le' }) }), [['b.example']], ['wildcard']],
     ['an unknown resolver is refused', base({ a: router('Host(`a.example`)', { certResolver: 'zz' }) }), [], ['not in certificateResolvers']],
     ['no Host and no domains is refused', base({ a: router('PathPrefix(`/`)', { certResolver: 'le' }) }), [], ['names no Host']],
     ['tls-alpn-01 only without a TLS entry point is refused', base({ a: router('Host(`a.example`)', { certResolver: 'le' }) }, { web: { address: ':80' } }, ['tls-alpn-01']), [], ['no challenge type']],
@@ -26,6 +26,36 @@ describe('wantedCertificates', () => {
     expect(result.wanted.map((w) => w.names)).toEqual(names);
     expect(result.problems.map((p) => p.code)).toEqual(problems.map(() => 'ACME_CONFIG'));
     problems.forEach((text, i) => expect(result.problems[i]!.message).toContain(text));
+  });
+
+  describe('dns-01', () => {
+    const rfc2136 = { provider: 'rfc2136', rfc2136: { nameserver: '127.0.0.1:53', tsigKey: 'k', tsigSecret: 'c2VjcmV0' } };
+    const dns = (acme: object, routers: Record<string, unknown>, entryPoints?: Record<string, unknown>): Config =>
+      ({
+        entryPoints: entryPoints ?? { web: { address: ':80' }, websecure: { address: ':443', tls: {} } },
+        certificateResolvers: { le: { acme: { caServer: 'letsencrypt-staging', email: 'ops@example.com', ...acme } } },
+        http: { routers },
+      }) as unknown as Config;
+    const wildApex = { a: router('Host(`a.home.example`)', { certResolver: 'le', domains: [{ main: '*.home.example', sans: ['home.example'] }] }) };
+
+    it.each<[string, Config, string[][], string[], string[] | undefined]>([
+      ['a wildcard and its apex in one certificate, by dns-01 alone', dns({ dnsChallenge: rfc2136 }, wildApex), [['*.home.example', 'home.example']], [], ['dns-01']],
+      ['no entry point at all is fine for dns-01', dns({ dnsChallenge: rfc2136 }, wildApex, {}), [['*.home.example', 'home.example']], [], ['dns-01']],
+      ['dns-01 alongside http-01, in the listed order', dns({ dnsChallenge: rfc2136, challenges: ['http-01', 'dns-01'] }, wildApex), [['*.home.example', 'home.example']], [], ['http-01', 'dns-01']],
+      ['a wildcard with a resolver without dnsChallenge says to add one', dns({}, wildApex), [], ['give resolver "le" a dnsChallenge'], undefined],
+      ['dns-01 listed without dnsChallenge', dns({ challenges: ['dns-01'] }, wildApex), [], ['has no dnsChallenge'], undefined],
+      ['dnsChallenge whose challenges leave dns-01 out', dns({ dnsChallenge: rfc2136, challenges: ['http-01'] }, wildApex), [], ['do not list dns-01'], undefined],
+      ['a provider without its settings', dns({ dnsChallenge: { provider: 'exec' } }, wildApex), [], ['dnsChallenge.exec (its settings) is missing'], undefined],
+      ['cloudflare without a token', dns({ dnsChallenge: { provider: 'cloudflare', cloudflare: {} } }, wildApex), [], ['one of apiToken'], undefined],
+      ['rfc2136 with a key name and no secret', dns({ dnsChallenge: { provider: 'rfc2136', rfc2136: { nameserver: 'ns', tsigKey: 'k' } } }, wildApex), [], ['no tsigSecret'], undefined],
+      ['a wildcard in the middle of a name', dns({ dnsChallenge: rfc2136 }, { a: router('Host(`a.example`)', { certResolver: 'le', domains: [{ main: 'a.*.example' }] }) }), [], ['not a wildcard a CA issues'], undefined],
+      ['a wildcard over a single label', dns({ dnsChallenge: rfc2136 }, { a: router('Host(`a.example`)', { certResolver: 'le', domains: [{ main: '*.example' }] }) }), [], ['not a wildcard a CA issues'], undefined],
+    ])('%s', (_d, config, names, problems, challenges) => {
+      const result = wantedCertificates(config);
+      expect(result.wanted.map((w) => w.names)).toEqual(names);
+      expect(result.problems.map((p) => p.message)).toEqual(problems.map((t) => expect.stringContaining(t)));
+      if (challenges) expect(result.wanted[0]!.challenges).toEqual(challenges);
+    });
   });
 
   it('keeps only the challenge types the entry points can answer, in the configured order', () => {

@@ -47,7 +47,16 @@ export function wantedCertificates(config: Config): WantedCertificates {
       fail(`router "${router}" names certResolver "${tls.certResolver}", which is not in certificateResolvers${known.length ? ` (known: ${known.join(', ')})` : ''}`, '/certResolver');
       continue;
     }
-    const challenges = (resolver.acme.challenges ?? ['tls-alpn-01', 'http-01']).filter((c) => (c === 'tls-alpn-01' ? hasTls : hasPlain));
+    const listed = resolverChallenges(resolver.acme);
+    if (typeof listed === 'string') {
+      // Reported once, at the resolver.
+      if (!multiInstance.has(tls.certResolver)) {
+        problems.push(new GatehouseError('ACME_CONFIG', listed, { location: { path: `/certificateResolvers/${tls.certResolver}/acme` } }));
+        multiInstance.set(tls.certResolver, false);
+      }
+      continue;
+    }
+    const challenges = listed.filter((c) => (c === 'dns-01' ? true : c === 'tls-alpn-01' ? hasTls : hasPlain));
     if (challenges.length === 0) {
       fail(`router "${router}": resolver "${tls.certResolver}" has no challenge type this config can answer (tls-alpn-01 needs a TLS entry point, http-01 a plain HTTP one)`, '/certResolver');
       continue;
@@ -78,8 +87,14 @@ export function wantedCertificates(config: Config): WantedCertificates {
     for (const set of sets) {
       const names = [...new Set(set.map((n) => n.toLowerCase()))];
       const wild = names.filter((n) => n.includes('*'));
-      if (wild.length > 0) {
-        fail(`router "${router}": ${wild.join(', ')} is a wildcard, which tls-alpn-01 and http-01 cannot obtain (a CA issues wildcards only by dns-01, RFC 8555 §7.1.3)`);
+      if (wild.length > 0 && !challenges.includes('dns-01')) {
+        fail(`router "${router}": ${wild.join(', ')} is a wildcard, which tls-alpn-01 and http-01 cannot obtain (a CA issues wildcards only by dns-01, RFC 8555 §7.1.3): give resolver "${tls.certResolver}" a dnsChallenge`);
+        continue;
+      }
+      // RFC 8555 §7.1.3: only a whole leftmost label may be a wildcard, and one label covers one level.
+      const malformed = wild.filter((n) => !/^\*\.[^*]+\.[^*]+$/.test(n));
+      if (malformed.length > 0) {
+        fail(`router "${router}": ${malformed.join(', ')} is not a wildcard a CA issues: only "*." followed by a name of at least two labels (*.home.example.com)`);
         continue;
       }
       const id = `${tls.certResolver}/${names[0]}${names.length > 1 ? `+${names.length - 1}` : ''}`;
@@ -90,6 +105,25 @@ export function wantedCertificates(config: Config): WantedCertificates {
     }
   }
   return { wanted: [...wanted.values()], problems };
+}
+
+/**
+ * The challenge types a resolver lists, in its order of preference, or why its list cannot be used. With
+ * dnsChallenge and no list, dns-01 alone; dns-01 needs dnsChallenge, and dnsChallenge needs dns-01 in the list.
+ */
+export function resolverChallenges(acme: AcmeResolverConfig): readonly ChallengeType[] | string {
+  const dns = acme.dnsChallenge;
+  const listed = acme.challenges ?? (dns ? ['dns-01'] : ['tls-alpn-01', 'http-01']);
+  if (listed.includes('dns-01') && !dns) return 'challenges lists dns-01 but the resolver has no dnsChallenge (which DNS provider writes the TXT record)';
+  if (dns && !listed.includes('dns-01')) return `the resolver has a dnsChallenge but its challenges (${listed.join(', ')}) do not list dns-01: add it, or remove challenges to use dns-01 alone`;
+  if (dns && dns[dns.provider] === undefined) return `dnsChallenge.provider is "${dns.provider}" but dnsChallenge.${dns.provider} (its settings) is missing`;
+  const cf = dns?.provider === 'cloudflare' ? dns.cloudflare : undefined;
+  if (cf && (cf.apiToken === undefined) === (cf.apiTokenFile === undefined)) return 'dnsChallenge.cloudflare needs one of apiToken (through a ${VAR}) and apiTokenFile';
+  const ns = dns?.provider === 'rfc2136' ? dns.rfc2136 : undefined;
+  if (ns?.tsigSecret !== undefined && ns.tsigSecretFile !== undefined) return 'dnsChallenge.rfc2136 has both tsigSecret and tsigSecretFile: keep one';
+  if (ns?.tsigKey !== undefined && ns.tsigSecret === undefined && ns.tsigSecretFile === undefined) return 'dnsChallenge.rfc2136 has a tsigKey but no tsigSecret or tsigSecretFile';
+  if (ns?.tsigSecret !== undefined && ns.tsigKey === undefined) return 'dnsChallenge.rfc2136 has a tsigSecret but no tsigKey (the key name the server knows it by)';
+  return listed;
 }
 
 /**

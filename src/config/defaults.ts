@@ -4,6 +4,14 @@
  */
 export const DEFAULTS = {
   logLevel: 'info',
+  /** dns-01: how long a TXT record may take to appear at every authoritative server. */
+  dnsPropagationTimeout: '2m',
+  /** dns-01: time between two propagation checks. */
+  dnsPropagationInterval: '2s',
+  /** dns-01: TTL of the TXT record, seconds (short: a stale negative answer must not outlive a retry). */
+  dnsTtl: 60,
+  /** dns-01 exec provider: time one run of the program has. */
+  dnsExecTimeout: '1m',
   accessLog: true,
   /** Time to receive a request's headers: a slowloris client is cut off after this. */
   headersTimeout: '10s',

@@ -8,8 +8,124 @@ import { DEFAULTS } from './defaults.js';
 import { Duration, Name } from './schema-common.js';
 
 
-/** The challenge types gatehouse can answer itself (dns-01 needs DNS credentials and is not offered). */
-export const ChallengeTypeSchema = Type.Union([Type.Literal('tls-alpn-01'), Type.Literal('http-01')]);
+/** The challenge types gatehouse can answer: tls-alpn-01 and http-01 itself, dns-01 through a DNS provider (dnsChallenge). */
+export const ChallengeTypeSchema = Type.Union([Type.Literal('tls-alpn-01'), Type.Literal('http-01'), Type.Literal('dns-01')]);
+
+/** A DNS server as `host`, `host:port`, `[v6]:port` (port 53 when left out). */
+const DnsServer = Type.String({ minLength: 1, examples: ['192.168.1.53', '127.0.0.1:5353', '[2001:db8::53]:53'] });
+
+/** A secret given inline (through a ${VAR}) or as a file; one of the two. */
+const secretDescription = (what: string) =>
+  `${what}. Put it in through a \${VAR} (substituted at load), never literally in a file you share; it is never logged and is redacted from errors, explain and status.`;
+
+/** `dnsChallenge.rfc2136`: RFC 2136 dynamic update signed with TSIG (RFC 8945). */
+export const Rfc2136Schema = Type.Object(
+  {
+    nameserver: Type.String({
+      minLength: 1,
+      description: "The primary server that accepts updates, `host[:port]` (lego's RFC2136_NAMESERVER). The update's zone is found from SOA look-ups.",
+      examples: ['192.168.1.53', '127.0.0.1:5353'],
+    }),
+    tsigKey: Type.Optional(Type.String({ minLength: 1, description: "TSIG key name, as in the server's `key \"NAME\"` (lego's RFC2136_TSIG_KEY). Without it, updates are unsigned (a server allowing updates by address)." })),
+    tsigAlgorithm: Type.Optional(
+      Type.String({
+        pattern: '^(hmac-sha256|hmac-sha384|hmac-sha512|hmac-sha1|hmac-sha224)\\.?$',
+        description: "TSIG algorithm (lego's RFC2136_TSIG_ALGORITHM; a trailing dot is accepted). hmac-md5 is not offered.",
+        default: 'hmac-sha256',
+      }),
+    ),
+    tsigSecret: Type.Optional(Type.String({ minLength: 1, description: secretDescription("The TSIG key's base64 secret (lego's RFC2136_TSIG_SECRET)") })),
+    tsigSecretFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "A file holding the TSIG secret: the base64 secret alone, or a BIND key file (`key \"NAME\" { algorithm ...; secret \"...\"; };`, as tsig-keygen writes), whose name and algorithm then apply unless set here. Relative to the config file's directory.",
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'RFC 2136 dynamic update with TSIG: BIND, Knot, PowerDNS, Technitium and most self-hosted servers.' },
+);
+
+/** `dnsChallenge.exec`: lego's exec provider contract. */
+export const ExecProviderSchema = Type.Object(
+  {
+    path: Type.String({
+      minLength: 1,
+      description:
+        "The program to run, as lego's EXEC_PATH: `PATH present <fqdn> <value>` before validation and `PATH cleanup <fqdn> <value>` after (fqdn with a trailing dot: `_acme-challenge.example.com.`); exit 0 means done. Relative to the config file's directory.",
+    }),
+    mode: Type.Optional(
+      Type.Literal('RAW', {
+        description: "lego's EXEC_MODE=RAW: the program gets `present|cleanup <domain> <token> <keyAuthorization>` and computes the TXT value itself.",
+      }),
+    ),
+    timeout: Type.Optional(Duration('Time one run of the program has; past it, it is killed and the attempt fails.', DEFAULTS.dnsExecTimeout)),
+  },
+  { additionalProperties: false, description: "Runs your program to add and remove the TXT record (lego's exec provider), for any DNS service without a built-in provider." },
+);
+
+/** `dnsChallenge.cloudflare`: the Cloudflare API with a scoped token. */
+export const CloudflareSchema = Type.Object(
+  {
+    apiToken: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: secretDescription("A Cloudflare API token scoped to Zone:Read and DNS:Edit for the zone (lego's CF_DNS_API_TOKEN; global API keys are not accepted)"),
+      }),
+    ),
+    apiTokenFile: Type.Optional(Type.String({ minLength: 1, description: "A file holding the API token. Relative to the config file's directory." })),
+    zoneId: Type.Optional(Type.String({ minLength: 1, description: 'The zone id; without it, the zone is looked up by its name (needs Zone:Read).' })),
+  },
+  { additionalProperties: false, description: 'Cloudflare DNS through its API (v4) with a scoped API token.' },
+);
+
+/** `certificateResolvers.NAME.acme.dnsChallenge`: dns-01 (RFC 8555 §8.4), Traefik's name and shape. */
+export const DnsChallengeSchema = Type.Object(
+  {
+    provider: Type.Union([Type.Literal('rfc2136'), Type.Literal('exec'), Type.Literal('cloudflare')], {
+      description: 'Who writes the TXT record `_acme-challenge.<name>`: its settings are in the object of the same name.',
+    }),
+    resolvers: Type.Optional(
+      Type.Array(DnsServer, {
+        minItems: 1,
+        description:
+          "DNS servers used to find the name's zone (SOA look-ups, following a CNAME on `_acme-challenge.<name>`) and its authoritative servers (Traefik's option). Default: the system's resolvers.",
+      }),
+    ),
+    propagation: Type.Optional(
+      Type.Object(
+        {
+          delayBeforeChecks: Type.Optional(Duration('Wait this long after writing the record before the first check (Traefik\'s option).', '0')),
+          timeout: Type.Optional(
+            Duration(
+              "How long the record may take to appear at every authoritative server; then the attempt fails naming the server that did not have it (and is retried with backoff).",
+              DEFAULTS.dnsPropagationTimeout,
+            ),
+          ),
+          interval: Type.Optional(Duration('Time between two checks.', DEFAULTS.dnsPropagationInterval)),
+          disableChecks: Type.Optional(Type.Boolean({ description: "Tell the CA at once (after delayBeforeChecks) without looking the record up (Traefik's option; not recommended).", default: false })),
+          nameservers: Type.Optional(
+            Type.Array(DnsServer, {
+              minItems: 1,
+              description:
+                "Check at these servers instead of the zone's NS records: for a zone whose NS names do not resolve from here, or servers on another port. Each must answer authoritatively for the zone.",
+            }),
+          ),
+        },
+        { additionalProperties: false, description: "Before the CA is told, the TXT record is looked up at the zone's authoritative servers (not a cache) until every one has it." },
+      ),
+    ),
+    ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'TTL of the TXT record, seconds.', default: DEFAULTS.dnsTtl })),
+    rfc2136: Type.Optional(Rfc2136Schema),
+    exec: Type.Optional(ExecProviderSchema),
+    cloudflare: Type.Optional(CloudflareSchema),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'dns-01: prove control of a name by a TXT record at `_acme-challenge.<name>`. The only challenge a CA accepts for wildcard names (`*.home.example.com`), and it works for names the internet cannot reach. With dnsChallenge and no `challenges`, dns-01 is the only challenge.',
+  },
+);
 
 /** `certificateResolvers.NAME.acme`: which CA, which account, which key and challenges. */
 export const AcmeResolverSchema = Type.Object(
@@ -80,12 +196,13 @@ export const AcmeResolverSchema = Type.Object(
         minItems: 1,
         uniqueItems: true,
         description:
-          'Challenge types to use, in order of preference. tls-alpn-01 is answered on the TLS entry points (port 443 for a public CA), http-01 on every plain HTTP entry point (port 80).',
+          "Challenge types to use, in order of preference. tls-alpn-01 is answered on the TLS entry points (port 443 for a public CA), http-01 on every plain HTTP entry point (port 80), dns-01 by dnsChallenge's provider (required for it). Default: ['tls-alpn-01', 'http-01'], or ['dns-01'] with dnsChallenge.",
         default: ['tls-alpn-01', 'http-01'],
       }),
     ),
+    dnsChallenge: Type.Optional(DnsChallengeSchema),
   },
-  { additionalProperties: false, description: 'An ACME account at one CA, obtaining certificates by tls-alpn-01 or http-01.' },
+  { additionalProperties: false, description: 'An ACME account at one CA, obtaining certificates by tls-alpn-01, http-01 or dns-01.' },
 );
 
 /** `certificateResolvers.NAME`. */
@@ -165,3 +282,4 @@ export type AcmeResolverConfig = Static<typeof AcmeResolverSchema>;
 export type CertificateResolversConfig = Static<typeof CertificateResolversSchema>;
 export type TlsDomainConfig = Static<typeof TlsDomainSchema>;
 export type ChallengeType = Static<typeof ChallengeTypeSchema>;
+export type DnsChallengeConfig = Static<typeof DnsChallengeSchema>;
