@@ -28,8 +28,18 @@ describe('loadConfigFile on the fixtures', () => {
   // Each expected line is prefixed with the fixture's path; the text after it is exact.
   it.each([
     ['syntax error', 'syntax-missing-comma.json', {}, [':5:7: invalid JSON: expected a comma or closing brace [CONFIG_SYNTAX]']],
-    ['trailing comma', 'syntax-trailing-comma.json', {}, [':4:3: invalid JSON: trailing comma is not allowed [CONFIG_SYNTAX]']],
-    ['comment', 'syntax-comment.json', {}, [':2:3: invalid JSON: comments are not allowed [CONFIG_SYNTAX]']],
+    ['a trailing comma (JSONC)', 'syntax-trailing-comma.json', {}, []],
+    ['a comment (JSONC)', 'syntax-comment.json', {}, []],
+    ['a schema error after comments, at its own line and column', 'jsonc-wrong-type.json', {}, [':6:25 at /entryPoints/web/address: expected string, found number 8080 [CONFIG_SCHEMA]']],
+    ['an unterminated block comment', 'syntax-unterminated-comment.json', {}, [':3:3: invalid JSON: unterminated block comment: expected */ [CONFIG_SYNTAX]']],
+    ['YAML', 'valid.yaml', {}, []],
+    ['YAML schema and variable errors, at their line and column', 'wrong-type.yaml', {}, [
+      ':3:14 at /entryPoints/web/address: expected string, found number 8080 [CONFIG_SCHEMA]',
+      ':7:19 at /http/routers/app/rule: environment variable GH_YAML_UNSET is not set (write ${GH_YAML_UNSET:-value} to give a default) [CONFIG_VARIABLE]',
+      ':8:7 at /http/routers/app/servic: unknown key "servic"; did you mean "service"? [CONFIG_SCHEMA]',
+    ]],
+    ['a YAML duplicate key', 'syntax-duplicate.yaml', {}, [':4:3: invalid YAML: duplicate key "web" [CONFIG_SYNTAX]']],
+    ['a YAML indentation error', 'syntax-indent.yaml', {}, [':4:4: invalid YAML: All mapping items must start at the same column [CONFIG_SYNTAX]']],
     ['unknown key with suggestion', 'unknown-key.json', {}, [
       ':7:9 at /http/routers/app/middleware: unknown key "middleware"; did you mean "middlewares"? [CONFIG_SCHEMA]',
     ]],

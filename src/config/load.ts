@@ -1,11 +1,12 @@
 /**
- * The config load pipeline: file → JSON with positions → ${VAR} substitution → schema validation → a
+ * The config load pipeline: file → JSONC (or YAML, for a .yaml/.yml file) with positions → ${VAR} substitution → schema validation → a
  * deep-frozen Config. Every problem found is reported at once, sorted by where it sits in the file, so one
  * edit-and-retry round fixes them all.
  */
 import { readFileSync } from 'node:fs';
 import { GatehouseError, GatehouseErrors, type ErrorCode } from '../errors.js';
 import { parseJsonDocument, type JsonDocument, type JsonPath } from './parse-json.js';
+import { isYamlFile, parseYamlDocument } from './parse-yaml.js';
 import type { Config } from './schema.js';
 import { substituteVariables } from './substitute.js';
 import { coerceSubstituted } from './coerce.js';
@@ -14,7 +15,7 @@ import { configJsonSchema, schemaProblems } from './validate.js';
 const SCHEMA = configJsonSchema();
 
 /**
- * Reads, substitutes and validates a config file. Returns a deep-frozen Config, or throws GatehouseErrors
+ * Reads, substitutes and validates a config file (JSONC, or YAML when its name ends in .yaml or .yml). Returns a deep-frozen Config, or throws GatehouseErrors
  * holding every problem (CONFIG_READ, CONFIG_SYNTAX, CONFIG_VARIABLE, CONFIG_SCHEMA). `env` defaults to
  * process.env.
  */
@@ -34,7 +35,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 /** Same as loadConfigFile, from text; `file` only names the source in messages. */
 export function parseConfigText(text: string, options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Config {
   const { file, env = process.env } = options;
-  const doc = parseJsonDocument(text, file);
+  const doc = parseDocument(text, file);
   const replaced = substituteVariables(doc.value, env);
   const substituted = { ...replaced, value: coerceSubstituted(replaced.value, doc.value, SCHEMA) };
   const found: Located[] = substituted.problems.map((p) =>
@@ -55,14 +56,19 @@ export function parseConfigText(text: string, options: { file?: string; env?: No
 
 /**
  * The file's value after substitution, not validated: for `gatehouse check`, which keeps looking for router
- * problems in a file that also has schema problems. Undefined when the file cannot be read or is not JSON.
+ * problems in a file that also has schema problems. Undefined when the file cannot be read or parsed.
  */
 export function readConfigDraft(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
   try {
-    return substituteVariables(parseJsonDocument(readFileSync(file, 'utf8'), file).value, env).value;
+    return substituteVariables(parseDocument(readFileSync(file, 'utf8'), file).value, env).value;
   } catch {
     return undefined;
   }
+}
+
+/** The file's text as a document with positions: YAML by a .yaml/.yml name, JSONC otherwise. */
+function parseDocument(text: string, file: string | undefined): JsonDocument {
+  return isYamlFile(file) ? parseYamlDocument(text, file) : parseJsonDocument(text, file);
 }
 
 /**

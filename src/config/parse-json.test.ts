@@ -17,10 +17,9 @@ describe('parseJsonDocument syntax errors', () => {
   it.each([
     ['missing comma between properties', '{\n  "a": 1\n  "b": 2\n}', 'c.json:3:3: invalid JSON: expected a comma or closing brace [CONFIG_SYNTAX]'],
     ['missing comma in an array', '{"a": [1\n  2]}', 'c.json:2:3: invalid JSON: expected a comma or closing bracket [CONFIG_SYNTAX]'],
-    ['trailing comma in an object', '{"a": 1,\n}', 'c.json:2:1: invalid JSON: trailing comma is not allowed [CONFIG_SYNTAX]'],
-    ['trailing comma in an array', '{"a": [1, 2, ]}', 'c.json:1:14: invalid JSON: trailing comma is not allowed [CONFIG_SYNTAX]'],
-    ['line comment', '{\n  // note\n  "a": 1\n}', 'c.json:2:3: invalid JSON: comments are not allowed [CONFIG_SYNTAX]'],
-    ['block comment', '{ /* note */ "a": 1 }', 'c.json:1:3: invalid JSON: comments are not allowed [CONFIG_SYNTAX]'],
+    ['unterminated block comment', '{ /* note "a": 1 }', 'c.json:1:3: invalid JSON: unterminated block comment: expected */ [CONFIG_SYNTAX]'],
+    ['two commas in a row', '{"a": [1,, 2]}', 'c.json:1:10: invalid JSON: two commas in a row [CONFIG_SYNTAX]'],
+    ['a comment and nothing else', '// only a note\n', 'c.json:2:1: invalid JSON: unexpected end of file: expected a value [CONFIG_SYNTAX]'],
     ['single quotes', "{'a': 1}", "c.json:1:2: invalid JSON: unexpected 'a': JSON strings use double quotes [CONFIG_SYNTAX]"],
     ['bare word', '{"a": yes}', 'c.json:1:7: invalid JSON: unexpected "yes" [CONFIG_SYNTAX]'],
     ['missing colon', '{"a" 1}', 'c.json:1:6: invalid JSON: expected a colon after the property name [CONFIG_SYNTAX]'],
@@ -42,6 +41,25 @@ describe('parseJsonDocument syntax errors', () => {
       'c.json:3:17: duplicate key "c" (first at line 3) [CONFIG_SYNTAX]',
       'c.json:4:3: duplicate key "a" (first at line 2) [CONFIG_SYNTAX]',
     ]);
+  });
+});
+
+describe('parseJsonDocument reads JSONC', () => {
+  it.each([
+    ['a line comment', '{\n  // note\n  "a": 1\n}', { a: 1 }],
+    ['a block comment', '{ /* note */ "a": 1 }', { a: 1 }],
+    ['a comment after a value', '{"a": 1 // one\n}', { a: 1 }],
+    ['a trailing comma in an object', '{"a": 1,\n}', { a: 1 }],
+    ['a trailing comma in an array', '{"a": [1, 2, ]}', { a: [1, 2] }],
+    ['slashes inside a string are not a comment', '{"url": "http://x//y"}', { url: 'http://x//y' }],
+  ])('%s', (_description, text, value) => {
+    expect(parseJsonDocument(text).value).toEqual(value);
+  });
+
+  it('positions count the comments before a value', () => {
+    const doc = parseJsonDocument('{\n  // the port\n  /* two\n  lines */ "port": 80,\n}');
+    expect(doc.position(['port'])).toMatchObject({ line: 4, column: 20 });
+    expect(doc.position(['port'], { at: 'key' })).toMatchObject({ line: 4, column: 12 });
   });
 });
 

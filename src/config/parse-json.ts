@@ -1,16 +1,14 @@
 /**
- * Strict JSON (no comments, no trailing commas) parsed into a value that remembers where each part came
- * from, so every later message can point at a line and column.
+ * JSONC (JSON with `//` and `/* *\/` comments and trailing commas, as VS Code reads its own settings) parsed into a
+ * value that remembers where each part came from, so every later message can point at a line and column. Configs
+ * are read and annotated by hand for years; comments cost nothing at run time, and editors that know JSONC still
+ * complete from `$schema`.
  */
 import { parseTree, printParseErrorCode, visit, type Node } from 'jsonc-parser';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
+import { positionsOf, type TextPosition } from './text-position.js';
 
-/** A 1-based line and column (UTF-16 code units, as editors count them) and the 0-based offset. */
-export interface TextPosition {
-  line: number;
-  column: number;
-  offset: number;
-}
+export type { TextPosition };
 
 /** JSON path segments: object keys and array indexes (Ajv's pointers give indexes as strings; both work). */
 export type JsonPath = readonly (string | number)[];
@@ -26,17 +24,16 @@ export interface JsonDocument {
   position(path: JsonPath, options?: { at?: 'key' | 'value'; index?: number }): TextPosition | undefined;
 }
 
-const STRICT = { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false } as const;
+const JSONC = { disallowComments: false, allowTrailingComma: true, allowEmptyContent: false } as const;
 
 /**
- * Parses `text` as strict JSON. Throws GatehouseErrors of code CONFIG_SYNTAX: the first syntax error only
+ * Parses `text` as JSONC. Throws GatehouseErrors of code CONFIG_SYNTAX: the first syntax error only
  * (the parser's recovery guesses make the later ones mostly echoes of the first), or every duplicate key.
  */
 export function parseJsonDocument(text: string, file?: string): JsonDocument {
   // An editor's byte order mark is not content; dropping it keeps columns as the editor shows them.
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const lines = lineStarts(source);
-  const at = (offset: number): TextPosition => toPosition(lines, offset);
+  const at = positionsOf(source);
 
   const syntax = firstSyntaxError(source);
   if (syntax) {
@@ -45,7 +42,7 @@ export function parseJsonDocument(text: string, file?: string): JsonDocument {
       new GatehouseError('CONFIG_SYNTAX', `invalid JSON: ${syntax.message}`, { location: { file, line, column } }),
     ]);
   }
-  const root = parseTree(source, [], STRICT);
+  const root = parseTree(source, [], JSONC);
   if (!root) throw new GatehouseErrors([new GatehouseError('CONFIG_SYNTAX', 'invalid JSON: the file is empty', { location: { file, line: 1, column: 1 } })]);
 
   const duplicates: GatehouseError[] = [];
@@ -66,23 +63,6 @@ export function parseJsonDocument(text: string, file?: string): JsonDocument {
       return at(node.offset);
     },
   };
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-function toPosition(starts: readonly number[], offset: number): TextPosition {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return { line: lo + 1, column: offset - starts[lo]! + 1, offset };
 }
 
 /** Offset in the text of the `index`-th decoded character of the string literal starting at `start`. */
@@ -115,7 +95,7 @@ function firstSyntaxError(text: string): SyntaxProblem | undefined {
         first ??= { offset, message: syntaxMessage(printParseErrorCode(code), text, offset, length, containers.at(-1)) };
       },
     },
-    STRICT,
+    JSONC,
   );
   return first;
 }
@@ -131,10 +111,9 @@ function syntaxMessage(code: string, text: string, offset: number, length: numbe
     case 'UnexpectedEndOfNumber':
       return `invalid number ${JSON.stringify(found)}`;
     case 'PropertyNameExpected':
-      if (afterComma(text, offset) && (found === '}' || found === ']')) return 'trailing comma is not allowed';
       return 'expected a property name in double quotes';
     case 'ValueExpected':
-      if (afterComma(text, offset) && (found === '}' || found === ']')) return 'trailing comma is not allowed';
+      if (afterComma(text, offset) && found === ',') return 'two commas in a row';
       return atEnd ? 'unexpected end of file: expected a value' : 'expected a value';
     case 'ColonExpected':
       return 'expected a colon after the property name';
@@ -148,7 +127,7 @@ function syntaxMessage(code: string, text: string, offset: number, length: numbe
       return 'unexpected text after the end of the JSON value';
     case 'InvalidCommentToken':
     case 'UnexpectedEndOfComment':
-      return 'comments are not allowed';
+      return 'unterminated block comment: expected */';
     case 'UnexpectedEndOfString':
       return 'unterminated string (a string must end on the line it starts)';
     case 'InvalidUnicode':

@@ -230,7 +230,7 @@ export const ConfigSchema = Type.Object(
     additionalProperties: false,
     $id: 'https://gatehouse.dev/schema/gatehouse.schema.json',
     title: 'gatehouse config',
-    description: 'One file per environment (config.prod.json, config.test.json). String values may use ${VAR} and ${VAR:-default}.',
+    description: 'One file per environment (config.prod.json, config.test.json). JSON with comments (`//`, `/* */`) and trailing commas, as VS Code reads JSONC (name the file .jsonc for editors to agree), or YAML in a .yaml/.yml file (`# yaml-language-server: $schema=...` on the first line for completion). String values may use ${VAR} and ${VAR:-default}.',
   },
 );
 

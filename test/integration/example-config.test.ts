@@ -1,4 +1,8 @@
-/** The shipped config.example.json stays valid: `gatehouse check` accepts it, defaults and all. */
+/** The shipped config.example.json and the docs' examples stay valid: `gatehouse check` accepts them, defaults and all. */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGatehouseCli } from '../helpers/gatehouse-process.js';
@@ -29,5 +33,24 @@ describe('gatehouse check on a file with schema problems', () => {
     expect(out).toMatch(/maxHeaderSize/);
     expect(out).toMatch(/TCP router "vm".*RULE_SYNTAX/);
     expect(out).toMatch(/"nowhere".*CONFIG_REFERENCE/);
+  });
+});
+
+describe("docs/acme.md's example, comments and all", () => {
+  it('loads as a config file and passes check (JSONC: // comments and a trailing comma)', async () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/acme.md', import.meta.url)), 'utf8');
+    const example = /```jsonc\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(example).toContain('// ');
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-docs-'));
+    try {
+      const file = join(dir, 'config.acme.json');
+      await writeFile(file, example!);
+      const res = await runGatehouseCli(['check', file], {});
+      expect(res.stderr).toBe('');
+      expect(res.stdout).toContain('config ok');
+      expect(res.code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
