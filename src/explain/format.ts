@@ -3,6 +3,7 @@
  * part of a rule that failed and a ✓ line for each that held, then the outcome. `--json` prints the same objects.
  */
 import type { MiddlewareFacts, ServiceFacts, TargetFacts } from './describe.js';
+import type { MiddlewareOutcome } from './middlewares.js';
 import type { HttpEntryExplanation, HttpExplanation } from './http.js';
 import type { DisabledFacts, RouterTrial } from './routes.js';
 import { certificateText, type SniEntryExplanation, type SniExplanation } from './sni.js';
@@ -42,7 +43,10 @@ function httpEntry(out: string[], ep: HttpEntryExplanation, reason: string): voi
   trials(out, ep.tried, '  ', ep.match?.name);
   if (ep.match) {
     if (ep.hook?.kind === 'acme-challenge') out.push('     middlewares: skipped for the CA');
-    else middlewares(out, ep.match.middlewares);
+    else {
+      middlewares(out, ep.match.middlewares);
+      if (ep.match.evaluation) evaluation(out, ep.match.evaluation);
+    }
     target(out, ep.match.target);
   }
   if (ep.notTried.length > 0) out.push(`  not tried: ${ep.notTried.join(', ')}`);
@@ -84,6 +88,17 @@ function middlewares(out: string[], list: readonly MiddlewareFacts[]): void {
   if (list.length === 0) return;
   const text = (m: MiddlewareFacts): string => `${m.name} (${m.kind}${m.members ? `: ${m.members.map(text).join(' → ')}` : ''})`;
   out.push(`     middlewares: ${list.map(text).join(' → ')}`);
+}
+
+/** Each middleware as it acted on the request, then what the target receives. */
+function evaluation(out: string[], e: MiddlewareOutcome): void {
+  out.push('     run on this request:');
+  for (const s of e.steps) out.push(`       ${s.effect === 'passed' ? '✓' : s.effect === 'answered' ? '✗' : '?'} ${s.name} (${s.kind}): ${s.detail}`);
+  if (e.stoppedBy === undefined) {
+    out.push(`     the target receives: ${e.forwardedUri}`);
+    const set = Object.entries(e.headersSet);
+    if (set.length > 0) out.push(`     request headers set: ${set.map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+  }
 }
 
 function target(out: string[], t: TargetFacts): void {

@@ -4,9 +4,11 @@
  * ACME challenge responder on plain entry points, src/http/acme-responder.ts; the HTTPS redirection,
  * src/edge/start.ts); then the routers in priority order, down to the match's middlewares and service.
  */
+import { pathToWire } from '../http/request-path.js';
 import { ACME_CHALLENGE_PREFIX, isAcmeChallengePath } from '../middlewares/acme-path.js';
 import type { CertificateChoice } from './certificates.js';
 import { describeMiddlewares, describeTarget, type MiddlewareFacts, type TargetFacts } from './describe.js';
+import { evaluateMiddlewares, type MiddlewareOutcome } from './middlewares.js';
 import type { OfflineModel } from './offline.js';
 import { chooseEntryPoints, listenPort, type ExplainRequest } from './request.js';
 import { disabledHttp, tryHttpRouters, type DisabledFacts, type RouterTrial, type Trials } from './routes.js';
@@ -30,6 +32,8 @@ export interface HookFacts {
 /** The router that matched, with what it runs. */
 export interface MatchFacts extends RouterTrial {
   readonly middlewares: readonly MiddlewareFacts[];
+  /** The middlewares run on the request (src/explain/middlewares.ts): who stops it, what the target receives. */
+  readonly evaluation?: MiddlewareOutcome;
   readonly target: TargetFacts;
 }
 
@@ -95,13 +99,31 @@ function explainOn(model: OfflineModel, entryPoint: string, request: ExplainRequ
   const disabled = disabledHttp(model.config, model.disabledHttp, entryPoint, request, trials.match);
   const via = certificate ? `, TLS with ${certificateText(certificate)}` : '';
   if (!trials.match) return { ...base, ...trials, match: undefined, disabled, outcome: `404: no router matches${via}`, matched: false };
-  const match = matchFacts(model, trials);
-  return { ...base, ...trials, match, disabled, outcome: `router "${match.name}" → ${targetText(match.target)}${via}`, matched: true };
+  const match = matchFacts(model, trials, request, entryPoint);
+  const stop = match.evaluation?.stoppedBy;
+  const outcome =
+    stop === undefined
+      ? `router "${match.name}" → ${targetText(match.target)}${match.evaluation && match.evaluation.forwardedUri !== uriOf(request) && match.target.kind === 'service' ? ` with ${match.evaluation.forwardedUri}` : ''}${via}`
+      : stop.effect === 'answered'
+        ? `router "${match.name}", stopped by middleware "${stop.name}" (${stop.kind}): ${stop.status ?? ''}${stop.location !== undefined ? ` to ${stop.location}` : ''}; ${targetText(match.target)} is not reached${via}`
+        : `router "${match.name}": middleware "${stop.name}" (${stop.kind}) decides: ${stop.detail}${via}`;
+  return { ...base, ...trials, match, disabled, outcome, matched: true };
 }
 
-function matchFacts(model: OfflineModel, trials: Trials): MatchFacts {
+function uriOf(request: ExplainRequest): string {
+  return `${pathToWire(request.path)}${request.query === '' ? '' : `?${request.query}`}`;
+}
+
+function matchFacts(model: OfflineModel, trials: Trials, request?: ExplainRequest, entryPoint?: string): MatchFacts {
   const router = model.config.http!.routers![trials.match!.name]!;
-  return { ...trials.match!, middlewares: describeMiddlewares(model.config, router.middlewares ?? []), target: describeTarget(model.config, router, model.health) };
+  const names = router.middlewares ?? [];
+  const evaluation = request !== undefined && entryPoint !== undefined && names.length > 0 ? evaluateMiddlewares(model.config, names, request, entryPoint, trials.match!.name) : undefined;
+  return {
+    ...trials.match!,
+    middlewares: describeMiddlewares(model.config, names),
+    ...(evaluation && { evaluation }),
+    target: describeTarget(model.config, router, model.health),
+  };
 }
 
 /** A target in a few words. */

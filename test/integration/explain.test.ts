@@ -101,7 +101,9 @@ describe('gatehouse explain URL', () => {
     expect(out.indexOf('): late')).toBeGreaterThan(out.indexOf('): ghost'));
     // The router after the match is listed as not tried.
     expect(out).toContain('not tried: other');
-    expect(out).toContain('→ router "app" → service "app" (loadBalancer)');
+    // Its basicAuth is run on the request, which carries no credentials (issue 16: explain evaluates middlewares).
+    expect(out).toContain('✗ auth (basicAuth): no Basic credentials (Authorization header): 401');
+    expect(out).toContain('→ router "app", stopped by middleware "auth" (basicAuth): 401; service "app" (loadBalancer) is not reached');
   });
 
   it('lists the children of a weighted service', async () => {
