@@ -4,7 +4,7 @@
  * disabled routers that would have matched, with the reason they are disabled.
  */
 import type { Config } from '../config/index.js';
-import { defaultPriority, HTTP_MATCHERS, parseRule, SNI_MATCHERS, type HttpMatchInput, type MatcherTable, type SniMatchInput } from '../rules/index.js';
+import { HTTP_MATCHERS, parseRule, routerPriority, SNI_MATCHERS, type HttpMatchInput, type MatcherTable, type SniMatchInput } from '../rules/index.js';
 import { describeHttpInput, describeSniInput, explainRule, failedParts, matchedParts, type InputDescriber } from '../rules/explain.js';
 import type { Disabled } from './offline.js';
 
@@ -77,7 +77,7 @@ export function disabledHttp(config: Config, disabled: readonly Disabled[], entr
     const spec = config.http?.routers?.[name];
     if (spec === undefined || (spec.tls !== undefined && !tls)) return undefined;
     if (spec.entryPoints !== undefined && !spec.entryPoints.includes(entryPoint)) return undefined;
-    return { rule: spec.rule, priority: spec.priority, table: HTTP_MATCHERS, input, describe: describeHttpInput };
+    return { rule: spec.rule, priority: routerPriority(spec.priority, spec.rule, 'http'), table: HTTP_MATCHERS, input, describe: describeHttpInput };
   });
 }
 
@@ -86,7 +86,7 @@ export function disabledTcp(config: Config, disabled: readonly Disabled[], entry
   return collect(disabled, match, (name) => {
     const spec = config.tcp?.routers?.[name];
     if (spec === undefined || (spec.entryPoints !== undefined && !spec.entryPoints.includes(entryPoint))) return undefined;
-    return { rule: spec.rule, priority: spec.priority, table: SNI_MATCHERS, input, describe: describeSniInput };
+    return { rule: spec.rule, priority: routerPriority(spec.priority, spec.rule, 'tcp'), table: SNI_MATCHERS, input, describe: describeSniInput };
   });
 }
 
@@ -97,7 +97,8 @@ function byPriority(a: Ordered, b: Ordered): number {
 
 interface Evaluable<I> {
   rule: string;
-  priority: number | undefined;
+  /** As the router table orders it (routerPriority: 0 or absent means the default). */
+  priority: number;
   table: MatcherTable<I>;
   input: I;
   describe: InputDescriber<I>;
@@ -115,7 +116,7 @@ function collect<I>(disabled: readonly Disabled[], match: Ordered | undefined, e
       wouldMatch = undefined; // the rule is why the router is disabled
     }
     if (wouldMatch === false) continue;
-    const priority = e.priority ?? defaultPriority(e.rule);
+    const priority = e.priority;
     const beforeMatch = match === undefined || byPriority({ name: d.router, priority }, match) < 0;
     out.push({ name: d.router, priority, rule: e.rule, reason: d.error.message, code: d.error.code, wouldMatch, beforeMatch });
   }

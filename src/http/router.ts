@@ -6,7 +6,7 @@
  */
 import type { Config, RouterConfig } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
-import { compileHttpRule, defaultPriority, type HttpMatcher } from '../rules/index.js';
+import { compileHttpRule, routerPriority, type HttpMatcher } from '../rules/index.js';
 import type { Handler } from './contract.js';
 import type { RequestContext } from './context.js';
 import type { MiddlewareSet } from './middlewares.js';
@@ -106,7 +106,8 @@ function compileRouter(
     }
     handler = wrap(handler);
   }
-  return { name, priority: spec.priority ?? defaultPriority(spec.rule), match, handler, challengeService };
+  // Traefik: 0 means unset, so the rule's length (src/rules/priority.ts).
+  return { name, priority: routerPriority(spec.priority, spec.rule, 'http'), match, handler, challengeService };
 }
 
 /** The router's target: a named service, or an inline respond/redirect. Exactly one is allowed. */
