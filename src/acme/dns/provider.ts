@@ -1,0 +1,34 @@
+/**
+ * The contract between dns-01 and a DNS provider (RFC 2136, exec, Cloudflare): write one TXT value, remove it
+ * again. The zone and the name the record goes to (after a CNAME on `_acme-challenge`) are found before a provider
+ * is asked (src/acme/dns/zone.ts), so a provider only writes where it is told.
+ */
+
+/** One TXT value a dns-01 challenge needs (RFC 8555 §8.4), with everything a provider or a later clean-up needs. */
+export interface TxtRecord {
+  /** Where the value is written: `_acme-challenge.<name>` or the target of its CNAME; lower case, no trailing dot. */
+  readonly fqdn: string;
+  /** The zone holding `fqdn`, from its SOA; no trailing dot. */
+  readonly zone: string;
+  /** base64url(SHA-256(key authorization)). */
+  readonly value: string;
+  readonly ttl: number;
+  /** The name validated (without `*.`), its challenge token and key authorization: lego's exec RAW mode passes them. */
+  readonly domain: string;
+  readonly token: string;
+  readonly keyAuthorization: string;
+}
+
+/**
+ * A DNS provider. `present` resolves once the provider accepted the value (not once it is visible: propagation is
+ * checked separately); other TXT values at the same name stay (a wildcard and its apex share
+ * `_acme-challenge.<apex>`, RFC 8555 §8.4). `cleanup` removes only this value and resolves when it is gone or was
+ * never there, so it is safe to repeat (after a crash). Both may run concurrently for different values. Errors are
+ * plain Errors whose message says what the provider answered; they must not contain a secret.
+ */
+export interface DnsProvider {
+  /** `rfc2136 192.0.2.53:53`, `exec /path`, `cloudflare`: for logs and errors. */
+  readonly description: string;
+  present(record: TxtRecord): Promise<void>;
+  cleanup(record: TxtRecord): Promise<void>;
+}
