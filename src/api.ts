@@ -75,12 +75,22 @@ export interface Gatehouse {
 
 /** The outcome of one reload. */
 export interface ReloadResult {
+  /** Applied, and all of it serves (outcome `ok`). */
   readonly ok: boolean;
+  /**
+   * `ok`; `problems`: applied, but it disables routers or certificates, or part of it could not be applied (an entry
+   * point that cannot bind); `refused`: the running config stays (invalid file, or `lifecycle.reload: strict` with problems).
+   */
+  readonly outcome: 'ok' | 'problems' | 'refused';
+  /** The outcome in words, as the status page shows it: "ok", "applied with 2 problems", "refused, the running config stays". */
+  readonly summary: string;
   readonly at: string;
   /** Time from reading the file to the new config serving. */
   readonly ms: number;
   /** Why the new config was refused (file, JSON path, message), or what could not be applied (an entry point that cannot bind). */
   readonly errors: readonly string[];
+  /** What the config disables (as `gatehouse check` lists it): routers with a broken rule or unknown reference, certificates. */
+  readonly problems: readonly string[];
 }
 
 /** A running instance's state. */

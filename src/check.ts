@@ -9,7 +9,7 @@ import { loadConfigFile, readConfigDraft, type Config } from './config/index.js'
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook } from './edge/start.js';
 import { GatehouseError, GatehouseErrors } from './errors.js';
-import type { Handler } from './http/contract.js';
+import type { Handler, Plugins } from './http/contract.js';
 import { buildRouteTable } from './http/router.js';
 import { createLogger } from './log.js';
 import { buildRuntime } from './runtime/index.js';
@@ -31,6 +31,28 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
     const routers = fatal ? [] : draftRouterProblems(readConfigDraft(file, env));
     return [...err.errors, ...routers.map((e) => withFile(e, file))];
   }
+  return [...entryPointProblems(config), ...configProblems(config)].map((e) => withFile(e, file));
+}
+
+/**
+ * What disables part of a valid config, found by building it without listening: routers (HTTP and TCP) with a
+ * broken rule or an unknown service or middleware, certificates that cannot be obtained, storage and admin settings.
+ * A reload counts the same problems (src/reload/reloader.ts), so `gatehouse check` and `gatehouse reload` agree.
+ * `plugins`: the library's handlers and middlewares (the CLI has none).
+ */
+export function configProblems(config: Config, plugins: Plugins = { handlers: {}, middlewares: {} }): GatehouseError[] {
+  const runtime = buildRuntime(config, plugins, createLogger({ level: 'silent' }));
+  void runtime.dispose();
+  return [...sectionProblems(config), ...runtime.problems.map((p) => p.error)];
+}
+
+/** The problems of `config` that building its runtime does not find: certificates, storage, admin. */
+export function sectionProblems(config: Config): GatehouseError[] {
+  return [...(config.admin ? checkAdmin(config.admin) : []), ...wantedCertificates(config).problems, ...storageProblems(config)];
+}
+
+/** Entry points whose settings cannot be applied (a reload reports these when it applies them). */
+export function entryPointProblems(config: Config): GatehouseError[] {
   const problems: GatehouseError[] = [];
   for (const [name, spec] of Object.entries(config.entryPoints)) {
     try {
@@ -41,11 +63,7 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
       problems.push(err);
     }
   }
-  if (config.admin) problems.push(...checkAdmin(config.admin));
-  const runtime = buildRuntime(config, {}, createLogger({ level: 'silent' }));
-  void runtime.dispose();
-  problems.push(...wantedCertificates(config).problems, ...storageProblems(config));
-  return [...problems, ...runtime.problems.map((p) => p.error)].map((e) => withFile(e, file));
+  return problems;
 }
 
 /** Router problems of a config that failed the schema: services and middlewares stand in by name only. */
@@ -79,7 +97,8 @@ function draftRouterProblems(draft: unknown): readonly GatehouseError[] {
   return problems;
 }
 
-function withFile(err: GatehouseError, file: string): GatehouseError {
+/** `err` with `file` as its location's file, unless it names one already. */
+export function withFile(err: GatehouseError, file: string): GatehouseError {
   if (err.location.file) return err;
   return new GatehouseError(err.code, err.message, { cause: err.cause, location: { ...err.location, file } });
 }

@@ -30,7 +30,8 @@ export function createControlHandler(target: ControlTarget): ControlHandler {
   return async (req) => {
     if (req.command === 'reload') {
       const result = await target.reload();
-      return result.ok ? { ok: true, data: result } : { ok: false, error: result.errors.join('\n'), data: result };
+      // Applied with problems is an answer, not a failure of the command: the CLI tells it by `outcome` (exit 3).
+      return result.outcome === 'refused' ? { ok: false, error: result.errors.join('\n'), data: result } : { ok: true, data: result };
     }
     if (req.command === 'status') return { ok: true, data: { ...target.status(), certificates: live.acme?.list() ?? [] } };
     // Cheap on purpose (a container's HEALTHCHECK asks every few seconds): the answer itself shows the event loop

@@ -33,7 +33,7 @@ export interface Admin {
   /** The status as `/api/status` returns it. */
   status(): AdminStatus;
   /** A reload ended: counted; routers are looked up again; a changed `admin` section is applied (in the background). */
-  reloaded(result: { ok: boolean; ms: number }, config: Config): void;
+  reloaded(result: { outcome: 'ok' | 'problems' | 'refused'; ms: number }, config: Config): void;
   /** Bind the listener. Never rejects: an admin that cannot listen is logged, the proxy runs without it. */
   start(): Promise<void>;
   /** The bound address, once listening. */
@@ -105,7 +105,7 @@ export function createAdmin(spec: AdminConfig, sources: AdminSources, log: Logge
     passthroughClosed: metrics.passthrough,
     status,
     reloaded(result, config) {
-      metrics.reloaded(result.ok, result.ms);
+      metrics.reloaded(result.outcome, result.ms);
       metrics.requests.routersChanged();
       const next = JSON.stringify(config.admin ?? null);
       if (next === key) return;

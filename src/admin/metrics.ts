@@ -35,7 +35,7 @@ export class AdminMetrics {
     this.requests = new RequestMetrics(serviceOf);
     for (const m of this.requests.metrics()) this.register(m);
     this.#challenges = new Counter({ name: 'gatehouse_challenge_requests_total', help: 'ACME challenge requests (http-01) and validator handshakes (tls-alpn-01) by who answered.', labelNames: ['challenge', 'decision'], registers });
-    this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Config reloads by result (failure: the file was refused, or part of it could not be applied).', labelNames: ['result'], registers });
+    this.#reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Config reloads by result (success; problems: applied, but it disables routers or certificates, or part of it could not be applied; failure: refused, the running config stays).', labelNames: ['result'], registers });
     this.#reloadSeconds = new Histogram({ name: 'gatehouse_config_reload_duration_seconds', help: 'Time from reading the config file to the new config serving.', labelNames: ['result'], buckets: RELOAD_BUCKETS, registers });
     this.#passthroughBytes = new Counter({ name: 'gatehouse_passthrough_bytes_total', help: 'Bytes of closed passthrough connections by TCP router, service and direction (up: client to backend).', labelNames: ['router', 'service', 'direction'], registers });
     this.#passthroughConnections = new Counter({ name: 'gatehouse_passthrough_connections_total', help: 'Closed passthrough connections by TCP router and service.', labelNames: ['router', 'service'], registers });
@@ -55,9 +55,9 @@ export class AdminMetrics {
     this.#passthroughConnections.inc({ router, service });
   };
 
-  /** One reload's outcome (src/api.ts). */
-  reloaded(ok: boolean, ms: number): void {
-    const result = ok ? 'success' : 'failure';
+  /** One reload's outcome (src/api.ts): `problems` when it was applied but disables part of itself. */
+  reloaded(outcome: 'ok' | 'problems' | 'refused', ms: number): void {
+    const result = outcome === 'ok' ? 'success' : outcome === 'problems' ? 'problems' : 'failure';
     this.#reloads.inc({ result });
     this.#reloadSeconds.observe({ result }, ms / 1000);
   }
@@ -99,8 +99,11 @@ function scrapeTimeMetrics(status: () => AdminStatus): ScrapedMetric[] {
     gauge('gatehouse_acme_renewal_timestamp_seconds', 'When each ACME certificate is due for renewal (Unix time).', (s) =>
       s.acme.filter((m) => m.renewAt !== undefined).map((m) => ({ value: Math.floor(Date.parse(m.renewAt!) / 1000), labels: { name: m.id, resolver: m.resolver } })),
     ),
-    gauge('gatehouse_config_last_reload_success', '1 when the last reload succeeded, 0 when it failed; absent before the first reload.', (s) =>
+    gauge('gatehouse_config_last_reload_success', '1 when the last reload was applied and all of it serves, 0 when it was refused or applied with problems; absent before the first reload.', (s) =>
       s.lastReload === undefined ? [] : [{ value: s.lastReload.ok ? 1 : 0, labels: {} }],
     ),
+    gauge('gatehouse_config_problems', 'Problems of the config in force: routers it disables (a broken rule, an unknown service or middleware); 0 when all of it serves.', (s) => [
+      { value: s.routers.filter((r) => r.disabled !== undefined).length + s.tcpRouters.filter((r) => r.disabled !== undefined).length, labels: {} },
+    ]),
   ];
 }

@@ -41,8 +41,11 @@ function days(n: number | undefined): string {
 /** The whole page for `s`. */
 export function renderStatusPage(s: AdminStatus): string {
   const e = escapeHtml;
-  const reload = s.lastReload
-    ? `${state(s.lastReload.ok, 'ok', 'failed')} at ${e(s.lastReload.at)} (${e(s.lastReload.ms)} ms)${s.lastReload.errors.map((x) => `<br><code class="bad">${e(x)}</code>`).join('')}`
+  // The outcome in words ("applied with 2 problems"): a reload that took routers down must not read as "ok".
+  const last = s.lastReload;
+  const outcomeClass = last?.outcome === 'ok' ? 'ok' : last?.outcome === 'problems' ? 'warn' : 'bad';
+  const reload = last
+    ? `<span class="${outcomeClass}">${e(last.summary)}</span> at ${e(last.at)} (${e(last.ms)} ms)${[...last.errors, ...(last.outcome === 'refused' ? [] : last.problems)].map((x) => `<br><code class="${outcomeClass}">${e(x)}</code>`).join('')}`
     : '<span class="muted">no reload since start</span>';
   const sections = [
     `<h1>gatehouse</h1>

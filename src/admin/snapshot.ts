@@ -23,7 +23,7 @@ export interface AdminSources {
     readonly configFile: string | undefined;
     readonly startedAt: string | undefined;
     readonly reloads: number;
-    readonly lastReload: { readonly ok: boolean; readonly at: string; readonly ms: number; readonly errors: readonly string[] } | undefined;
+    readonly lastReload: { readonly ok: boolean; readonly outcome: 'ok' | 'problems' | 'refused'; readonly summary: string; readonly at: string; readonly ms: number; readonly errors: readonly string[]; readonly problems: readonly string[] } | undefined;
     readonly entryPoints: Record<string, { address: string; port: number }>;
   };
   /** Open client connections per entry point (HTTP keep-alive, TLS and passthrough). */

@@ -96,7 +96,10 @@ Make the running instance of FILE renew NAME's certificate now; exit 1 when the 
     options: { config, help },
     positionals: 'config',
     help: `Usage: gatehouse reload [FILE | --config FILE]
-Make the running instance of FILE reload its config file now (as SIGHUP does); exit 1 with the reasons if it is refused.
+Make the running instance of FILE reload its config file now (as SIGHUP does). Exit 0 when all of the new config
+serves; 1 with the reasons when it is refused (the running config stays); 3 when it was applied but disables
+routers or certificates (a broken rule, a misspelt service or middleware name), listed one per line as gatehouse
+check lists them. With lifecycle.reload: strict such a config is refused instead (exit 1).
 ${CONFIG_LINES}
 `,
   },
@@ -132,7 +135,8 @@ Commands:
   check [FILE]     Validate a config file: print every problem and exit 1, or exit 0 when it is valid.
   certs [FILE]     List the ACME certificates (state directory and config): names, issuer, expiry, next renewal, last error.
   renew NAME       Make the running instance (same config and state directory) renew NAME's certificate now.
-  reload [FILE]    Make the running instance reload its config file now (as SIGHUP does); exit 1 with the reasons if it is refused.
+  reload [FILE]    Make the running instance reload its config file now (as SIGHUP does); exit 1 with the reasons if it is
+                   refused, 3 with the problems if it was applied but disables routers or certificates.
   status [FILE]    Show the running instance's state as JSON: entry points, reloads, last reload's errors, certificates.
                    With --admin URL (http://[user:password@]host:port), the admin entry point's /api/status instead.
   health [FILE]    Exit 0 when the running instance answers and its entry points accept connections, else 1 (HEALTHCHECK).
@@ -143,7 +147,7 @@ Commands:
   version          Print the version.
   help [COMMAND]   This list, or a command's help (same as gatehouse COMMAND --help).
 
-FILE is the config file, the same as --config FILE. Exit codes: 0 done, 1 failed, 2 wrong usage.
+FILE is the config file, the same as --config FILE. Exit codes: 0 done, 1 failed, 2 wrong usage (reload: 3 applied with problems).
 
 Environment:
   GATEHOUSE_CONFIG      config file when none is given

@@ -13,6 +13,8 @@ export const DEFAULTS = {
   /** dns-01 exec provider: time one run of the program has. */
   dnsExecTimeout: '1m',
   accessLog: true,
+  /** A reload whose config disables routers (or certificates) is applied with the rest serving. */
+  reloadMode: 'partial',
   /** Time to receive a request's headers: a slowloris client is cut off after this. */
   headersTimeout: '10s',
   /** Time to receive a whole request (headers and body). */

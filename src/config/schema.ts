@@ -102,7 +102,7 @@ export const RouterSchema = Type.Object(
     priority: Type.Optional(
       Type.Integer({
         minimum: 0,
-        description: 'Higher is tried first. Default: the length of the rule, so more specific rules win (as in Traefik).',
+        description: 'Higher is tried first. Default (and 0, as in Traefik): the length of the rule, so more specific rules win.',
       }),
     ),
     entryPoints: Type.Optional(
@@ -186,6 +186,13 @@ export const ConfigSchema = Type.Object(
             }),
           ),
           reloadDebounce: Type.Optional(Duration('Quiet time after a change to the config file before it is read.', DEFAULTS.reloadDebounce)),
+          reload: Type.Optional(
+            Type.Union([Type.Literal('partial'), Type.Literal('strict')], {
+              description:
+                "What a reload does with a config that disables part of itself (a router with a broken rule or an unknown service or middleware, a certificate that cannot be obtained: what `gatehouse check` lists). `partial`: apply it, the rest serves, and the reload says 'applied with N problems' (warn log, status, metrics, `gatehouse reload` exits 3). `strict`: refuse it, the running config stays (`gatehouse reload` exits 1). A config that fails the schema is refused either way; at start the config is applied as `partial`.",
+              default: DEFAULTS.reloadMode,
+            }),
+          ),
           closeRemovedConnections: Type.Optional(
             Type.Boolean({
               description: 'On reload, close the websockets and passthrough streams whose router was removed. By default they stay open until they end.',

@@ -16,6 +16,7 @@ import type { PathContext } from '../config/paths.js';
 import { certStoreOptions, needsCertificates } from '../certs/store-options.js';
 import { DEFAULTS, loadConfigFile, parseConfigText, parseDuration, validateConfig, type Config } from '../config/index.js';
 import type { Edge } from '../edge/start.js';
+import { configProblems, sectionProblems, withFile } from '../check.js';
 import { GatehouseError, GatehouseErrors } from '../errors.js';
 import type { Plugins } from '../http/contract.js';
 import { flushLog, type Logger } from '../log.js';
@@ -103,6 +104,10 @@ export function createReloader(deps: ReloaderDeps): Reloader {
   const apply = async (next: Config, t0: number): Promise<ReloadResult> => {
     const nextRuntime = buildRuntime(next, plugins, log, live.runtime, passthroughClosed);
     logProblems(nextRuntime, log);
+    // What `gatehouse check` counts besides the routers (src/check.ts), so the two give the same verdict.
+    const sections = sectionProblems(next);
+    for (const e of sections) log.warn({ code: e.code, path: e.location.path, reason: e.message }, 'part of the config disabled');
+    const problems = [...sections, ...nextRuntime.problems.map((p) => p.error)].map((e) => inFile(e).toString());
     const previous = live.runtime;
     const cut = (next.lifecycle?.closeRemovedConnections ?? DEFAULTS.closeRemovedConnections)
       ? { httpRouters: new Set(Object.keys(next.http?.routers ?? {})), tcpRouters: new Set(Object.keys(next.tcp?.routers ?? {})) }
@@ -155,7 +160,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
       if (!(err instanceof GatehouseErrors)) throw err;
       errors.push(...err.errors.map((e) => e.toString()));
     }
-    return { ok: errors.length === 0, at: new Date().toISOString(), ms: Math.round(performance.now() - t0), errors };
+    return reloadResult(true, t0, errors, problems);
   };
 
   const reload = (given?: Config): Promise<ReloadResult> => {
@@ -177,9 +182,17 @@ export function createReloader(deps: ReloaderDeps): Reloader {
         const list = err instanceof GatehouseErrors ? err.errors : err instanceof GatehouseError ? [err] : undefined;
         if (!list) throw err;
         for (const e of list) log.error({ code: e.code, file: e.location.file, path: e.location.path, line: e.location.line, column: e.location.column, reason: e.message }, 'config reload refused, the running config stays');
-        lastReload = { ok: false, at: new Date().toISOString(), ms: Math.round(performance.now() - started), errors: list.map((e) => e.toString()) };
-        deps.admin()?.reloaded(lastReload, live.config);
-        return lastReload;
+        return refused(reloadResult(false, started, list.map((e) => e.toString()), []));
+      }
+      // lifecycle.reload strict: a config that would disable part of itself is refused before anything is swapped.
+      // The problems are found by a build of its own (the real one takes over upstreams from the runtime in force).
+      if ((next.lifecycle?.reload ?? DEFAULTS.reloadMode) === 'strict') {
+        const found = [...configProblems(next, plugins)];
+        if (found.length > 0) {
+          for (const e of found) log.warn({ code: e.code, path: e.location.path, reason: e.message }, 'config reload refused (lifecycle.reload strict), the running config stays');
+          const shown = found.map((e) => inFile(e).toString());
+          return refused(reloadResult(false, started, shown, shown));
+        }
       }
       const result = await apply(next, started);
       if (live.edge !== undefined) syncWatcher();
@@ -187,13 +200,26 @@ export function createReloader(deps: ReloaderDeps): Reloader {
       lastReload = result;
       deps.admin()?.reloaded(result, next);
       if (!deps.admin() && next.admin) log.warn('admin section added: the admin entry point starts with the next start of gatehouse');
-      log.info({ ms: result.ms, ok: result.ok, problems: live.runtime.problems.length, retired: live.retired.size }, 'config reloaded');
+      const fields = { ms: result.ms, ok: result.ok, outcome: result.outcome, problems: result.problems.length, errors: result.errors.length, retired: live.retired.size };
+      // Applied, but part of it is not serving: an operator must hear it at warn, not read 'config reloaded' at info.
+      if (result.ok) log.info(fields, 'config reloaded');
+      else log.warn({ ...fields, summary: result.summary }, 'config reloaded with problems');
       await flushLog(log);
       return result;
     };
     // One reload at a time, in the order asked: a burst of edits ends on the last file content.
     const result = reloading.then(run, run);
     reloading = result.catch(() => undefined);
+    return result;
+  };
+
+  /** `err` naming the config file, as `gatehouse check` prints it. */
+  const inFile = (err: GatehouseError): GatehouseError => (configFile === undefined ? err : withFile(err, configFile));
+
+  /** A reload that left the running config in force: kept as the last outcome and told to the admin. */
+  const refused = (result: ReloadResult): ReloadResult => {
+    lastReload = result;
+    deps.admin()?.reloaded(result, live.config);
     return result;
   };
 
@@ -251,6 +277,17 @@ export function createReloader(deps: ReloaderDeps): Reloader {
       clearInterval(sweep);
     },
   };
+}
+
+/**
+ * One reload's outcome: refused (the running config stays), ok, or applied with problems (`errors`: parts that
+ * could not be applied, such as a listener; `problems`: routers and certificates the new config disables).
+ */
+function reloadResult(applied: boolean, t0: number, errors: readonly string[], problems: readonly string[]): ReloadResult {
+  const n = applied ? errors.length + problems.length : 0;
+  const outcome = !applied ? 'refused' : n === 0 ? 'ok' : 'problems';
+  const summary = outcome === 'refused' ? 'refused, the running config stays' : outcome === 'ok' ? 'ok' : `applied with ${n} problem${n === 1 ? '' : 's'}`;
+  return { ok: outcome === 'ok', outcome, summary, at: new Date().toISOString(), ms: Math.round(performance.now() - t0), errors, problems };
 }
 
 /** The config file's text, or undefined when it cannot be read (loadConfigFile then reports why). */

@@ -23,13 +23,26 @@ export async function runRenew(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-/** `reload`: the instance re-reads its file; a refusal prints the reasons (one per line) and exits 1. */
+/** Exit code of `gatehouse reload` when the config was applied but disables part of itself (docs: README, usage). */
+export const RELOAD_APPLIED_WITH_PROBLEMS = 3;
+
+/**
+ * `reload`: the instance re-reads its file. Exits 0 when all of it serves; 1 with the reasons when it is refused;
+ * 3 when it was applied with problems (routers or certificates it disables, a listener that could not be applied),
+ * printing them one per line on stderr as `gatehouse check` does.
+ */
 export async function runReload(ctx: CommandContext): Promise<number> {
   const file = requireFile(ctx, 'reload');
   const answer = await controlFor(file, { command: 'reload' }, ctx.env);
   if (!answer.ok) throw new CliError(`reload refused, the running config stays; fix the file (gatehouse check ${file}) and reload again:\n${answer.error ?? 'unknown error'}`);
-  const result = answer.data as { ms?: number } | undefined;
-  process.stdout.write(`${file}: reloaded${result?.ms !== undefined ? ` in ${result.ms} ms` : ''}\n`);
+  const result = answer.data as { ms?: number; outcome?: string; summary?: string; problems?: string[]; errors?: string[] } | undefined;
+  const took = result?.ms !== undefined ? ` in ${result.ms} ms` : '';
+  if (result?.outcome === 'problems') {
+    process.stdout.write(`${file}: reloaded${took}, ${result.summary ?? 'with problems'}; what they disable does not serve (gatehouse check ${file} lists the same):\n`);
+    process.stderr.write([...(result.errors ?? []), ...(result.problems ?? [])].map((line) => `gatehouse: ${line}\n`).join(''));
+    return RELOAD_APPLIED_WITH_PROBLEMS;
+  }
+  process.stdout.write(`${file}: reloaded${took}\n`);
   return 0;
 }
 
