@@ -5,6 +5,7 @@
  */
 import type { StorageLock } from '../storage/index.js';
 import { StorageError } from '../storage/index.js';
+import { removeLeftovers } from './dns-journal.js';
 import { orderAndStore } from './issuance.js';
 import type { Entry, ManagerContext } from './manager-context.js';
 import { AcmeError } from './problems.js';
@@ -42,6 +43,7 @@ export async function attempt(ctx: ManagerContext, e: Entry): Promise<void> {
   }, Math.max(1_000, store.lockTtlMs / 3));
   renewing.unref();
   try {
+    await removeLeftovers(ctx, e);
     if (e.unsaved) return await saveUnsaved(ctx, e);
     if (!forced && (await adoptStored(ctx, e, 'locked'))) return;
     await orderAndStore(ctx, e);
@@ -51,6 +53,23 @@ export async function attempt(ctx: ManagerContext, e: Entry): Promise<void> {
     clearInterval(renewing);
     if (e.unsaved && !ctx.stopped) e.kept = lock; // expires by itself if the store never comes back
     else await lock.release();
+  }
+}
+
+/**
+ * Removes the dns-01 values an earlier run left for `e`, under its lock, outside a turn (at start, for a certificate
+ * not due soon). Another instance holding the lock leaves them to the next turn.
+ */
+export async function cleanUnderLock(ctx: ManagerContext, e: Entry): Promise<void> {
+  if (e.running) return;
+  let lock: StorageLock | undefined;
+  try {
+    lock = await ctx.store.tryLock(`cert:${e.resolver.caId}:${e.wanted.names[0]!}`);
+    if (lock) await removeLeftovers(ctx, e);
+  } catch (err) {
+    ctx.log.warn({ names: e.wanted.names, reason: (err as Error).message }, 'dns-01 records left by an earlier run not removed');
+  } finally {
+    await lock?.release().catch(() => undefined);
   }
 }
 

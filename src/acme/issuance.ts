@@ -8,6 +8,7 @@ import type { GatehouseError } from '../errors.js';
 import { StorageError } from '../storage/index.js';
 import { checkDirectory } from './ca.js';
 import { createResolver, sourceOf, type Entry, type ManagerContext, type Resolver } from './manager-context.js';
+import { dnsJournal, dnsSolverFor } from './dns-journal.js';
 import { orderCertificate } from './order.js';
 import { AcmeError } from './problems.js';
 import { ariCertId, fetchRenewalInfo } from './renewal-info.js';
@@ -23,8 +24,19 @@ export async function orderAndStore(ctx: ManagerContext, e: Entry): Promise<void
   const { wanted: w, resolver: r } = e;
   const t0 = performance.now();
   const fields = { names: w.names, ca: r.url, challenges: w.challenges };
-  const order = async () =>
-    orderCertificate({ client: await r.account.client(), names: w.names, challenges: w.challenges, keyType: r.spec.keyType ?? 'EC256', registry: ctx.registry, endpoints: ctx.endpoints, log });
+  const order = async () => {
+    const solver = await dnsSolverFor(ctx, e);
+    return orderCertificate({
+      client: await r.account.client(),
+      names: w.names,
+      challenges: w.challenges,
+      keyType: r.spec.keyType ?? 'EC256',
+      registry: ctx.registry,
+      endpoints: ctx.endpoints,
+      log,
+      ...(solver ? { dns: { solver, journal: dnsJournal(e), stopped: () => ctx.stopped } } : {}),
+    });
+  };
   try {
     // Checked first so an unreachable CA is named with its real cause (src/acme/ca.ts).
     const directory = await checkDirectory(r.url, ctx.agent!);
@@ -43,7 +55,17 @@ export async function orderAndStore(ctx: ManagerContext, e: Entry): Promise<void
     const window = directory.renewalInfo ? await fetchRenewalInfo(directory.renewalInfo, ariCertId(issued.certPem), ctx.agent!).catch(() => undefined) : undefined;
     const renewAt = window ? ariTime(window) : renewalTime(info.notBefore, info.notAfter);
     e.certPem = issued.certPem;
-    e.status = { resolver: w.resolver, names: w.names, issuedAt: new Date().toISOString(), notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString() };
+    e.status = {
+      resolver: w.resolver,
+      names: w.names,
+      issuedAt: new Date().toISOString(),
+      notBefore: info.notBefore.toISOString(),
+      notAfter: info.notAfter.toISOString(),
+      renewAt: renewAt.toISOString(),
+      ...(issued.challenges ? { challenges: issued.challenges } : {}),
+      // A dns-01 value whose removal failed stays noted until a later turn removes it.
+      ...(e.status.dnsRecords?.length ? { dnsRecords: e.status.dnsRecords } : {}),
+    };
     ctx.certs.put(sourceOf(e), issued.certPem, issued.keyPem);
     e.nextAt = renewAt.getTime();
     log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - t0) }, 'certificate obtained');
@@ -100,6 +122,7 @@ async function rehearse(ctx: ManagerContext, e: Entry): Promise<void> {
       registry: ctx.registry,
       endpoints: ctx.endpoints,
       log: ctx.log,
+      ...(await dnsSolverFor(ctx, e).then((solver) => (solver ? { dns: { solver, journal: dnsJournal(e), stopped: () => ctx.stopped } } : {}))),
     });
   } catch (err) {
     const why = await explain(ctx, err, staging);

@@ -60,6 +60,8 @@ export interface ManagerContext {
   readonly registry: ChallengeRegistry;
   readonly endpoints: () => ChallengeEndpoints;
   readonly pollMinMs: number | undefined;
+  /** The config file, which relative paths in the config (dns-01 scripts and secret files) are resolved against. */
+  readonly configFile: string | undefined;
   /** How often the store is checked for a certificate another instance stored (ms). */
   readonly storageCheckMs: number;
   /** The staging CAs resolvers rehearse on, by production URL and staging server. */

@@ -18,7 +18,7 @@ import { resolveConfigRelative } from '../config/paths.js';
 import { DEFAULTS, parseDuration } from '../config/index.js';
 import type { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { attempt } from './attempt.js';
+import { attempt, cleanUnderLock } from './attempt.js';
 import { caAgent, checkDirectory } from './ca.js';
 import { createResolver, type Entry, type ManagerContext, type Resolver } from './manager-context.js';
 import { AcmeError, installProblemRecorder } from './problems.js';
@@ -100,6 +100,7 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
     registry: options.registry,
     endpoints: options.endpoints,
     pollMinMs: options.pollMinMs,
+    configFile: options.configFile,
     storageCheckMs,
     rehearsalResolvers: new Map(),
     agent: undefined,
@@ -218,6 +219,8 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
               entry.status = { ...status, resolver: w.resolver, names: w.names };
               entry.nextAt = Math.max(Date.now(), Date.parse(status.caRetryAt));
             }
+            // dns-01 values a crashed run left: removed by the first turn, under the lock.
+            if (status?.dnsRecords?.length) entry.status = { ...entry.status, dnsRecords: status.dnsRecords };
             continue;
           }
           useStored(ctx, entry, stored, false);
@@ -237,6 +240,8 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
           schedule();
         }),
       );
+      // A certificate in service that is not due soon may have dns-01 values a crashed run left: removed now.
+      for (const e of entries) if (e.status.dnsRecords?.length && e.nextAt > Date.now()) void cleanUnderLock(ctx, e);
       checkTimer = setInterval(() => void checkStored(ctx, entries, schedule), storageCheckMs);
       checkTimer.unref();
       schedule();

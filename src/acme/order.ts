@@ -7,6 +7,8 @@ import * as acme from 'acme-client';
 import { isSharedRegistry, type ChallengeRegistry } from '../challenges/index.js';
 import type { ChallengeType } from '../config/schema-acme.js';
 import type { Logger } from '../log.js';
+import type { DnsJournal } from './dns-journal.js';
+import type { DnsSolver } from './dns/index.js';
 import { AcmeError, problemText, withProblems } from './problems.js';
 import { selfTest, type ChallengeEndpoints } from './self-test.js';
 
@@ -19,12 +21,16 @@ export interface OrderRequest {
   readonly registry: ChallengeRegistry;
   readonly endpoints: () => ChallengeEndpoints;
   readonly log: Logger;
+  /** For dns-01: the resolver's solver and the certificate's journal of records out in DNS. */
+  readonly dns?: { readonly solver: DnsSolver; readonly journal: DnsJournal; readonly stopped: () => boolean };
 }
 
 /** An issued certificate: the chain (leaf first) and its private key, both PEM. */
 export interface IssuedCertificate {
   readonly certPem: string;
   readonly keyPem: string;
+  /** The challenge types answered (empty when the CA reused every authorization). */
+  readonly challenges?: readonly string[];
 }
 
 /** Places the order and returns the certificate; rejects with an AcmeError (ACME_ORDER_FAILED or ACME_SELF_TEST). */
@@ -38,22 +44,27 @@ export async function orderCertificate(req: OrderRequest): Promise<IssuedCertifi
     const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });
     log.info({ names, order: order.url }, 'acme order placed');
     const authorizations = await client.getAuthorizations(order);
-    await Promise.all(authorizations.map((authz) => (authz.status === 'valid' ? undefined : authorize(req, authz))));
+    const used = await Promise.all(authorizations.map((authz) => (authz.status === 'valid' ? undefined : authorize(req, authz))));
     const finalized = await client.finalizeOrder(order, csr);
     const certPem = await client.getCertificate(finalized);
-    return { certPem, keyPem };
+    return { certPem, keyPem, challenges: [...new Set(used.filter((t) => t !== undefined))] };
   }, wrap);
 }
 
-async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<void> {
+/** Answers one authorization; returns the challenge type used. */
+async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<ChallengeType> {
   const { client, registry, log } = req;
   const name = authz.identifier.value;
+  // A wildcard's authorization names the base domain (RFC 8555 §7.1.4) and offers dns-01 only.
   const type = req.challenges.find((t) => authz.challenges.some((c) => c.type === t));
   const challenge = authz.challenges.find((c) => c.type === type);
   if (type === undefined || challenge === undefined) {
-    throw new AcmeError('ACME_ORDER_FAILED', `the CA offers ${authz.challenges.map((c) => c.type).join(', ')} for ${name}, none of ${req.challenges.join(', ')}`);
+    throw new AcmeError('ACME_ORDER_FAILED', `the CA offers ${authz.challenges.map((c) => c.type).join(', ')} for ${authz.wildcard ? '*.' : ''}${name}, none of ${req.challenges.join(', ')}`);
   }
-  if (type === 'dns-01') throw new AcmeError('ACME_ORDER_FAILED', `dns-01 for ${name} is not built yet`);
+  if (type === 'dns-01') {
+    await authorizeDns(req, authz, challenge);
+    return type;
+  }
   const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
   const token = 'token' in challenge ? String(challenge.token) : '';
   try {
@@ -79,6 +90,48 @@ async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<
   } finally {
     if (type === 'http-01') registry.removeHttp(token);
     else registry.removeAlpn(name);
+  }
+  return type;
+}
+
+/**
+ * dns-01 (RFC 8555 §8.4): the TXT value base64url(SHA-256(key authorization)) at `_acme-challenge.<name>` (after a
+ * CNAME), noted in the journal before it is written, checked at the zone's authoritative servers before the CA is
+ * told, and removed whatever happens (a removal that fails stays noted for the next turn).
+ */
+async function authorizeDns(req: OrderRequest, authz: acme.Authorization, challenge: acme.Authorization['challenges'][number]): Promise<void> {
+  const { client, log } = req;
+  const dns = req.dns;
+  const name = authz.identifier.value;
+  const shown = `${authz.wildcard ? '*.' : ''}${name}`;
+  if (!dns) throw new AcmeError('ACME_ORDER_FAILED', `dns-01 for ${shown}: the resolver has no dnsChallenge`);
+  const token = 'token' in challenge ? String(challenge.token) : '';
+  const value = await client.getChallengeKeyAuthorization(challenge);
+  // acme-client returns the digest for dns-01; lego's exec RAW mode wants the key authorization itself.
+  const keyAuthorization = await client.getChallengeKeyAuthorization({ ...challenge, type: 'http-01' } as typeof challenge);
+  const record = await dns.solver.locate(name, token, keyAuthorization, value);
+  const fields = { name: shown, challenge: 'dns-01', fqdn: record.fqdn, zone: record.zone, provider: dns.solver.description };
+  await dns.journal.add(record);
+  try {
+    await dns.solver.present(record);
+    log.info(fields, 'dns-01 record written');
+    const checked = await dns.solver.waitVisible(record, dns.stopped);
+    log.info({ ...fields, checkedAt: checked }, 'acme challenge ready');
+    await client.completeChallenge(challenge);
+    try {
+      await client.waitForValidStatus(challenge);
+    } catch (err) {
+      throw new AcmeError('ACME_ORDER_FAILED', `dns-01 validation of ${shown} failed: ${(err as Error).message}`, { cause: err });
+    }
+    log.info(fields, 'acme challenge valid');
+  } finally {
+    try {
+      await dns.solver.cleanup(record);
+      await dns.journal.remove(record);
+      log.info(fields, 'dns-01 record removed');
+    } catch (err) {
+      log.warn({ ...fields, reason: (err as Error).message }, 'dns-01 record not removed, retried at the next turn');
+    }
   }
 }
 

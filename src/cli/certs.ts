@@ -13,6 +13,8 @@ export interface CertificateRow {
   readonly names: readonly string[];
   readonly ca: string;
   readonly issuer: string;
+  /** The challenge types the last order answered (dns-01, http-01, tls-alpn-01); empty when not known. */
+  readonly challenges: readonly string[];
   readonly notAfter: Date | undefined;
   readonly renewAt: Date | undefined;
   readonly lastError: string | undefined;
@@ -39,6 +41,7 @@ export async function certificateRows(config: Config, configFile: string | undef
       names,
       ca: caId,
       issuer: cert ? (/CN=([^\n]+)/.exec(cert.issuer)?.[1] ?? cert.issuer) : '-',
+      challenges: status?.challenges ?? [],
       notAfter: cert ? new Date(cert.validTo) : undefined,
       renewAt: status?.renewAt ? new Date(status.renewAt) : undefined,
       lastError: status?.lastError,
@@ -46,17 +49,18 @@ export async function certificateRows(config: Config, configFile: string | undef
   }
   for (const w of wantedCertificates(config).wanted) {
     if (w.names.every((n) => seen.has(n))) continue;
-    rows.push({ names: w.names, ca: w.resolver, issuer: '-', notAfter: undefined, renewAt: undefined, lastError: 'not obtained yet' });
+    rows.push({ names: w.names, ca: w.resolver, issuer: '-', challenges: [], notAfter: undefined, renewAt: undefined, lastError: 'not obtained yet' });
   }
   return rows;
 }
 
 /** The rows as an aligned text table. */
 export function formatCertificateRows(rows: readonly CertificateRow[], now = Date.now()): string {
-  const header = ['NAMES', 'ISSUER', 'NOT AFTER', 'DAYS LEFT', 'NEXT RENEWAL', 'LAST ERROR'];
+  const header = ['NAMES', 'ISSUER', 'CHALLENGE', 'NOT AFTER', 'DAYS LEFT', 'NEXT RENEWAL', 'LAST ERROR'];
   const cells = rows.map((r) => [
     r.names.join(','),
     r.issuer,
+    r.challenges.join(',') || '-',
     r.notAfter?.toISOString() ?? '-',
     r.notAfter ? ((r.notAfter.getTime() - now) / 86_400_000).toFixed(1) : '-',
     r.renewAt?.toISOString() ?? '-',

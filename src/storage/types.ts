@@ -23,6 +23,24 @@ export interface CertificateStatus {
   readonly failures?: number;
   /** The CA's own Retry-After (rate limit): kept across restarts, since the CA would refuse an earlier order. */
   readonly caRetryAt?: string;
+  /** The challenge types the last order answered (dns-01, http-01, tls-alpn-01), for `gatehouse certs`. */
+  readonly challenges?: readonly string[];
+  /**
+   * dns-01 TXT values written and not yet removed: noted before each is written, dropped once removed, so what a
+   * crash left behind is removed at the next start (src/acme/dns-journal.ts).
+   */
+  readonly dnsRecords?: readonly DnsRecordNote[];
+}
+
+/** A dns-01 TXT value out in DNS, with what its provider needs to remove it. */
+export interface DnsRecordNote {
+  readonly fqdn: string;
+  readonly zone: string;
+  readonly value: string;
+  readonly ttl: number;
+  readonly domain: string;
+  readonly token: string;
+  readonly keyAuthorization: string;
 }
 
 /** A stored certificate. */

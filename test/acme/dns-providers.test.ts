@@ -33,12 +33,18 @@ const rfc2136 = (extra: Partial<DnsChallengeConfig> = {}, secret = dns.keySecret
   ...extra,
 });
 const never = () => false;
+/** locate + present, as the order does. */
+const put = async (solver: Awaited<ReturnType<typeof createDnsSolver>>, domain: string, token: string, keyAuth: string, value: string) => {
+  const r = await solver.locate(domain, token, keyAuth, value);
+  await solver.present(r);
+  return r;
+};
 
 describe('dns-01 solver, RFC 2136 with TSIG against BIND', () => {
   it('a wildcard and its apex put two values at one name; each is removed alone', async () => {
     const solver = await createDnsSolver(rfc2136(), { configFile: undefined });
-    const a = await solver.present('home.test', 't1', 'k1', 'value-for-the-wildcard');
-    const b = await solver.present('home.test', 't2', 'k2', 'value-for-the-apex');
+    const a = await put(solver, 'home.test', 't1', 'k1', 'value-for-the-wildcard');
+    const b = await put(solver, 'home.test', 't2', 'k2', 'value-for-the-apex');
     expect(a).toMatchObject({ fqdn: '_acme-challenge.home.test', zone: 'home.test' });
     expect(await solver.waitVisible(a, never)).toEqual([dns.server]);
     expect((await dns.txt('_acme-challenge.home.test')).sort()).toEqual(['value-for-the-apex', 'value-for-the-wildcard']);
@@ -51,7 +57,7 @@ describe('dns-01 solver, RFC 2136 with TSIG against BIND', () => {
 
   it('follows a CNAME on _acme-challenge into another zone and writes there', async () => {
     const solver = await createDnsSolver(rfc2136(), { configFile: undefined });
-    const r = await solver.present('delegated.home.test', 't', 'k', 'delegated-value');
+    const r = await put(solver, 'delegated.home.test', 't', 'k', 'delegated-value');
     expect(r).toMatchObject({ fqdn: 'delegated.acme.test', zone: 'acme.test' });
     await solver.waitVisible(r, never);
     expect(await dns.txt('delegated.acme.test')).toEqual(['delegated-value']);
@@ -61,12 +67,12 @@ describe('dns-01 solver, RFC 2136 with TSIG against BIND', () => {
 
   it('a BIND key file works as tsigSecretFile, its name and algorithm taken from it', async () => {
     const solver = await createDnsSolver({ ...rfc2136(), rfc2136: { nameserver: dns.server, tsigSecretFile: dns.keyFile } }, { configFile: undefined });
-    const r = await solver.present('keyfile.home.test', 't', 'k', 'from-key-file');
+    const r = await put(solver, 'keyfile.home.test', 't', 'k', 'from-key-file');
     expect(await dns.txt('_acme-challenge.keyfile.home.test')).toEqual(['from-key-file']);
     await solver.cleanup(r);
   });
 
-  it.each([
+  it.each<[string, { secret?: string; keyName?: string }, RegExp]>([
     ['a wrong secret', { secret: Buffer.alloc(32, 7).toString('base64') }, /refused: NOTAUTH, the server answered TSIG BADSIG for key gatehouse-test-key/],
     ['an unknown key name', { keyName: 'nobody-key' }, /refused: NOTAUTH, the server answered TSIG BADKEY for key nobody-key/],
   ])('%s is refused with the TSIG error, and the secret is never in the message', async (_d, bad, message) => {
@@ -74,7 +80,7 @@ describe('dns-01 solver, RFC 2136 with TSIG against BIND', () => {
     const spec = rfc2136({}, secret);
     if (bad.keyName) spec.rfc2136!.tsigKey = bad.keyName;
     const solver = await createDnsSolver(spec, { configFile: undefined });
-    const err = await solver.present('badkey.home.test', 't', 'k', 'never').catch((e: unknown) => e as Error & { code: string });
+    const err = await put(solver, 'badkey.home.test', 't', 'k', 'never').then(() => new Error('resolved') as Error & { code: string }, (e: unknown) => e as Error & { code: string });
     expect(err.code).toBe('ACME_DNS');
     expect(err.message).toMatch(message);
     expect(err.message).toContain(`at ${dns.server}`);
@@ -84,7 +90,7 @@ describe('dns-01 solver, RFC 2136 with TSIG against BIND', () => {
 
   it('a name in no zone the resolvers know fails naming what they answered', async () => {
     const solver = await createDnsSolver(rfc2136(), { configFile: undefined });
-    const err = await solver.present('a.nowhere.example', 't', 'k', 'v').catch((e: unknown) => e as Error & { code: string });
+    const err = await put(solver, 'a.nowhere.example', 't', 'k', 'v').then(() => new Error('resolved') as Error & { code: string }, (e: unknown) => e as Error & { code: string });
     expect(err.code).toBe('ACME_DNS');
     expect(err.message).toMatch(/no zone found for _acme-challenge\.a\.nowhere\.example by SOA look-ups .*REFUSED/);
   });
@@ -94,9 +100,9 @@ describe('dns-01 solver, RFC 2136 with TSIG against BIND', () => {
     await writeFile(noop, '#!/bin/sh\nexit 0\n');
     await chmod(noop, 0o755);
     const solver = await createDnsSolver({ ...rfc2136({ propagation: { nameservers: [dns.server], timeout: '1s', interval: '200ms' } }), provider: 'exec', exec: { path: noop } }, { configFile: undefined });
-    const r = await solver.present('late.home.test', 't', 'k', 'v');
+    const r = await put(solver, 'late.home.test', 't', 'k', 'v');
     const t0 = Date.now();
-    const err = await solver.waitVisible(r, never).catch((e: unknown) => e as Error & { code: string });
+    const err = await solver.waitVisible(r, never).then(() => new Error('resolved') as Error & { code: string }, (e: unknown) => e as Error & { code: string });
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(err.code).toBe('ACME_DNS');
     expect(err.message).toBe(`dns-01 for late.home.test: TXT _acme-challenge.late.home.test did not show the challenge value within 1 s at ${dns.server} (last answer: no TXT values)`);
@@ -117,7 +123,7 @@ printf 'server 127.0.0.1 ${dns.port}\\nupdate %s %s 60 IN TXT "%s"\\nsend\\n' "$
     );
     await chmod(script, 0o755);
     const solver = await createDnsSolver({ provider: 'exec', resolvers: [dns.server], propagation: { nameservers: [dns.server], timeout: '5s', interval: '200ms' }, exec: { path: script } }, { configFile: undefined });
-    const r = await solver.present('exec.home.test', 'tok', 'keyauth', 'exec-value');
+    const r = await put(solver, 'exec.home.test', 'tok', 'keyauth', 'exec-value');
     await solver.waitVisible(r, never);
     expect(await dns.txt('_acme-challenge.exec.home.test')).toEqual(['exec-value']);
     await solver.cleanup(r);
@@ -130,7 +136,7 @@ printf 'server 127.0.0.1 ${dns.port}\\nupdate %s %s 60 IN TXT "%s"\\nsend\\n' "$
     await writeFile(script, `#!/bin/sh\necho "args: $*"\necho "no API for $3" >&2\nexit 3\n`);
     await chmod(script, 0o755);
     const solver = await createDnsSolver({ provider: 'exec', resolvers: [dns.server], exec: { path: script, mode: 'RAW' } }, { configFile: undefined });
-    const err = await solver.present('raw.home.test', 'tok-1', 'tok-1.thumb', 'v').catch((e: unknown) => e as Error & { code: string });
+    const err = await put(solver, 'raw.home.test', 'tok-1', 'tok-1.thumb', 'v').then(() => new Error('resolved') as Error & { code: string }, (e: unknown) => e as Error & { code: string });
     expect(err.code).toBe('ACME_DNS');
     expect(err.message).toBe(`dns-01 for raw.home.test: exec ${script}: ${script} present raw.home.test. exited with 3: args: present -- raw.home.test. tok-1 tok-1.thumb | no API for raw.home.test.`);
   });
@@ -179,7 +185,7 @@ describe('dns-01 Cloudflare provider against a local HTTPS stand-in of its API (
 
   it('finds the zone by name, creates the TXT record, deletes it by its value', async () => {
     const solver = await createDnsSolver(cf('good-token-123'), { configFile: undefined, cloudflareApi: { baseUrl: base, ca: pebble!.apiCertPem } });
-    const r = await solver.present('cf.home.test', 't', 'k', 'cf-value');
+    const r = await put(solver, 'cf.home.test', 't', 'k', 'cf-value');
     expect([...records.values()]).toEqual([{ id: 'rec-1', type: 'TXT', name: '_acme-challenge.cf.home.test', content: 'cf-value', ttl: 60 }]);
     await solver.cleanup(r);
     expect(records.size).toBe(0);
@@ -193,7 +199,7 @@ describe('dns-01 Cloudflare provider against a local HTTPS stand-in of its API (
 
   it('a token the API refuses gives its error, never the token', async () => {
     const solver = await createDnsSolver(cf('wrong-token-456'), { configFile: undefined, cloudflareApi: { baseUrl: base, ca: pebble!.apiCertPem } });
-    const err = await solver.present('cf.home.test', 't', 'k', 'v').catch((e: unknown) => e as Error & { code: string });
+    const err = await put(solver, 'cf.home.test', 't', 'k', 'v').then(() => new Error('resolved') as Error & { code: string }, (e: unknown) => e as Error & { code: string });
     expect(err.code).toBe('ACME_DNS');
     expect(err.message).toBe('dns-01 for cf.home.test: cloudflare: Cloudflare GET /zones: HTTP 403 10000 Authentication error (the token needs Zone:Read and DNS:Edit on this zone)');
   });

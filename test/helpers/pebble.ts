@@ -24,6 +24,11 @@ export interface PebbleOptions {
   certValidity?: number;
   /** Require External Account Binding (RFC 8555 §7.3.4) with these key ids and base64url HMAC keys. */
   eabKeys?: Record<string, string>;
+  /**
+   * `host:port` of the DNS server Pebble's VA asks (A records for http-01/tls-alpn-01, TXT records for dns-01)
+   * instead of the challtestsrv started with it (still started; `setA` then has no effect on validation).
+   */
+  dnsServer?: string;
 }
 
 /** A running Pebble + challtestsrv pair. */
@@ -102,7 +107,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   const pebbleEnv: NodeJS.ProcessEnv = { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0', PEBBLE_CHAIN_LENGTH: '1' };
   delete pebbleEnv['PEBBLE_VA_ALWAYS_VALID'];
   delete pebbleEnv['PEBBLE_VA_SLEEPTIME'];
-  const startCa = () => spawnLogged('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'], pebbleEnv);
+  const startCa = () => spawnLogged('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer ?? `127.0.0.1:${dnsPort}`, '-strict=false'], pebbleEnv);
   let ca = startCa();
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
   const ready = () => waitFor(async () => (await get(directoryUrl, api.certPem)).status === 200, READY_TIMEOUT_MS, () => `pebble not ready at ${directoryUrl}:\n${output.slice(-2000)}`);

@@ -22,8 +22,10 @@ import { authoritativeServers, findRecordPlace, resolverList } from './zone.js';
 export interface DnsSolver {
   /** `rfc2136 192.0.2.53:53` and the like, for logs. */
   readonly description: string;
-  /** Finds the record's place and has the provider write it; the record returned is what `cleanup` needs. */
-  present(domain: string, token: string, keyAuthorization: string, value: string): Promise<TxtRecord>;
+  /** Finds where the record goes (CNAME, zone): the record returned is what `present` and `cleanup` need. */
+  locate(domain: string, token: string, keyAuthorization: string, value: string): Promise<TxtRecord>;
+  /** Has the provider write the record. */
+  present(record: TxtRecord): Promise<void>;
   /** Waits (delayBeforeChecks, then the checks) until the authoritative servers answer the value; names the servers asked. */
   waitVisible(record: TxtRecord, stopped: () => boolean): Promise<readonly string[]>;
   /** Removes the value; safe to repeat. */
@@ -53,20 +55,20 @@ export async function createDnsSolver(spec: DnsChallengeConfig, options: DnsSolv
   const checkAt = propagation.nameservers?.map((s) => parseServer(s));
   return {
     description: provider.description,
-    async present(domain, token, keyAuthorization, value) {
-      let record: TxtRecord;
+    async locate(domain, token, keyAuthorization, value) {
       try {
         const place = await findRecordPlace(domain, resolvers);
-        record = { fqdn: place.fqdn, zone: place.zone, value, ttl, domain, token, keyAuthorization };
+        return { fqdn: place.fqdn, zone: place.zone, value, ttl, domain, token, keyAuthorization };
       } catch (err) {
         throw fail(err, `dns-01 for ${domain}: `);
       }
+    },
+    async present(record) {
       try {
         await provider.present(record);
       } catch (err) {
-        throw fail(err, `dns-01 for ${domain}: ${provider.description}: `);
+        throw fail(err, `dns-01 for ${record.domain}: ${provider.description}: `);
       }
-      return record;
     },
     async waitVisible(record, stopped) {
       const delay = parseDuration(propagation.delayBeforeChecks ?? '0');
