@@ -24,6 +24,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY schema ./schema
+COPY scripts/bundle-cli.mjs ./scripts/
 # Only the production dependencies go on, without what only editors, debuggers and their own test suites use
 # (type declarations, source maps, readmes, changelogs, a package's top-level test directory): 10 MB less.
 # Licenses stay.
