@@ -68,10 +68,13 @@ ${CONFIG_LINES}
 `,
   },
   check: {
-    options: { config, help },
+    options: { config, help, strict: { type: 'boolean' } },
     positionals: 'config',
-    help: `Usage: gatehouse check [FILE | --config FILE]
-Validate a config file: print every problem and exit 1, or exit 0 when it is valid.
+    help: `Usage: gatehouse check [FILE | --config FILE] [--strict]
+Validate a config file: print every problem and exit 1, or exit 0 when it is valid. Routers that are valid but can
+never serve (tls without a TLS entry point, a rule another router with the same rule is always tried before, Host
+names on an entry point bound to loopback only) are printed as warnings on stderr; they fail the check (exit 1) only
+with --strict.
 ${CONFIG_LINES}
 `,
   },
