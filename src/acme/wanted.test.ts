@@ -48,6 +48,7 @@ describe('wantedCertificates', () => {
       ['a provider without its settings', dns({ dnsChallenge: { provider: 'exec' } }, wildApex), [], ['dnsChallenge.exec (its settings) is missing'], undefined],
       ['cloudflare without a token', dns({ dnsChallenge: { provider: 'cloudflare', cloudflare: {} } }, wildApex), [], ['one of apiToken'], undefined],
       ['rfc2136 with a key name and no secret', dns({ dnsChallenge: { provider: 'rfc2136', rfc2136: { nameserver: 'ns', tsigKey: 'k' } } }, wildApex), [], ['no tsigSecret'], undefined],
+      ['an unknown TSIG algorithm', dns({ dnsChallenge: { ...rfc2136, rfc2136: { ...rfc2136.rfc2136, tsigAlgorithm: 'hmac-md5.sig-alg.reg.int' } } }, wildApex), [], ['is not one of hmac-sha256'], undefined],
       ['a wildcard in the middle of a name', dns({ dnsChallenge: rfc2136 }, { a: router('Host(`a.example`)', { certResolver: 'le', domains: [{ main: 'a.*.example' }] }) }), [], ['not a wildcard a CA issues'], undefined],
       ['a wildcard over a single label', dns({ dnsChallenge: rfc2136 }, { a: router('Host(`a.example`)', { certResolver: 'le', domains: [{ main: '*.example' }] }) }), [], ['not a wildcard a CA issues'], undefined],
     ])('%s', (_d, config, names, problems, challenges) => {

@@ -107,6 +107,9 @@ export function wantedCertificates(config: Config): WantedCertificates {
   return { wanted: [...wanted.values()], problems };
 }
 
+/** The TSIG algorithms src/acme/dns/tsig.ts signs with (RFC 8945 §6). */
+const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha224', 'hmac-sha1'];
+
 /**
  * The challenge types a resolver lists, in its order of preference, or why its list cannot be used. With
  * dnsChallenge and no list, dns-01 alone; dns-01 needs dnsChallenge, and dnsChallenge needs dns-01 in the list.
@@ -122,6 +125,8 @@ export function resolverChallenges(acme: AcmeResolverConfig): readonly Challenge
   const ns = dns?.provider === 'rfc2136' ? dns.rfc2136 : undefined;
   if (ns?.tsigSecret !== undefined && ns.tsigSecretFile !== undefined) return 'dnsChallenge.rfc2136 has both tsigSecret and tsigSecretFile: keep one';
   if (ns?.tsigKey !== undefined && ns.tsigSecret === undefined && ns.tsigSecretFile === undefined) return 'dnsChallenge.rfc2136 has a tsigKey but no tsigSecret or tsigSecretFile';
+  const algorithm = ns?.tsigAlgorithm?.toLowerCase().replace(/\.$/, '');
+  if (algorithm !== undefined && !TSIG_ALGORITHMS.includes(algorithm)) return `dnsChallenge.rfc2136.tsigAlgorithm "${ns!.tsigAlgorithm}" is not one of ${TSIG_ALGORITHMS.join(', ')}`;
   if (ns?.tsigSecret !== undefined && ns.tsigKey === undefined) return 'dnsChallenge.rfc2136 has a tsigSecret but no tsigKey (the key name the server knows it by)';
   return listed;
 }

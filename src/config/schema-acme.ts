@@ -29,8 +29,9 @@ export const Rfc2136Schema = Type.Object(
     tsigKey: Type.Optional(Type.String({ minLength: 1, description: "TSIG key name, as in the server's `key \"NAME\"` (lego's RFC2136_TSIG_KEY). Without it, updates are unsigned (a server allowing updates by address)." })),
     tsigAlgorithm: Type.Optional(
       Type.String({
-        pattern: '^(hmac-sha256|hmac-sha384|hmac-sha512|hmac-sha1|hmac-sha224)\\.?$',
-        description: "TSIG algorithm (lego's RFC2136_TSIG_ALGORITHM; a trailing dot is accepted). hmac-md5 is not offered.",
+        minLength: 1,
+        description:
+          "TSIG algorithm: hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224 or hmac-sha1 (lego's RFC2136_TSIG_ALGORITHM; a trailing dot is accepted; hmac-md5 is not offered). Checked when the certificate is set up, so a ${VAR} may give it.",
         default: 'hmac-sha256',
       }),
     ),
@@ -56,7 +57,7 @@ export const ExecProviderSchema = Type.Object(
     }),
     mode: Type.Optional(
       Type.Literal('RAW', {
-        description: "lego's EXEC_MODE=RAW: the program gets `present|cleanup <domain> <token> <keyAuthorization>` and computes the TXT value itself.",
+        description: "lego's EXEC_MODE=RAW: the program gets `present|cleanup -- <domain.> <token> <keyAuthorization>` and computes the TXT value itself.",
       }),
     ),
     timeout: Type.Optional(Duration('Time one run of the program has; past it, it is killed and the attempt fails.', DEFAULTS.dnsExecTimeout)),

@@ -3,6 +3,7 @@
  * TLS and middlewares, forwarded headers, PROXY protocol, timeouts), certificate resolvers (ACME), logging, and
  * the list of keys that only make sense in Traefik (providers other than file, dashboard, metrics…).
  */
+import { dnsChallengeOf } from './traefik-dns.js';
 import { copyFields } from './traefik-fields.js';
 import type { DropList, Plain, TraefikNode } from './traefik-node.js';
 
@@ -185,7 +186,11 @@ function resolver(node: TraefikNode, notes: DropList): Plain | undefined {
     http.ignore('entryPoint');
     http.done();
   }
-  acme.drop('dnsChallenge', 'dns-01 is not supported (it needs DNS provider credentials); use tlsChallenge or httpChallenge');
+  const dns = dnsChallengeOf(acme, notes);
+  if (dns) {
+    out['dnsChallenge'] = dns;
+    challenges.push('dns-01');
+  }
   const eab = acme.child('eab');
   if (eab) {
     out['eab'] = copyFields(eab, { kid: 'str', hmacEncoded: { type: 'str', to: 'hmacKey' } });
@@ -204,10 +209,10 @@ function resolver(node: TraefikNode, notes: DropList): Plain | undefined {
   acme.done();
   if (challenges.length === 0) {
     if (acme.has('dnsChallenge')) {
-      acme.drops.add(node.path, 'no challenge gatehouse can answer (tlsChallenge or httpChallenge)');
+      acme.drops.add(node.path, 'no challenge gatehouse can answer (tlsChallenge, httpChallenge, or a dnsChallenge provider it has)');
       return undefined;
     }
-  } else out['challenges'] = challenges;
+  } else if (challenges.join() !== 'dns-01') out['challenges'] = challenges;
   return { acme: out };
 }
 

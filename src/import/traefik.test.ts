@@ -205,13 +205,13 @@ describe('entry points and TLS', () => {
     expect(dropped).toEqual([{ path: 'entryPoints.web.http.sanitizePath', reason: expect.stringMatching(/always resolves dot segments/) }]);
   });
 
-  it('resolvers: staging URL, other CAs, EAB, dnsChallenge dropped, storage a note', () => {
+  it('resolvers: staging URL, other CAs, EAB, a dnsChallenge provider gatehouse lacks dropped, storage a note', () => {
     const { config, dropped, notes } = conv({}, {
       ...STATIC,
       certificatesResolvers: {
         staging: { acme: { email: 'a@x', caServer: 'https://acme-staging-v02.api.letsencrypt.org/directory', tlsChallenge: {} } },
         zerossl: { acme: { email: 'a@x', caServer: 'https://acme.zerossl.com/v2/DV90', eab: { kid: 'k', hmacEncoded: 'h' }, httpChallenge: { entryPoint: 'web' } } },
-        dns: { acme: { email: 'a@x', storage: 'acme.json', dnsChallenge: { provider: 'cloudflare' } } },
+        dns: { acme: { email: 'a@x', storage: 'acme.json', dnsChallenge: { provider: 'route53' } } },
       },
     });
     expect(config.certificateResolvers).toEqual({
@@ -219,7 +219,24 @@ describe('entry points and TLS', () => {
       zerossl: { acme: { email: 'a@x', caServer: 'https://acme.zerossl.com/v2/DV90', eab: { kid: 'k', hmacKey: 'h' }, challenges: ['http-01'] } },
     });
     expect(dropped.map((d) => d.path)).toEqual(['certificatesResolvers.dns.acme.dnsChallenge', 'certificatesResolvers.dns']);
+    expect(dropped[0]!.reason).toMatch(/route53 is not built in: gatehouse has rfc2136, cloudflare and exec/);
     expect(notes).toEqual([{ path: 'certificatesResolvers.dns.acme.storage', reason: expect.stringMatching(/stateDir/) }]);
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown>, string[]]>([
+    [
+      'rfc2136: lego\'s variables as ${VAR}s, resolvers, propagation delay and disableChecks',
+      { provider: 'rfc2136', resolvers: ['192.168.1.53:53'], propagation: { delayBeforeChecks: '10s', disableChecks: true, requireAllRNS: true } },
+      { provider: 'rfc2136', rfc2136: { nameserver: '${RFC2136_NAMESERVER}', tsigKey: '${RFC2136_TSIG_KEY}', tsigSecret: '${RFC2136_TSIG_SECRET}', tsigAlgorithm: '${RFC2136_TSIG_ALGORITHM:-hmac-sha1.}' }, resolvers: ['192.168.1.53:53'], propagation: { delayBeforeChecks: '10s', disableChecks: true } },
+      ['certificatesResolvers.le.acme.dnsChallenge.propagation.requireAllRNS'],
+    ],
+    ['cloudflare: the scoped token from CF_DNS_API_TOKEN; the deprecated delayBeforeCheck in seconds', { provider: 'cloudflare', delayBeforeCheck: 30 }, { provider: 'cloudflare', cloudflare: { apiToken: '${CF_DNS_API_TOKEN}' }, propagation: { delayBeforeChecks: '30s' } }, []],
+    ['exec: the program from EXEC_PATH', { provider: 'exec' }, { provider: 'exec', exec: { path: '${EXEC_PATH}' } }, []],
+  ])('dnsChallenge %s', (_d, dnsChallenge, expected, droppedPaths) => {
+    const { config, dropped, notes } = conv({}, { ...STATIC, certificatesResolvers: { le: { acme: { email: 'a@x', dnsChallenge } } } });
+    expect(config.certificateResolvers).toEqual({ le: { acme: { email: 'a@x', caServer: 'letsencrypt', dnsChallenge: expected } } });
+    expect(dropped.map((d) => d.path)).toEqual(droppedPaths);
+    expect(notes).toEqual([{ path: 'certificatesResolvers.le.acme.dnsChallenge.provider', reason: expect.stringMatching(/lego's variable/) }]);
   });
 
   it('tls: certificates, default options and store, sniStrict; other options and inline PEM dropped', () => {

@@ -137,6 +137,12 @@ describe('ACME dns-01 against Pebble and a real BIND', () => {
     expect(await dns.txt('_acme-challenge.badkey.home.test')).toEqual([]);
     expect(pebble.orders()).toBeGreaterThan(orders); // ordered, never told to validate
     expect(JSON.stringify(gh.logs)).not.toContain(env.TSIG_SECRET);
+    // `gatehouse status` says why the last attempt failed (which server answered what), without the secret.
+    const status = await runGatehouseCli(['status', '--config', gh.file], { env });
+    expect(status.code, status.stderr).toBe(0);
+    const cert = (JSON.parse(status.stdout) as { certificates: { names: string[]; lastError?: string; failures?: number }[] }).certificates.find((c) => c.names[0] === 'badkey.home.test');
+    expect(cert?.lastError).toContain(`refused: NOTAUTH, the server answered TSIG BADSIG for key ${dns.keyName}`);
+    expect(status.stdout).not.toContain(env.TSIG_SECRET);
   }, 40_000);
 
   it('a zone nobody serves: ACME_DNS saying what the resolver answered, retried later', async () => {
