@@ -58,7 +58,8 @@ describe('gatehouse check', () => {
 
   it('accepts the same config with literal names', async () => {
     const result = await runGatehouseCli(['check'], { config: acmeConfig(pebble, ADDRESS, ['ok.lab.test', 'www.lab.test'], ['tls-alpn-01', 'http-01']) });
-    expect(result.stderr).toBe('');
+    // The lab binds loopback only: check warns that only this machine reaches those names, and that is all it says.
+    expect(result.stderr.split('\n').filter((l) => l !== '' && !l.includes('listens only on loopback'))).toEqual([]);
     expect(result.code).toBe(0);
   });
 });
