@@ -54,6 +54,11 @@ export function createH2Entry(settings: EntryPointSettings, dispatcher: Dispatch
     session.on('error', (err: NodeJS.ErrnoException) => log.debug({ entryPoint, code: err.code, err: err.message }, 'http2 session error'));
     // The entry point's idle timeout, as for an HTTP/1.1 keep-alive connection: a quiet session is closed politely.
     if (idleMs > 0) session.setTimeout(idleMs, () => session.close());
+    // The client closed its side (FIN, as curl does after its GOAWAY): it sends nothing more, so the session ends once
+    // its streams are answered. The TLS socket is half-open (allowHalfOpen, which passthrough needs) and Node's
+    // session does not end on it: without this the socket's file descriptor stayed open, and counted in the admin's
+    // gauge, until the idle timeout a minute later, long after the kernel had closed the connection (issue 19).
+    session.socket.once('end', () => session.close());
     if (closing) session.close();
   });
   return {
