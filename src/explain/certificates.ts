@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listStoredCertificates } from '../acme/index.js';
+import { listStoredCertificates, type CertificateStatus } from '../acme/index.js';
 import { buildSniIndex, pairCertificates, parsePemFile, resolveTlsPaths, type IndexedCert, type PemFile, type SniIndex } from '../certs/index.js';
 import { listCertsDir } from '../certs/source-files.js';
 import type { Config } from '../config/index.js';
@@ -28,6 +28,21 @@ export interface CertificateChoice {
   readonly certificate?: CertificateFacts;
   /** For the default certificate: the configured file, or the generated self-signed one. */
   readonly defaultSource?: string;
+  /**
+   * The ACME state of a certificate that covers the name (from its status in the state directory): the challenges
+   * its last order used and why its last attempt failed, when it did (for dns-01: the server and what it answered).
+   */
+  readonly acme?: AcmeFacts;
+}
+
+/** What the state directory says of an ACME certificate. */
+export interface AcmeFacts {
+  readonly resolver: string;
+  readonly names: readonly string[];
+  readonly challenges?: readonly string[];
+  readonly lastError?: string;
+  readonly lastErrorAt?: string;
+  readonly retryAt?: string;
 }
 
 /** The offline certificate index of a config and what could not be read for it. */
@@ -62,24 +77,45 @@ export async function loadCertificateCatalog(config: Config, configFile: string,
 
   // The ACME manager puts the certificates it finds in storage after the files (they win a tie in the index).
   const acmeNotRead = config.storage?.redis !== undefined;
+  const statuses: AcmeFacts[] = [];
   if (!acmeNotRead && config.certificateResolvers) {
     for (const { caId, main } of await listStoredCertificates(paths.stateDir)) {
-      const file = join(paths.stateDir, 'acme', caId, 'certificates', main, 'fullchain.pem');
+      const dir = join(paths.stateDir, 'acme', caId, 'certificates', main);
+      const file = join(dir, 'fullchain.pem');
       const text = await readFile(file, 'utf8').catch(() => undefined);
       const leaf = text === undefined ? undefined : parsePemFile(file, text).certs[0];
       if (leaf) indexed.push(facts('acme', file, leaf.names, leaf.notAfter));
+      const status = await readFile(join(dir, 'status.json'), 'utf8').then((t) => JSON.parse(t) as CertificateStatus, () => undefined);
+      if (status !== undefined) statuses.push(acmeFacts(status, main));
     }
   }
 
   const refuse = config.tls?.defaultCertificate?.onUnknownName === 'refuse';
   const defaultSource = paths.defaultCertificate.certFile ?? `generated self-signed certificate in ${join(paths.stateDir, 'default-cert')}`;
-  return catalogOf(indexed, { refuse, defaultSource, problems, acmeNotRead });
+  return catalogOf(indexed, { refuse, defaultSource, problems, acmeNotRead, statuses });
+}
+
+function acmeFacts(s: CertificateStatus, main: string): AcmeFacts {
+  return {
+    resolver: s.resolver,
+    names: s.names.length > 0 ? s.names : [main],
+    ...(s.challenges !== undefined && { challenges: s.challenges }),
+    ...(s.lastError !== undefined && { lastError: s.lastError }),
+    ...(s.lastErrorAt !== undefined && { lastErrorAt: s.lastErrorAt }),
+    ...(s.retryAt !== undefined && { retryAt: s.retryAt }),
+  };
+}
+
+/** The status whose names cover `name` (exactly, or by a one-label wildcard). */
+function coveringStatus(statuses: readonly AcmeFacts[], name: string): AcmeFacts | undefined {
+  const wildcard = `*.${name.slice(name.indexOf('.') + 1)}`;
+  return statuses.find((s) => s.names.includes(name)) ?? statuses.find((s) => s.names.includes(wildcard));
 }
 
 /** A catalog over certificates already described (offline from files; on a running instance from its store). */
 export function catalogOf(
   indexed: readonly IndexedCert<CertificateFacts>[],
-  options: { refuse: boolean; defaultSource: string; problems: readonly string[]; acmeNotRead: boolean },
+  options: { refuse: boolean; defaultSource: string; problems: readonly string[]; acmeNotRead: boolean; statuses?: readonly AcmeFacts[] },
 ): CertificateCatalog {
   const index: SniIndex<CertificateFacts> = buildSniIndex(indexed, undefined);
   return {
@@ -87,10 +123,12 @@ export function catalogOf(
     acmeNotRead: options.acmeNotRead,
     choose(sni) {
       const hit = index.select(sni);
-      if (hit === undefined) return options.refuse ? { served: 'refused' } : { served: 'default', defaultSource: options.defaultSource };
       const name = (sni ?? '').toLowerCase().replace(/\.$/, '');
+      const status = name === '' ? undefined : coveringStatus(options.statuses ?? [], name);
+      const acme = status === undefined ? {} : { acme: status };
+      if (hit === undefined) return options.refuse ? { served: 'refused', ...acme } : { served: 'default', defaultSource: options.defaultSource, ...acme };
       const coveredBy = hit.names.includes(name) ? name : `*.${name.slice(name.indexOf('.') + 1)}`;
-      return { served: 'certificate', coveredBy, certificate: hit };
+      return { served: 'certificate', coveredBy, certificate: hit, ...acme };
     },
   };
 }

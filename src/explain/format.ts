@@ -6,6 +6,7 @@ import type { MiddlewareFacts, ServiceFacts, TargetFacts } from './describe.js';
 import type { MiddlewareOutcome } from './middlewares.js';
 import type { HttpEntryExplanation, HttpExplanation } from './http.js';
 import type { DisabledFacts, RouterTrial } from './routes.js';
+import type { CertificateChoice } from './certificates.js';
 import { certificateText, type SniEntryExplanation, type SniExplanation } from './sni.js';
 
 /** The explanation as text, ending with a newline. */
@@ -35,7 +36,10 @@ function httpEntry(out: string[], ep: HttpEntryExplanation, reason: string): voi
     trials(out, ep.passthrough.tried, '    ', ep.passthrough.match?.name);
     disabled(out, ep.passthrough.disabled, '    ');
   }
-  if (ep.certificate) out.push(`  certificate: ${certificateText(ep.certificate)}`);
+  if (ep.certificate) {
+    out.push(`  certificate: ${certificateText(ep.certificate)}`);
+    acmeLines(out, ep.certificate, '    ');
+  }
   if (ep.hook) {
     out.push(`  ${ep.hook.kind === 'acme-challenge' ? 'ACME challenge responder (before the redirection and the routers)' : 'HTTPS redirection (before the routers)'}:`);
     for (const s of ep.hook.steps) out.push(`    - ${s}`);
@@ -67,7 +71,17 @@ function sniEntry(out: string[], ep: SniEntryExplanation, reason: string): void 
     out.push(`     TCP service: ${s.name} → ${s.servers.join(', ') || '(no servers)'}${s.proxyProtocol ? ` (PROXY protocol v${s.proxyProtocol})` : ''}`);
   }
   disabled(out, ep.disabled, '  ');
+  if (ep.terminated) acmeLines(out, ep.terminated, '  ');
   out.push(`  → ${ep.outcome}`);
+}
+
+/** The ACME state of the certificate that covers the name: its challenges, and why its last attempt failed. */
+function acmeLines(out: string[], choice: CertificateChoice, indent: string): void {
+  const a = choice.acme;
+  if (a === undefined) return;
+  const how = `ACME (resolver ${a.resolver}${a.challenges?.length ? `, ${a.challenges.join(', ')}` : ''}) for ${a.names.join(', ')}`;
+  if (a.lastError === undefined) out.push(`${indent}${how}: last attempt succeeded`);
+  else out.push(`${indent}${how}: last attempt failed${a.lastErrorAt ? ` at ${a.lastErrorAt}` : ''}: ${a.lastError}${a.retryAt ? `; next try after ${a.retryAt}` : ''}`);
 }
 
 function trials(out: string[], tried: readonly RouterTrial[], indent: string, matched: string | undefined): void {

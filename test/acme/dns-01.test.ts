@@ -143,6 +143,10 @@ describe('ACME dns-01 against Pebble and a real BIND', () => {
     const cert = (JSON.parse(status.stdout) as { certificates: { names: string[]; lastError?: string; failures?: number }[] }).certificates.find((c) => c.names[0] === 'badkey.home.test');
     expect(cert?.lastError).toContain(`refused: NOTAUTH, the server answered TSIG BADSIG for key ${dns.keyName}`);
     expect(status.stdout).not.toContain(env.TSIG_SECRET);
+    // `gatehouse explain` too, offline on the file and its state directory: which server answered what.
+    const explained = await runGatehouseCli(['explain', '--sni', 'badkey.home.test', '--config', gh.file], { env });
+    expect(explained.stdout).toMatch(/ACME \(resolver pebble\) for badkey\.home\.test: last attempt failed at \S+: dns-01 for badkey\.home\.test: rfc2136 .*TSIG BADSIG/);
+    expect(explained.stdout).not.toContain(env.TSIG_SECRET);
   }, 40_000);
 
   it('a zone nobody serves: ACME_DNS saying what the resolver answered, retried later', async () => {
