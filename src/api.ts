@@ -290,6 +290,14 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     },
     async stop(stopOptions = {}) {
       const grace = stopOptions.graceMs ?? graceMs();
+      const waiting = { requests: 0, websockets: 0, passthrough: 0 };
+      for (const r of [live.runtime, ...live.retired]) {
+        const load = r.load();
+        waiting.requests += load.requests;
+        waiting.websockets += load.websockets;
+        waiting.passthrough += load.passthrough;
+      }
+      log.info({ ...waiting, graceMs: grace }, 'draining');
       const closing = live.edge;
       live.edge = undefined;
       reloader.stop();

@@ -70,7 +70,7 @@ export async function orderAndStore(ctx: ManagerContext, e: Entry): Promise<void
     e.nextAt = renewAt.getTime();
     log.info({ ...fields, notAfter: info.notAfter.toISOString(), renewAt: renewAt.toISOString(), ari: window !== undefined, ms: Math.round(performance.now() - t0) }, 'certificate obtained');
     e.unsaved = issued;
-    await saveUnsaved(ctx, e);
+    await saveUnsaved(ctx, e, true);
   } catch (err) {
     if (ctx.stopped) return;
     const wrapped = await explain(ctx, err, r);

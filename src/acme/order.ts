@@ -78,7 +78,7 @@ async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<
     // A shared registry (several instances, Redis) must have reached every instance before the CA asks any of them.
     if (isSharedRegistry(registry)) await registry.published(type === 'http-01' ? 'http' : 'alpn', type === 'http-01' ? token : name);
     await selfTest(type, name, token, keyAuthorization, req.endpoints());
-    log.info({ name, challenge: type }, 'acme challenge ready');
+    log.info({ domain: name, challenge: type }, 'acme challenge ready');
     await client.completeChallenge(challenge);
     try {
       await client.waitForValidStatus(challenge);
@@ -86,7 +86,7 @@ async function authorize(req: OrderRequest, authz: acme.Authorization): Promise<
       // The challenge's own error (RFC 8555 §8: `error`) says why the CA could not validate.
       throw new AcmeError('ACME_ORDER_FAILED', `${type} validation of ${name} failed: ${(err as Error).message}`, { cause: err });
     }
-    log.info({ name, challenge: type }, 'acme challenge valid');
+    log.info({ domain: name, challenge: type }, 'acme challenge valid');
   } finally {
     if (type === 'http-01') registry.removeHttp(token);
     else registry.removeAlpn(name);
@@ -110,7 +110,7 @@ async function authorizeDns(req: OrderRequest, authz: acme.Authorization, challe
   // acme-client returns the digest for dns-01; lego's exec RAW mode wants the key authorization itself.
   const keyAuthorization = await client.getChallengeKeyAuthorization({ ...challenge, type: 'http-01' } as typeof challenge);
   const record = await dns.solver.locate(name, token, keyAuthorization, value);
-  const fields = { name: shown, challenge: 'dns-01', fqdn: record.fqdn, zone: record.zone, provider: dns.solver.description };
+  const fields = { domain: shown, challenge: 'dns-01', fqdn: record.fqdn, zone: record.zone, provider: dns.solver.description };
   await dns.journal.add(record);
   try {
     await dns.solver.present(record);

@@ -23,9 +23,10 @@ export function postpone(ctx: ManagerContext, e: Entry, err: unknown, message = 
 
 /**
  * Stores a certificate obtained (and already served) whose write failed: until it is stored, the other instances
- * cannot have it and a restart would order again. Never throws; retried like any store failure.
+ * cannot have it and a restart would order again. `first` for the write right after the order, false for a retry.
+ * Never throws; retried like any store failure.
  */
-export async function saveUnsaved(ctx: ManagerContext, e: Entry): Promise<void> {
+export async function saveUnsaved(ctx: ManagerContext, e: Entry, first = false): Promise<void> {
   const issued = e.unsaved!;
   const main = e.wanted.names[0]!;
   try {
@@ -34,7 +35,10 @@ export async function saveUnsaved(ctx: ManagerContext, e: Entry): Promise<void> 
     e.storageFailures = 0;
     e.stamp = await e.resolver.storage.certificateStamp(main).catch(() => undefined);
     e.nextAt = Date.parse(e.status.renewAt ?? '') || Date.now();
-    ctx.log.info({ names: e.wanted.names, to: e.resolver.storage.describe(main) }, 'certificate stored once storage was back');
+    const fields = { names: e.wanted.names, to: e.resolver.storage.describe(main) };
+    // Only a retry follows a write that failed (`unsaved` outlives only a failure); a first write is the ordinary case.
+    if (first) ctx.log.info(fields, 'certificate stored');
+    else ctx.log.info(fields, 'certificate stored once storage was back');
   } catch (err) {
     postpone(ctx, e, err, 'certificate obtained but not stored, retrying');
   }

@@ -98,7 +98,7 @@ export async function createCertStore(options: CertStoreOptions): Promise<CertSt
     for (const c of index.conflicts) {
       const key = `${c.name}|${c.chosen}|${c.others.join('|')}`;
       conflicts.add(key);
-      if (!loggedConflicts.has(key)) log.info({ name: c.name, chosen: c.chosen, others: c.others }, 'name covered by several certificates, the longest-valid serves');
+      if (!loggedConflicts.has(key)) log.info({ domain: c.name, chosen: c.chosen, others: c.others }, 'name covered by several certificates, the longest-valid serves');
     }
     loggedConflicts = conflicts;
   };

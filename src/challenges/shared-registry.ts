@@ -76,7 +76,7 @@ export function createSharedChallengeRegistry(store: RedisStorage, log: Logger):
       const { cert, key: keyPem } = JSON.parse(value) as { cert: string; key: string };
       alpn.set(key, { value: createSecureContext({ cert, key: keyPem, minVersion: 'TLSv1.2' }), expiresAt });
     } catch (err) {
-      log.warn({ name: key, reason: (err as Error).message }, 'shared acme-tls/1 challenge unusable');
+      log.warn({ domain: key, reason: (err as Error).message }, 'shared acme-tls/1 challenge unusable');
     }
   };
   const drop = (kind: ChallengeKind, key: string) => void (kind === 'http' ? tokens.delete(key) : alpn.delete(key));

@@ -249,7 +249,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
   const sweepRetired = (): void => {
     for (const r of live.retired) {
       const load = r.load();
-      if (load.requests > 0 || load.passthrough > 0) continue;
+      if (load.requests > 0 || load.websockets > 0 || load.passthrough > 0) continue;
       live.retired.delete(r);
       void r.dispose();
     }

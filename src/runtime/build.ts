@@ -25,8 +25,8 @@ export interface Runtime extends RouteGeneration {
   readonly problems: readonly RouterProblem[];
   /** Passthrough routes of a TLS entry point, highest priority first. */
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
-  /** Requests and upgrades (websockets) in progress, and passthrough connections. */
-  load(): { requests: number; passthrough: number };
+  /** Requests in progress (not upgraded), upgraded connections (websockets), and passthrough connections. */
+  load(): { requests: number; websockets: number; passthrough: number };
   /**
    * A reload replaced this runtime. Health checks stop now; pools close once no request runs on it any more.
    * With `cut`, the websockets and passthrough streams of routers not in `cut.keep` are closed (a websocket gets a
@@ -91,7 +91,12 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger, prev
         if (sockets.size === 0 && upgrades.get(router) === sockets) upgrades.delete(router);
       });
     },
-    load: () => ({ requests: active, passthrough: tcp.live() }),
+    load() {
+      // An upgrade counts in `active` from its request until its socket closes; once upgraded it is a websocket.
+      let websockets = 0;
+      for (const sockets of upgrades.values()) websockets += sockets.size;
+      return { requests: Math.max(0, active - websockets), websockets, passthrough: tcp.live() };
+    },
     async retire(cut) {
       if (retired) return;
       retired = true;

@@ -146,6 +146,9 @@ describe('forward (plain HTTP)', () => {
     const warns = p.lines.filter((l) => l['level'] === 40);
     expect(warns).toHaveLength(1);
     expect(warns[0]).toMatchObject({ code: 'UPSTREAM_CONNECT', msg: 'upstream failed', upstream: `http://127.0.0.1:${port}` });
+    // One line with the cause, no error object with its stack.
+    expect(warns[0]!['reason']).toMatch(/ECONNREFUSED/);
+    expect(warns[0]!['err']).toBeUndefined();
   });
 
   it('answers 504 when the upstream accepts and never answers', async () => {

@@ -178,7 +178,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
       const replayable = !hasBody(req) || (!this.#connected && !req.readableDidRead);
       const next = this.#lb.next(req, this.#connected, replayable, this.#attempt, this.#tried);
       if (next !== undefined) {
-        this.#info.log.warn({ err, code, upstream: server.url, retryOn: next.url, attempt: this.#attempt }, 'upstream failed, retrying');
+        this.#info.log.warn({ code, reason: err.message, upstream: server.url, retryOn: next.url, attempt: this.#attempt }, 'upstream failed, retrying');
         this.#server = next;
         this.#attempt++;
         // The client may hold a cookie for the server that failed: pin it to the one that answers.
@@ -189,7 +189,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
       }
     }
     this.#done = true;
-    this.#info.log.warn({ err, code, upstream: server.url }, 'upstream failed');
+    // The cause in one line (undici's message names the address and the errno); a stack says nothing an operator acts on.
+    this.#info.log.warn({ code, reason: err.message, upstream: server.url }, 'upstream failed');
     if (res.headersSent) {
       // Part of the body is already out: a truncated connection is the only honest signal left to the client.
       res.destroy();

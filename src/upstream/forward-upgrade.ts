@@ -156,7 +156,7 @@ export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersT
     if (socket.destroyed) return;
     const timedOut = err instanceof UpgradeTimeoutError;
     const code: ErrorCode = state?.upgraded ? 'UPSTREAM_FAILED' : timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_CONNECT';
-    state?.info.log.warn({ err, code, upstream: state.server.url }, 'upstream failed');
+    state?.info.log.warn({ code, reason: err.message, upstream: state.server.url }, 'upstream failed');
     if (state?.upgraded) {
       socket.destroy();
       return;

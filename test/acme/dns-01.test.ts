@@ -100,7 +100,7 @@ describe('ACME dns-01 against Pebble and a real BIND', () => {
     }
     // Both authorizations put a value at _acme-challenge.home.test; Pebble's VA looked them up at BIND; both removed.
     const written = gh.logs.filter((l) => l.msg === 'dns-01 record written');
-    expect(written.map((l) => l['name']).sort()).toEqual(['*.home.test', 'home.test']);
+    expect(written.map((l) => l['domain']).sort()).toEqual(['*.home.test', 'home.test']);
     expect(written.every((l) => l['fqdn'] === '_acme-challenge.home.test' && l['zone'] === 'home.test')).toBe(true);
     expect(gh.logs.filter((l) => l.msg === 'acme challenge ready').every((l) => JSON.stringify(l['checkedAt']) === JSON.stringify([dns.server]))).toBe(true);
     expect(gh.logs.filter((l) => l.msg === 'dns-01 record removed')).toHaveLength(2);
@@ -175,7 +175,7 @@ describe('ACME dns-01 against Pebble and a real BIND', () => {
     const first = await failed(gh, 1);
     expect(first['code']).toBe('ACME_ORDER_FAILED');
     expect(String(first['reason'])).toMatch(/dns-01 validation of refused\.home\.test failed: .*(Correct value not found|unauthorized)/i);
-    expect(gh.logs.some((l) => l.msg === 'dns-01 record removed' && l['name'] === 'refused.home.test')).toBe(true);
+    expect(gh.logs.some((l) => l.msg === 'dns-01 record removed' && l['domain'] === 'refused.home.test')).toBe(true);
     expect(await dns.txt('_acme-challenge.refused.home.test')).toEqual([]);
     await failed(gh, 2);
   }, 40_000);

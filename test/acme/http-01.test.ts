@@ -42,6 +42,11 @@ describe('ACME http-01 against Pebble', () => {
     // Pebble's VA really fetched the token over HTTP, and never tried tls-alpn-01.
     expect(pebble.log()).toMatch(/Attempting to validate w\/ HTTP/);
     expect(gh.logs.some((l) => l.msg === 'acme challenge answered')).toBe(true);
+    // A first issuance stores its certificate as the ordinary case, and no line repeats a key (the logger's `name`).
+    await gh.waitForLog((l) => l.msg === 'certificate stored');
+    expect(gh.logs.filter((l) => l.msg === 'certificate stored once storage was back')).toEqual([]);
+    expect(gh.logs.find((l) => l.msg === 'acme challenge valid')).toMatchObject({ name: 'gatehouse', domain: name, challenge: 'http-01' });
+    expect(gh.logs.filter((l) => l.duplicateKeys !== undefined)).toEqual([]);
 
     const certDir = join(stateDir, 'acme', `127.0.0.1_${new URL(pebble.directoryUrl).port}-dir`, 'certificates', name);
     expect((await stat(join(certDir, 'key.pem'))).mode & 0o777).toBe(0o600);

@@ -8,6 +8,8 @@ export interface LogLine {
   level?: string;
   msg?: string;
   raw?: boolean;
+  /** Top-level keys the line holds more than once (JSON.parse keeps the last silently); absent when none. */
+  duplicateKeys?: string[];
   [field: string]: unknown;
 }
 
@@ -15,11 +17,46 @@ export interface LogLine {
 export function parseLogLine(text: string): LogLine {
   try {
     const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as LogLine;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const line = value as LogLine;
+      const twice = duplicateKeys(text);
+      if (twice.length > 0) line.duplicateKeys = twice;
+      return line;
+    }
   } catch {
     // fall through: not JSON
   }
   return { msg: text, raw: true };
+}
+
+/** The top-level keys of a JSON object's text that occur more than once (`text` is known to parse). */
+export function duplicateKeys(text: string): string[] {
+  const seen = new Set<string>();
+  const twice: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) twice.push(key);
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',') {
+      expectKey = depth === 1;
+    }
+  }
+  return twice;
 }
 
 /**
