@@ -23,6 +23,8 @@ export const DEFAULTS = {
   idleTimeout: '60s',
   /** Largest request head (request line and headers) accepted; larger is answered 431. */
   maxHeaderSize: 16384,
+  /** Most header lines a request may carry; more is answered 431 (Apache's LimitRequestFields, HAProxy's 101 less its request line). */
+  maxHeaderCount: 100,
   /** Time to open a TCP connection to an upstream. */
   connectTimeout: '5s',
   /** Time from sending the request to the upstream's response headers: past it, 504. */

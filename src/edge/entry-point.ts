@@ -20,6 +20,8 @@ export interface EntryPointSettings {
   readonly address: ListenAddress;
   readonly entry: EntryPointInfo;
   readonly serverOptions: ServerOptions;
+  /** Most header lines a request may carry; more is answered 431 (see header-count). */
+  readonly maxHeaderCount: number;
   /** Set for a TLS entry point: how long and how much of a ClientHello to wait for. */
   readonly tls: { readonly clientHelloTimeoutMs: number; readonly maxClientHelloSize: number; readonly http2: boolean } | undefined;
   /** Set when a load balancer in front sends PROXY protocol headers: whom to accept them from. */
@@ -60,7 +62,8 @@ export function entryPointSettings(name: string, spec: EntryPointConfig): EntryP
   const proxyProtocolFrom = spec.proxyProtocol
     ? addressList(spec.proxyProtocol.trustedIPs, `/entryPoints/${name}/proxyProtocol/trustedIPs`, name)
     : undefined;
-  return { name, address, entry, serverOptions, tls, proxyProtocolFrom };
+  const maxHeaderCount = spec.maxHeaderCount ?? DEFAULTS.maxHeaderCount;
+  return { name, address, entry, serverOptions, maxHeaderCount, tls, proxyProtocolFrom };
 }
 
 function addressList(entries: readonly string[] | undefined, path: string, name: string): (ip: string) => boolean {

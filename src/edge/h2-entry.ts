@@ -10,6 +10,7 @@ import type { Dispatcher } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import type { EntryPointSettings } from './entry-point.js';
 import { H2Request, H2Response } from './h2-messages.js';
+import { h2HeaderPairs, refuseHeaderFloods } from './header-count.js';
 
 /**
  * SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2): streams one client may have open at once. RFC 9113 §6.5.2
@@ -28,7 +29,8 @@ export interface H2Entry {
 }
 
 /** Build the HTTP/2 server of a TLS entry point around the dispatcher its HTTP/1.1 server uses. */
-export function createH2Entry(settings: EntryPointSettings, dispatcher: Dispatcher, log: Logger): H2Entry {
+export function createH2Entry(settings: EntryPointSettings, shared: Dispatcher, log: Logger): H2Entry {
+  const dispatcher = refuseHeaderFloods(shared, settings, log);
   const entryPoint = settings.name;
   const idleMs = settings.serverOptions.keepAliveTimeout ?? 0;
   const sessions = new Set<ServerHttp2Session>();
@@ -37,6 +39,8 @@ export function createH2Entry(settings: EntryPointSettings, dispatcher: Dispatch
     {
       Http2ServerRequest: H2Request as unknown as typeof Http2ServerRequest,
       Http2ServerResponse: H2Response as unknown as typeof Http2ServerResponse,
+      // Past the entry point's maxHeaderCount a request is answered 431 (header-count); past this, Node resets it.
+      maxHeaderListPairs: h2HeaderPairs(settings.maxHeaderCount),
       settings: {
         maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
         // The HTTP/1.1 limit, as SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2); Node resets a stream over it.

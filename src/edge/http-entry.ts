@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { type AccessLogSwitch, createDispatcher, type Dispatcher, type EntryHook, type RouteSource } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import type { EntryPointSettings } from './entry-point.js';
+import { limitParsedHeaders, refuseHeaderFloods } from './header-count.js';
 
 /** Build the http server of an entry point (not listening). */
 export function createHttpEntry(settings: EntryPointSettings, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Server {
@@ -15,8 +16,10 @@ export function createHttpEntry(settings: EntryPointSettings, source: RouteSourc
 }
 
 /** The http server of an entry point around a dispatcher it shares with the entry point's HTTP/2 server. */
-export function createHttpServer(settings: EntryPointSettings, dispatcher: Dispatcher, log: Logger): Server {
+export function createHttpServer(settings: EntryPointSettings, shared: Dispatcher, log: Logger): Server {
+  const dispatcher = refuseHeaderFloods(shared, settings, log);
   const server = createServer(settings.serverOptions, dispatcher.onRequest);
+  limitParsedHeaders(server, settings.maxHeaderCount);
   server.on('upgrade', dispatcher.onUpgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, log, settings.name));
   return server;

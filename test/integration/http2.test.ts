@@ -239,6 +239,31 @@ describe('HTTP/2 to an HTTP/1.1 upstream', () => {
   });
 });
 
+describe('HTTP/2 header count', () => {
+  /** `n` header fields besides the pseudo-headers (Host is :authority here). */
+  const fields = (n: number): OutgoingHttpHeaders => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v']));
+
+  it.each([
+    { description: '99 fields and the Host from :authority pass', extra: 99, status: 201 },
+    { description: '100 fields and the Host, one over the default 100', extra: 100, status: 431 },
+    { description: 'a 150-field flood', extra: 150, status: 431 },
+  ])('$description → $status', async ({ extra, status }) => {
+    const quick = gh.ports['quick']!;
+    const session = await connectH2(quick);
+    const reply = await h2Request(session, { ':path': '/made', ':authority': `${NAME}:${quick}`, ...fields(extra) });
+    expect(reply.status).toBe(status);
+    if (status === 431) expect(reply.body.toString()).toMatch(/too many header lines/);
+  });
+
+  it('Cookie crumbs (one field per cookie, RFC 9113 §8.2.3) count as one line', async () => {
+    const quick = gh.ports['quick']!;
+    const session = await connectH2(quick);
+    const cookie = Array.from({ length: 60 }, (_, i) => `c${i}=v`);
+    const reply = await h2Request(session, { ':path': '/made', ':authority': `${NAME}:${quick}`, cookie, ...fields(60) });
+    expect(reply.status).toBe(201);
+  });
+});
+
 describe('HTTP/2 behind a load balancer', () => {
   it('the client address from a PROXY protocol header reaches X-Forwarded-For on h2 requests', async () => {
     const lb = gh.ports['lb']!;
