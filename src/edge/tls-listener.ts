@@ -63,6 +63,8 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
   const tls = settings.tls!;
   const name = settings.name;
   const dispatcher = createDispatcher(settings.entry, sources, log, accessLog, hook);
+  // Passthrough connections get their line with the access log's switch (`log.accessLog`).
+  const logPassthrough = typeof accessLog === 'function' ? accessLog : () => accessLog;
   const http = createHttpServer(settings, dispatcher, log);
   startFedServer(http);
   const h2 = tls.http2 ? createH2Entry(settings, dispatcher, log) : undefined;
@@ -123,12 +125,12 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
         log.info({ entryPoint: name, sni, clientIp: socket.remoteAddress, answeredBy: 'passthrough', router: route.name }, 'acme-tls/1 handshake passed through');
         sources.challengeDecided?.({ challenge: 'tls-alpn-01', name: sni ?? '', answeredBy: 'passthrough', detail: route.name });
       }
-      route.forwarder.forward(socket, peek.bytes, {
-        clientIp: client.address,
-        clientPort: client.port,
-        localIp: socket.localAddress ?? '',
-        localPort: socket.localPort ?? 0,
-      });
+      route.forwarder.forward(
+        socket,
+        peek.bytes,
+        { clientIp: client.address, clientPort: client.port, localIp: socket.localAddress ?? '', localPort: socket.localPort ?? 0 },
+        { entryPoint: name, sni, logged: logPassthrough() },
+      );
       return;
     }
     // A validator offering only acme-tls/1 for a name with no pending challenge must not get the normal

@@ -137,7 +137,8 @@ describe('passthrough to a TLS backend', () => {
     await closed(client);
     await waitFor('the connection log line', () => lines.some((l) => l.msg === 'passthrough connection closed'));
     const line = lines.find((l) => l.msg === 'passthrough connection closed')!;
-    expect(line).toMatchObject({ level: 'debug', route: 'r1', service: 's1', backend: backend.address, end: 'closed' });
+    expect(line).toMatchObject({ level: 'info', router: 'r1', service: 's1', backend: backend.address, end: 'client-closed' });
+    expect(line['durationMs']).toEqual(expect.any(Number));
     // TLS records add overhead on top of the payload, so the byte counts are a little above 10 MiB each way.
     expect(line['bytesUp']).toBeGreaterThan(10 * MiB);
     expect(line['bytesDown']).toBeGreaterThan(10 * MiB);
@@ -191,7 +192,7 @@ describe('passthrough to a TLS backend', () => {
     await idleClosed;
     expect(busy.closed).toBe(false);
     expect(echoes).toBeGreaterThan(0);
-    await waitFor('the idle log line', () => lines.some((l) => l['end'] === 'idle'));
+    await waitFor('the idle log line', () => lines.some((l) => l['end'] === 'idle-timeout'));
     busy.destroy();
   });
 
@@ -205,13 +206,13 @@ describe('passthrough to a TLS backend', () => {
     client.write('first flight');
     await closed(client);
     await waitFor('the connection log line', () => lines.some((l) => l.msg === 'passthrough connection closed'));
-    expect(lines.find((l) => l.msg === 'passthrough connection closed')).toMatchObject({ end: 'backend-error' });
+    expect(lines.find((l) => l.msg === 'passthrough connection closed')).toMatchObject({ end: 'backend-error', code: 'ECONNRESET', reason: expect.stringMatching(/ECONNRESET/) });
   });
 
   it('close() ends the connections it holds', async () => {
     let backendSawEnd = false;
     const backend = await startTlsBackend((socket) => socket.once('end', () => (backendSawEnd = true)).resume());
-    const { port, forwarder } = await frontDoor([backend.address]);
+    const { port, forwarder, lines } = await frontDoor([backend.address]);
     const client = tlsClient(port);
     await new Promise((r) => client.once('secureConnect', r));
     await waitFor('the backend to finish its handshake', () => backend.sockets.length === 1);
@@ -219,6 +220,8 @@ describe('passthrough to a TLS backend', () => {
     await forwarder.close();
     await clientClosed;
     await waitFor('the backend to see its connection end', () => backendSawEnd);
+    await waitFor('the connection log line', () => lines.some((l) => l.msg === 'passthrough connection closed'));
+    expect(lines.find((l) => l.msg === 'passthrough connection closed')).toMatchObject({ end: 'shutdown' });
   });
 });
 

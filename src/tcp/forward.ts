@@ -18,20 +18,30 @@ export interface PeerAddresses {
   localPort: number;
 }
 
+/** Where a passed-through connection came in, for its log line. */
+export interface PassthroughOrigin {
+  readonly entryPoint: string;
+  /** The ClientHello's server_name; undefined when it had none. */
+  readonly sni: string | undefined;
+  /** Whether its line is written when it closes (`log.accessLog`, read when the connection arrives). */
+  readonly logged: boolean;
+}
+
 /** Takes over a peeked client connection and passes it through to a backend. */
 export interface TcpForwarder {
   /**
    * Connect to the next backend (round robin), send the PROXY header if configured, then `replay` (the peeked
    * bytes), then pipe both ways. Owns `client` from now on: always ends or destroys it. Never throws. Call it
    * synchronously after removing your own 'data' listeners and timers, so no byte is read into the void.
+   * Without `origin` the connection's line is written, with no entry point or SNI.
    */
-  forward(client: Socket, replay: Buffer, peer: PeerAddresses): void;
+  forward(client: Socket, replay: Buffer, peer: PeerAddresses, origin?: PassthroughOrigin): void;
   /**
    * Refuse new connections and destroy the ones it holds, after letting them run on for up to `graceMs` (default 0:
    * at once). A reload passes a grace so piped streams finish on the runtime they started with; resolves when all
-   * are closed.
+   * are closed. `why` is what their log lines say ended them.
    */
-  close(graceMs?: number): Promise<void>;
+  close(graceMs?: number, why?: 'shutdown' | 'reload-cut'): Promise<void>;
   /** Connections it holds now (connecting or piped). */
   live(): number;
 }
@@ -70,7 +80,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
   const live = new Set<Passage>();
   let closed = false;
 
-  function forward(client: Socket, replay: Buffer, peer: PeerAddresses): void {
+  function forward(client: Socket, replay: Buffer, peer: PeerAddresses, origin?: PassthroughOrigin): void {
     try {
       if (closed) {
         client.destroy();
@@ -114,7 +124,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
         const fail = (code: ConnectCode, err: Error): void => {
           stop();
           socket.destroy();
-          log.warn({ code, err, route, service, backend: backend.address, clientIp: peer.clientIp }, 'passthrough backend connect failed');
+          log.warn({ code, reason: err.message, route, service, backend: backend.address, clientIp: peer.clientIp, sni: origin?.sni }, 'passthrough backend connect failed');
           if (triesLeft > 1) return attempt(triesLeft - 1);
           client.removeListener('close', onEarlyEnd);
           client.removeListener('error', onEarlyEnd);
@@ -133,8 +143,8 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
           passage.pipe = joinSockets(client, socket, idleTimeoutMs, (result) => {
             live.delete(passage);
             onClosed?.(route, service, replay.length + result.bytesUp, result.bytesDown);
-            // The line is built only when someone will read it: passthrough connections can be many and short.
-            if (log.isLevelEnabled('debug')) report(result, backend, peer, started, replay.length);
+            // One line per connection, like the access log for HTTP, and off with it (`log.accessLog: false`).
+            if ((origin?.logged ?? true) && log.isLevelEnabled('info')) report(result, backend, peer, origin, started, replay.length);
           });
         };
         socket.on('error', onError);
@@ -161,18 +171,21 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
     });
   }
 
-  function report(result: PipeResult, backend: TcpBackend, peer: PeerAddresses, started: number, replayed: number): void {
-    log.debug(
+  function report(result: PipeResult, backend: TcpBackend, peer: PeerAddresses, origin: PassthroughOrigin | undefined, started: number, replayed: number): void {
+    log.info(
       {
-        route,
+        entryPoint: origin?.entryPoint,
+        sni: origin?.sni,
+        clientIp: peer.clientIp,
+        router: route,
         service,
         backend: backend.address,
-        clientIp: peer.clientIp,
         bytesUp: replayed + result.bytesUp,
         bytesDown: result.bytesDown,
         durationMs: Math.round(performance.now() - started),
         end: result.end,
-        ...(result.error ? { err: result.error } : {}),
+        // The errno (ECONNRESET, EPIPE…) and its message: what an operator acts on, without a stack.
+        ...(result.error ? { code: (result.error as NodeJS.ErrnoException).code, reason: result.error.message } : {}),
       },
       'passthrough connection closed',
     );
@@ -181,13 +194,13 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
   return {
     forward,
     live: () => live.size,
-    close: async (graceMs = 0) => {
+    close: async (graceMs = 0, why = 'shutdown') => {
       closed = true;
       if (graceMs > 0 && live.size > 0) await drained(graceMs);
       const closing = [...live].map((p) => {
         const sockets = [p.client, p.backend].filter((s): s is Socket => s !== undefined && !s.closed);
         const gone = Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))));
-        if (p.pipe) p.pipe.abort();
+        if (p.pipe) p.pipe.abort(why);
         else {
           p.cancel?.();
           for (const s of sockets) s.destroy();

@@ -5,7 +5,7 @@
 export { buildTcpRoutes, matchTcpRoute } from './router.js';
 export type { TcpRoute, TcpRouteTable } from './router.js';
 export { createTcpForwarder } from './forward.js';
-export type { PassthroughObserver, PeerAddresses, TcpForwarder, TcpForwarderOptions } from './forward.js';
+export type { PassthroughObserver, PassthroughOrigin, PeerAddresses, TcpForwarder, TcpForwarderOptions } from './forward.js';
 export { parseBackendAddress, TcpBackendRing } from './backend.js';
 export type { TcpBackend } from './backend.js';
 export { joinSockets } from './pipe.js';

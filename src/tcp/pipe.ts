@@ -5,8 +5,12 @@
  */
 import type { Socket } from 'node:net';
 
-/** How a joined pair ended, as the per-connection log line reports it. */
-export type PipeEnd = 'closed' | 'idle' | 'client-error' | 'backend-error' | 'aborted';
+/**
+ * How a joined pair ended, as the per-connection log line reports it: the side that closed first, an error on one
+ * side, no byte either way for the idle timeout, cut by a reload that removed its router or by shutdown, or torn
+ * down without an error (a reset seen only as a close).
+ */
+export type PipeEnd = 'client-closed' | 'backend-closed' | 'idle-timeout' | 'client-error' | 'backend-error' | 'reload-cut' | 'shutdown' | 'aborted';
 
 /** What one joined pair did; given to `onDone` once, when both sockets are closed. */
 export interface PipeResult {
@@ -19,9 +23,9 @@ export interface PipeResult {
   readonly error?: Error;
 }
 
-/** A running pipe; `abort` destroys both sockets (shutdown), and `onDone` still runs once. */
+/** A running pipe; `abort` destroys both sockets (a reload cut, shutdown) and `onDone` still runs once, with `why`. */
 export interface Pipe {
-  abort(): void;
+  abort(why?: PipeEnd): void;
 }
 
 /**
@@ -31,6 +35,8 @@ export interface Pipe {
 export function joinSockets(client: Socket, backend: Socket, idleMs: number, onDone: (result: PipeResult) => void): Pipe {
   const clientReadBefore = client.bytesRead;
   let end: PipeEnd | undefined;
+  /** The side whose FIN came first, for a pair that ended cleanly. */
+  let firstEnd: PipeEnd | undefined;
   let error: Error | undefined;
   let open = 2;
 
@@ -54,6 +60,8 @@ export function joinSockets(client: Socket, backend: Socket, idleMs: number, onD
 
   client.on('error', (err) => finish('client-error', err));
   backend.on('error', (err) => finish('backend-error', err));
+  client.once('end', () => (firstEnd ??= 'client-closed'));
+  backend.once('end', () => (firstEnd ??= 'backend-closed'));
 
   const onClose = (): void => {
     open -= 1;
@@ -65,7 +73,7 @@ export function joinSockets(client: Socket, backend: Socket, idleMs: number, onD
     }
     client.setTimeout(0);
     onDone({
-      end: end ?? 'closed',
+      end: end ?? firstEnd ?? 'aborted',
       bytesUp: client.bytesRead - clientReadBefore,
       bytesDown: backend.bytesRead,
       ...(error ? { error } : {}),
@@ -78,8 +86,8 @@ export function joinSockets(client: Socket, backend: Socket, idleMs: number, onD
     // The client socket sees every byte of both directions (it reads what goes up and writes what comes down),
     // so its inactivity timer alone means "no bytes either way".
     client.setTimeout(idleMs);
-    client.on('timeout', () => finish('idle'));
+    client.on('timeout', () => finish('idle-timeout'));
   }
 
-  return { abort: () => finish('aborted') };
+  return { abort: (why = 'aborted') => finish(why) };
 }

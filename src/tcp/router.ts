@@ -79,7 +79,7 @@ export function buildTcpRoutes(config: Config, log: Logger, onClosed?: Passthrou
       await Promise.allSettled(forwarders.map((f) => f.forwarder.close(graceMs)));
     },
     closeRemoved: async (keep, graceMs) => {
-      await Promise.allSettled(forwarders.filter((f) => !keep.has(f.route)).map((f) => f.forwarder.close(graceMs)));
+      await Promise.allSettled(forwarders.filter((f) => !keep.has(f.route)).map((f) => f.forwarder.close(graceMs, 'reload-cut')));
     },
     live: () => {
       let n = 0;

@@ -59,6 +59,45 @@ function config(servers: { slow: string; ws: string; pass: string }, extra: obje
   };
 }
 
+describe('passthrough connections', () => {
+  it('each gets one info line when it closes: SNI, client, backend, bytes each way, duration, who ended it', async () => {
+    const pass = await startTlsBackend((socket) => socket.once('data', (c: Buffer) => socket.end(Buffer.concat([c, Buffer.from(' and goodbye')]))));
+    const gh = await startGatehouse(config({ slow: 'http://127.0.0.1:1', ws: 'http://127.0.0.1:1', pass: pass.address }), { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const socket = tlsConnect({ host: '127.0.0.1', port: gh.ports['websecure']!, servername: 'pass.test', ca: BACKEND_CA, checkServerIdentity: () => undefined });
+    socket.on('end', () => socket.end()).resume();
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    socket.write('hello');
+    const line = await gh.waitForLog((l) => l.msg === 'passthrough connection closed');
+    expect(line).toMatchObject({
+      level: 'info',
+      entryPoint: 'websecure',
+      sni: 'pass.test',
+      clientIp: '127.0.0.1',
+      router: 'pass',
+      service: 'pass',
+      backend: pass.address,
+      end: 'backend-closed',
+    });
+    // The handshake and the records both ways: more than the payload, and both directions counted.
+    expect(line['bytesUp']).toBeGreaterThan(200);
+    expect(line['bytesDown']).toBeGreaterThan(200);
+    expect(line['durationMs']).toEqual(expect.any(Number));
+    expect(gh.logs.filter((l) => l.msg === 'passthrough connection closed')).toHaveLength(1);
+  });
+
+  it('log.accessLog: false turns their lines off with the access lines', async () => {
+    const pass = await echoBackend();
+    const up = await startHttpUpstream((_req, res) => res.end('ok'));
+    const gh = await startGatehouse(config({ slow: up.url, ws: up.url, pass: pass.address }, { log: { accessLog: false } }), { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const stream = await passthroughClient(gh.ports['websecure']!, 'pass.test');
+    await new Promise<void>((resolve) => stream.once('close', () => resolve()).end());
+    expect((await httpRequest(gh.ports['web']!, { host: 'slow.test', path: '/' })).status).toBe(200);
+    expect(await gh.stop('SIGTERM')).toBe(0);
+    expect(gh.logs.filter((l) => l.msg === 'passthrough connection closed' || l.msg === 'request')).toEqual([]);
+    expect(gh.logs.some((l) => l.msg === 'gatehouse stopped')).toBe(true);
+  });
+});
+
 describe('the drain on SIGTERM', () => {
   it('says what it waits for: one request, one websocket, one passthrough stream', async () => {
     let arrived: () => void = () => {};

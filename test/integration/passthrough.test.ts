@@ -165,8 +165,8 @@ describe('the pipe', () => {
     expect(got.length).toBe(10 * MiB + 65);
     expect(sha256(got.subarray(0, 10 * MiB))).toBe(sha256(patternBytes(10 * MiB, 'down')));
     expect(got.subarray(10 * MiB).toString()).toBe(`${sha256(up)}\n`);
-    const line = await gh.waitForLog((l) => l.msg === 'passthrough connection closed' && l['route'] === 'bulk', 3000);
-    expect(line).toMatchObject({ level: 'debug', service: 'bulk', backend: backends['bulk']!.address, end: 'closed' });
+    const line = await gh.waitForLog((l) => l.msg === 'passthrough connection closed' && l['router'] === 'bulk', 3000);
+    expect(line).toMatchObject({ level: 'info', entryPoint: 'websecure', sni: 'bulk.pass.test', service: 'bulk', backend: backends['bulk']!.address, end: 'client-closed' });
     expect(line['bytesUp']).toBeGreaterThan(10 * MiB);
     expect(line['bytesDown']).toBeGreaterThan(10 * MiB);
   }, 30_000);

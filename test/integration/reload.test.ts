@@ -267,6 +267,9 @@ describe('reloading TLS and passthrough', () => {
     const closed = new Promise<void>((resolve) => cut.once('close', () => resolve()));
     await edit(gh, config(false, true));
     await closed;
+    // Its line says the reload cut it.
+    const line = await gh.waitForLog((l) => l.msg === 'passthrough connection closed' && l['end'] === 'reload-cut');
+    expect(line).toMatchObject({ level: 'info', sni: 'echo.test', router: 'echo', service: 'echo' });
   });
 
   it('a websocket whose router a reload removed stays open by default, and gets a 1001 close frame with closeRemovedConnections', async () => {
