@@ -108,3 +108,19 @@ describe('pathToWire', () => {
     expect(pathToWire(out.routing!)).toBe(out.wire ?? wire);
   });
 });
+
+describe('normalizePath: dot segments on the fast path', () => {
+  it.each([
+    ['/.well-known/acme-challenge/x', '/.well-known/acme-challenge/x', undefined],
+    ['/a/..b/c', '/a/..b/c', undefined],
+    ['/a/.', '/a', '/a'],
+    ['/a/..', '/', '/'],
+    ['/a/../', '/', '/'],
+    ['/a/./b', '/a/b', '/a/b'],
+    ['/.', '/', '/'],
+  ])('%s', (raw, routing, wire) => {
+    const out = run(raw);
+    expect(out.routing).toBe(routing);
+    expect(out.wire).toBe(wire);
+  });
+});

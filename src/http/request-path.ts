@@ -99,7 +99,7 @@ export function normalizePath(raw: string, policy: EncodedCharacterPolicy, out: 
   return out;
 }
 
-/** True when `raw` needs no work: a leading slash, pchars only, no `%`, no `//`, no segment starting with a dot. */
+/** True when `raw` needs no work: a leading slash, pchars only, no `%`, no `//`, no `.` or `..` segment. */
 function isPlain(raw: string): boolean {
   if (raw.charCodeAt(0) !== SLASH) return false;
   let prev = SLASH;
@@ -108,11 +108,20 @@ function isPlain(raw: string): boolean {
     if (c === SLASH) {
       if (prev === SLASH) return false;
     } else if (c === DOT) {
-      if (prev === SLASH) return false;
+      // Only a segment that is exactly `.` or `..` needs work; `/.well-known` and `/.env` do not.
+      if (prev === SLASH && isDotSegment(raw, i)) return false;
     } else if (c >= 128 || CLASS[c] === 0) return false;
     prev = c;
   }
   return true;
+}
+
+/** Whether the segment starting at `i` (a dot right after a slash) is `.` or `..`. */
+function isDotSegment(raw: string, i: number): boolean {
+  const next = i + 1 < raw.length ? raw.charCodeAt(i + 1) : SLASH;
+  if (next === SLASH) return true;
+  if (next !== DOT) return false;
+  return i + 2 >= raw.length || raw.charCodeAt(i + 2) === SLASH;
 }
 
 /**
