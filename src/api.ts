@@ -6,6 +6,7 @@
  * commands in src/control-handler.ts.
  */
 import type { Server } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { loadConfigFile, parseConfigText, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
 import { createAdmin, type Admin } from './admin/index.js';
@@ -21,7 +22,7 @@ import { GatehouseError } from './errors.js';
 import type { HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 import type { PassthroughObserver } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
-import { createLogger, flushLog, type Logger } from './log.js';
+import { createLogger, flushLog, reopenLogFiles, type Logger } from './log.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
 import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
 import { legacyDefaultStateDir } from './config/paths.js';
@@ -71,6 +72,8 @@ export interface Gatehouse {
   managedCertificates(): readonly ManagedCertificate[];
   /** Orders a new certificate for `name` now (ACME); resolves when the attempt ended, logged either way. */
   renewCertificate(name: string): Promise<void>;
+  /** Reopens `log.file` at its path (after logrotate renamed it; the CLI does this on SIGUSR1); logs that it did. */
+  reopenLogFile(): void;
 }
 
 /** The outcome of one reload. */
@@ -118,7 +121,14 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   const initialText = configFile !== undefined ? readConfigText(configFile) : undefined;
   const initial: Config =
     configFile !== undefined ? (initialText === undefined ? loadConfigFile(configFile, env) : parseConfigText(initialText, { file: configFile, env })) : validateConfig(options.config);
-  const log = options.logger ?? createLogger({ level: initial.log?.level ?? DEFAULTS.logLevel });
+  const logFile = initial.log?.file;
+  const log =
+    options.logger ??
+    createLogger({
+      level: initial.log?.level ?? DEFAULTS.logLevel,
+      ...(initial.log?.format !== undefined ? { format: initial.log.format } : {}),
+      ...(logFile !== undefined ? { file: resolvePath(configFile !== undefined ? dirname(configFile) : process.cwd(), logFile) } : {}),
+    });
   const plugins: Plugins = { handlers: options.handlers ?? {}, middlewares: options.middlewares ?? {} };
   // The admin entry point (issue 9) when the config has one at start; built below, once what it reads exists.
   let admin: Admin | undefined;
@@ -287,6 +297,10 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     async renewCertificate(name) {
       if (!live.acme) throw new GatehouseError('ACME_CONFIG', `no certificate resolver is running (${name})`);
       await live.acme.renew(name);
+    },
+    reopenLogFile() {
+      const files = reopenLogFiles();
+      if (files.length > 0) log.info({ files }, 'log file reopened');
     },
     async stop(stopOptions = {}) {
       const grace = stopOptions.graceMs ?? graceMs();

@@ -4,6 +4,7 @@
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { LineSink } from './line-sink.js';
+import { PrettySink, type LineDestination } from './log-pretty.js';
 
 export type { Logger };
 
@@ -27,8 +28,15 @@ export const REDACT_PATHS = [
 
 export interface LoggerOptions {
   level?: LevelWithSilent;
-  /** Where lines go; stdout by default. Tests pass a stream to read lines back. */
+  /** Where lines go; stdout (or `file`) by default. Tests pass a stream to read lines back. */
   destination?: NodeJS.WritableStream;
+  /**
+   * `json` (one object per line) or `pretty` (src/log-pretty.ts). Default: pretty when the lines go to a terminal,
+   * JSON otherwise (a pipe, a file, journald, a collector).
+   */
+  format?: 'json' | 'pretty';
+  /** A file the lines are appended to instead of stdout (created 0640), reopened by `reopenLogFiles()`. */
+  file?: string;
 }
 
 /** Create the root logger. `GATEHOUSE_LOG_LEVEL` overrides the configured level. */
@@ -41,7 +49,45 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return pino(opts, options.destination ?? stdoutSink());
+  const sink: LineDestination = options.destination ?? (options.file !== undefined ? fileSink(options.file) : stdoutSink());
+  const toTerminal = options.destination === undefined && options.file === undefined && process.stdout.isTTY === true;
+  const pretty = (options.format ?? (toTerminal ? 'pretty' : 'json')) === 'pretty';
+  // https://no-color.org: any non-empty NO_COLOR turns colours off.
+  const destination = pretty ? new PrettySink(sink, toTerminal && !process.env['NO_COLOR']) : sink;
+  return pino(opts, destination as NodeJS.WritableStream);
+}
+
+/** The open log files by path: one sink each, shared by every logger that writes there. */
+const files = new Map<string, ReturnType<typeof pino.destination>>();
+
+/**
+ * A log file, appended to asynchronously (sonic-boom) and created with mode 0640 (group-readable for a log
+ * reader group, like /var/log's), flushed synchronously at exit.
+ */
+function fileSink(path: string): ReturnType<typeof pino.destination> {
+  let sink = files.get(path);
+  if (sink === undefined) {
+    const created = pino.destination({ dest: path, mode: 0o640, mkdir: true, sync: false, append: true });
+    process.once('exit', () => {
+      try {
+        created.flushSync();
+      } catch {
+        // not open yet, or the disk is gone: nothing more can be done at exit
+      }
+    });
+    files.set(path, created);
+    sink = created;
+  }
+  return sink;
+}
+
+/**
+ * Reopens every log file at its path (SIGUSR1, after logrotate renamed it: `postrotate kill -USR1`); lines written
+ * meanwhile go to the renamed file, none is lost. Returns the paths reopened.
+ */
+export function reopenLogFiles(): string[] {
+  for (const sink of files.values()) sink.reopen();
+  return [...files.keys()];
 }
 
 /**

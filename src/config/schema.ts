@@ -177,7 +177,25 @@ export const ConfigSchema = Type.Object(
               { description: 'Log level; the GATEHOUSE_LOG_LEVEL environment variable overrides it.', default: DEFAULTS.logLevel },
             ),
           ),
-          accessLog: Type.Optional(Type.Boolean({ description: 'One JSON line per request.', default: DEFAULTS.accessLog })),
+          accessLog: Type.Optional(
+            Type.Boolean({
+              description: 'One line per HTTP request (msg "request") and per passthrough connection when it closes (msg "passthrough connection closed"); false turns both off. See docs/logs.md.',
+              default: DEFAULTS.accessLog,
+            }),
+          ),
+          format: Type.Optional(
+            Type.Union([Type.Literal('json'), Type.Literal('pretty')], {
+              description:
+                '`json`: one JSON object per line, for journald, files and collectors. `pretty`: `HH:MM:SS.mmm LEVEL message key=value …`, for a person at a terminal. Default: pretty when stdout is a terminal (and no `file`), else json. Read at start.',
+            }),
+          ),
+          file: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                'Append the log to this file (created with mode 0640; relative to the config file) instead of stdout. SIGUSR1 reopens it, for logrotate (`postrotate kill -USR1`). Read at start.',
+            }),
+          ),
         },
         { additionalProperties: false, description: 'Logging.' },
       ),

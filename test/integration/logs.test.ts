@@ -1,14 +1,17 @@
 /**
  * What an operator reads in the log (issue 19), from the lines of a real gatehouse process: the drain line on
- * SIGTERM with what it waits for, and one line per passthrough connection when it closes.
+ * SIGTERM with what it waits for, one line per passthrough connection when it closes, the pretty format, and a
+ * log file reopened on SIGUSR1.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
+import { MAIN_JS, startGatehouse, stopAllGatehouses, writeConfigFile } from '../helpers/gatehouse-process.js';
+import { parseLogLine, type LogLine } from '../helpers/log-lines.js';
 import { httpRequest } from '../helpers/raw-http.js';
 import { BACKEND_CA, closeAllTlsBackends, startTlsBackend, type TlsBackend } from '../helpers/tls-backend.js';
 import { closeAllUpstreams, startHttpUpstream, startWsEchoUpstream } from '../helpers/upstreams.js';
@@ -17,7 +20,10 @@ let stateDir: string;
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'gatehouse-logs-'));
 });
+const children = new Set<ChildProcess>();
 afterEach(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  children.clear();
   await stopAllGatehouses();
   await closeAllUpstreams();
   await closeAllTlsBackends();
@@ -95,6 +101,96 @@ describe('passthrough connections', () => {
     expect(await gh.stop('SIGTERM')).toBe(0);
     expect(gh.logs.filter((l) => l.msg === 'passthrough connection closed' || l.msg === 'request')).toEqual([]);
     expect(gh.logs.some((l) => l.msg === 'gatehouse stopped')).toBe(true);
+  });
+});
+
+/** `gatehouse start` on `config`, stdout kept as text (the harness reads JSON lines on stdout; these tests do not). */
+async function spawnGatehouse(config: object): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
+  const file = await writeConfigFile(config);
+  const child = spawn(process.execPath, [MAIN_JS, 'start', '--config', file], { env: { ...process.env, GATEHOUSE_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (children.delete(child), resolve(code))));
+  return { child, stdout: () => out, exited };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function fileLines(path: string): Promise<LogLine[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l !== '').map(parseLogLine);
+}
+
+describe('log.format: pretty', () => {
+  it('prints time, level, message and key=value fields, the access line included', async () => {
+    const up = await startHttpUpstream((_req, res) => res.end('ok'));
+    const gh = await spawnGatehouse({
+      log: { format: 'pretty' },
+      entryPoints: { web: { address: '127.0.0.1:0' } },
+      http: { routers: { r: { rule: 'Host(`a.test`)', service: 's' } }, services: { s: { loadBalancer: { servers: [{ url: up.url }] } } } },
+    });
+    const port = Number(await until('the listening line', () => /entry point listening entryPoint=web .*port=(\d+)/.exec(gh.stdout())?.[1]));
+    await until('started', () => (gh.stdout().includes(' gatehouse started') ? true : undefined));
+    expect((await httpRequest(port, { host: 'a.test', path: '/x?y=1' })).status).toBe(200);
+    const line = await until('the request line', () => gh.stdout().split('\n').find((l) => / INFO  request /.test(l)));
+    expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  request entryPoint=web method=GET host=a\.test path=\/x .*status=200 /);
+    // No JSON on stdout.
+    expect(gh.stdout().split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+    gh.child.kill('SIGTERM');
+    expect(await gh.exited).toBe(0);
+    expect(gh.stdout()).toMatch(/ INFO  draining requests=0 websockets=0 passthrough=0 graceMs=\d+\n/);
+  });
+});
+
+describe('log.file', () => {
+  it('writes JSON lines to the file (0640), not stdout; SIGUSR1 reopens it after a rename, losing no line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-logfile-'));
+    try {
+      const up = await startHttpUpstream((_req, res) => res.end('ok'));
+      const path = join(dir, 'log', 'gatehouse.log');
+      const gh = await spawnGatehouse({
+        log: { file: path },
+        entryPoints: { web: { address: '127.0.0.1:0' } },
+        http: { routers: { r: { rule: 'Host(`a.test`)', service: 's' } }, services: { s: { loadBalancer: { servers: [{ url: up.url }] } } } },
+      });
+      const listening = await until('the listening line', async () => (await fileLines(path)).find((l) => l.msg === 'entry point listening'));
+      await until('started', async () => ((await fileLines(path)).some((l) => l.msg === 'gatehouse started') ? true : undefined));
+      expect((await stat(path)).mode & 0o777).toBe(0o640);
+      const port = listening['port'] as number;
+      expect((await httpRequest(port, { host: 'a.test', path: '/before' })).status).toBe(200);
+      await until('the first request line', async () => ((await fileLines(path)).some((l) => l.msg === 'request') ? true : undefined));
+
+      // logrotate: rename, then `kill -USR1`; lines go on to the renamed file until the reopen.
+      await rename(path, `${path}.1`);
+      expect((await httpRequest(port, { host: 'a.test', path: '/during' })).status).toBe(200);
+      gh.child.kill('SIGUSR1');
+      await until('the reopened line', async () => ((await fileLines(path)).some((l) => l.msg === 'log file reopened') ? true : undefined));
+      expect((await httpRequest(port, { host: 'a.test', path: '/after' })).status).toBe(200);
+      await until('the last request line', async () => ((await fileLines(path)).some((l) => l['path'] === '/after') ? true : undefined));
+
+      gh.child.kill('SIGTERM');
+      expect(await gh.exited).toBe(0);
+      const rotated = await fileLines(`${path}.1`);
+      const current = await fileLines(path);
+      expect(rotated.filter((l) => l.msg === 'request').map((l) => l['path'])).toEqual(['/before', '/during']);
+      expect(current.filter((l) => l.msg === 'request').map((l) => l['path'])).toEqual(['/after']);
+      expect(current.find((l) => l.msg === 'log file reopened')).toMatchObject({ level: 'info', files: [path] });
+      expect(current.some((l) => l.msg === 'gatehouse stopped')).toBe(true);
+      expect([...rotated, ...current].filter((l) => l.raw)).toEqual([]);
+      expect(gh.stdout()).toBe('');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -36,6 +36,8 @@ export async function runStart(ctx: CommandContext): Promise<number> {
   process.on('SIGHUP', () => {
     if (started && !stopping) void gh!.reload();
   });
+  // SIGUSR1 reopens `log.file` after logrotate renamed it (this also keeps Node from starting its inspector on it).
+  process.on('SIGUSR1', () => gh?.reopenLogFile());
 
   try {
     gh = createGatehouse({ config: file ?? demoConfig(ctx.env), env: ctx.env });
