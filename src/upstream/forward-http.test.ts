@@ -179,6 +179,56 @@ describe('forward (plain HTTP)', () => {
     expect(p.lines.filter((l) => l['level'] === 40)).toHaveLength(0);
   });
 
+  /** A raw upstream that answers each request with `reply` and closes (end, or reset), as a crashing backend does. */
+  async function rawUpstream(reply: string, close: 'end' | 'reset'): Promise<string> {
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.write(reply, () => (close === 'end' ? s.end() : s.resetAndDestroy())));
+    });
+    track(server);
+    return `http://127.0.0.1:${await listen(server)}`;
+  }
+
+  it.each([
+    { description: 'closes right after its head', close: 'end' as const },
+    { description: 'resets right after its head', close: 'reset' as const },
+  ])('answers 502 when the upstream $description (nothing reached the client)', async ({ close }) => {
+    const up = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-From: up\r\n\r\n', close);
+    const p = await proxy([up]);
+    const r = await request(p.url);
+    expect(r.status).toBe(502);
+    expect(r.body.toString()).toBe('Bad Gateway\n');
+    expect(r.headers['x-from']).toBeUndefined();
+    expect(p.lines.filter((l) => l['level'] === 40).map((l) => [l['msg'], l['code']])).toEqual([['upstream failed', 'UPSTREAM_FAILED']]);
+  });
+
+  it('does not send the request to another server once one answered with a head', async () => {
+    let second = 0;
+    const other = await backend((_req, res) => (second++, res.end('second')));
+    const up = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n', 'end');
+    const p = await proxy([up, other]);
+    const r = await request(p.url);
+    expect(r.status).toBe(502);
+    expect(second).toBe(0);
+  });
+
+  it('cuts the client connection when the upstream closes after part of its body', async () => {
+    const up = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part', 'end');
+    const p = await proxy([up]);
+    const head = await new Promise<{ status: number; error: Error | undefined; body: string }>((resolve) => {
+      const req = http.get(p.url, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('error', (error) => resolve({ status: res.statusCode ?? 0, error, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, error: undefined, body }));
+      });
+      req.on('error', (error) => resolve({ status: 0, error, body: '' }));
+    });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('only part');
+    expect(head.error?.message).toMatch(/aborted/);
+  });
+
   it('destroys the client response when the upstream dies mid-body', async () => {
     const up = await backend((_req, res) => {
       res.writeHead(200, { 'content-length': 100 });

@@ -4,7 +4,7 @@
  * that pauses undici's parser whenever the client's socket is full (see `onData`). An attempt
  * that fails before anything was sent is handed to the next server the load balancer allows.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
@@ -39,6 +39,13 @@ function classify(err: Error & { code?: string }): { status: number; code: Error
   return { status: 502, code: 'UPSTREAM_CONNECT' };
 }
 
+/** An upstream response head not yet handed to the client's response (see ResponseRelay.onHeaders). */
+interface PendingHead {
+  readonly status: number;
+  readonly statusText: string | undefined;
+  readonly headers: string[];
+}
+
 /** Relays one upstream response into `res`; one instance per request (across its retries), driven by undici. */
 class ResponseRelay implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
@@ -47,6 +54,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   #done = false;
   /** undici called onConnect: the request is being written, so it is no longer "nothing sent". */
   #connected = false;
+  /** The upstream answered with a head: the request is not retried after this, whatever follows. */
+  #answered = false;
+  /** The head, kept until the first body byte or the end (HTTP/1.1 only, see onHeaders). */
+  #head: PendingHead | undefined;
   /** The current attempt counts in its server's inFlight. */
   #counted = false;
   #attempt = 1;
@@ -135,16 +146,33 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
       return true;
     }
     this.#resume = resume;
+    this.#answered = true;
     const headers = clientResponseHeaders(rawHeaders);
     if (this.#setCookie) headers.push('Set-Cookie', (this.#lb.sticky as StickyCookie).setCookie(this.#server));
-    res.writeHead(statusCode, statusText || undefined, headers);
     headersDone(this.#reads);
+    const head: PendingHead = { status: statusCode, statusText: statusText || undefined, headers };
+    // Node's HTTP/1.1 response only queues a head until the first body write, so holding it here until the body
+    // starts (or the response ends) sends the same bytes at the same time, and keeps a 502 possible if the upstream
+    // dies before any body byte: once writeHead ran, Node would drop the queued head on destroy and the client got
+    // an empty reply (issue 20). An HTTP/2 response sends its HEADERS frame at writeHead: written now, as streaming
+    // responses (server-sent events) expect.
+    if (res instanceof ServerResponse) this.#head = head;
+    else sendHead(res, head);
     return true;
+  }
+
+  /** Hand the held head to the client's response: the body starts, or the response ends. */
+  #flushHead(): void {
+    const head = this.#head;
+    if (head === undefined) return;
+    this.#head = undefined;
+    sendHead(this.#res, head);
   }
 
   onData(chunk: Buffer): boolean {
     const res = this.#res;
     if (res.destroyed) return true;
+    this.#flushHead();
     // Paused on every write() that returns false ('drain' follows only those). Letting up to 256 KiB wait per
     // response instead saved undici's unshift on pause, but kept more 64 KiB read buffers alive outside the JS
     // heap, and that external memory is what starts V8's full collections on large bodies: 10.4 against 13.5
@@ -158,6 +186,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     this.#done = true;
     responseDone(this.#reads);
     this.#release();
+    this.#flushHead();
     this.#res.end();
   }
 
@@ -170,9 +199,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
       this.#info.log.debug({ upstream: server.url }, 'client closed before the upstream response ended');
       return;
     }
-    const { status, code } = res.headersSent ? FAILED_MID_RESPONSE : classify(err);
+    // A head was held back and nothing reached the client: it is dropped and the client gets a 502 instead.
+    this.#head = undefined;
+    const { status, code } = this.#answered ? FAILED_MID_RESPONSE : classify(err);
     this.#lb.failed(server, err.code ?? code);
-    if (!res.headersSent && (!this.#connected || DROPPED_CONNECTION.has(err.code as string))) {
+    // Once a head came back the server took the request: like nginx's proxy_next_upstream, no other server gets it.
+    if (!this.#answered && !res.headersSent && (!this.#connected || DROPPED_CONNECTION.has(err.code as string))) {
       const req = this.#req;
       // Written: only a request without a body can be sent again. Not written: a body nobody has read yet can.
       const replayable = !hasBody(req) || (!this.#connected && !req.readableDidRead);
@@ -202,7 +234,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   }
 }
 
+/** The upstream failed after its head: 502 while nothing reached the client, a cut connection after. */
 const FAILED_MID_RESPONSE = { status: 502, code: 'UPSTREAM_FAILED' } as const;
+
+function sendHead(res: ServerResponse, head: PendingHead): void {
+  res.writeHead(head.status, head.statusText, head.headers);
+}
 
 /**
  * The connection closed under a written request before any response byte: typically a keep-alive connection the
