@@ -9,7 +9,7 @@ import type { Server } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { loadConfigFile, parseConfigText, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
-import { createAdmin, type Admin } from './admin/index.js';
+import type { Admin } from './admin/index.js';
 import { loadAcmeManager, type AcmeManager, type ManagedCertificate } from './acme/index.js';
 import { createControlHandler, openControl } from './control-handler.js';
 import { challengeSettingsFor, createReloader, logProblems, readConfigText, type LiveState } from './reload/reloader.js';
@@ -214,9 +214,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     retiredRuntimes: live.retired.size,
     admin: admin?.address(),
   });
-  admin =
-    initial.admin &&
-    createAdmin(
+  /** The admin is loaded (page, metrics, prom-client) only by a config that has one, when it starts. */
+  const buildAdmin = async (): Promise<void> => {
+    if (!initial.admin || admin !== undefined) return;
+    const { createAdmin } = await import('./admin/index.js');
+    admin = createAdmin(
       initial.admin,
       {
         config: () => live.config,
@@ -229,6 +231,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       },
       log,
     );
+  };
 
   return {
     get config() {
@@ -239,6 +242,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     },
     async start() {
       live.startCalled = true;
+      await buildAdmin();
       const stateDir = resolveStateDir(live.config, { configFile, env });
       warnLegacyState(legacyDefaultStateDir(live.config, { configFile, env }), stateDir, log);
       if (usesStateDir(live.config, configFile)) await ensureWritableStateDir(stateDir);

@@ -3,7 +3,7 @@
  * (syntax, schema, variables), each entry point's, each router's (HTTP and TCP, even when the schema failed), the
  * certificates that cannot be obtained, storage and admin settings.
  */
-import { checkAdmin } from './admin/index.js';
+import { checkAdmin } from './admin/check.js';
 import { wantedCertificates } from './acme/index.js';
 import { loadConfigFile, readConfigDraft, type Config } from './config/index.js';
 import { entryPointSettings } from './edge/entry-point.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { GatehouseStatus, ReloadResult } from './api.js';
 import { resolveStateDir } from './certs/index.js';
 import { listenControl, type ControlAnswer, type ControlHandler } from './control.js';
-import { answerQuery, liveModel, UsageError, type ExplainQuery } from './explain/index.js';
+import type { ExplainQuery } from './explain/index.js';
 import type { Logger } from './log.js';
 import type { LiveState } from './reload/reloader.js';
 
@@ -60,6 +60,8 @@ export function openControl(stateDir: string, handle: ControlHandler, log: Logge
 /** `gatehouse explain --running`: the question answered on what this instance serves now. */
 async function explainLive(target: ControlTarget, query: ExplainQuery): Promise<ControlAnswer> {
   const { live } = target;
+  // Loaded by the first `explain --running`: a running instance does not need explain until then.
+  const { answerQuery, liveModel, UsageError } = await import('./explain/index.js');
   const model = liveModel({
     config: live.config,
     file: target.configFile ?? '(library config)',

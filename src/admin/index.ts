@@ -16,7 +16,7 @@ import { AdminMetrics } from './metrics.js';
 import { RecentDecisions } from './recent-decisions.js';
 import { listenAdmin, type AdminServer } from './server.js';
 
-export { checkAdmin } from './server.js';
+export { checkAdmin } from './check.js';
 import { buildStatus, type AdminSources, type AdminStatus } from './snapshot.js';
 
 export type { AdminSources, AdminStatus } from './snapshot.js';

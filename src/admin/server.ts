@@ -8,22 +8,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks';
 import type { AdminConfig } from '../config/index.js';
 import { ADMIN_DEFAULT_ADDRESS } from '../config/option-defaults.js';
-import { parseListenAddress, type ListenAddress } from '../edge/address.js';
-import { GatehouseError } from '../errors.js';
 import { bind, boundAddress } from '../edge/bind.js';
 import type { Handler } from '../http/contract.js';
-import type { Wrapper } from '../http/middlewares.js';
 import { createContext, type EntryPointInfo } from '../http/context.js';
 import type { Logger } from '../log.js';
-import { createBasicAuth } from '../middlewares/basic-auth.js';
 import type { AdminMetrics } from './metrics.js';
 import { renderStatusPage } from './page.js';
+import { ADMIN_NAME, adminAddress, adminAuth } from './check.js';
 import type { AdminStatus } from './snapshot.js';
 
 /** The name the admin listener goes by in errors and logs. */
-export const ADMIN_NAME = 'admin';
+export { ADMIN_NAME } from './check.js';
 /** The realm of the 401 challenge unless the config names one. */
-const ADMIN_REALM = 'gatehouse admin';
 
 /** No script, no external resource: what the page needs and nothing more, so an unescaped value could not run. */
 const PAGE_HEADERS = {
@@ -44,35 +40,6 @@ export interface AdminServer {
 export interface AdminServing {
   status(): AdminStatus;
   readonly metrics: AdminMetrics;
-}
-
-/** The admin's listen address; throws CONFIG_SCHEMA at `/admin/address` when it is not host:port. */
-function adminAddress(text: string): ListenAddress {
-  try {
-    return parseListenAddress(text, ADMIN_NAME);
-  } catch (err) {
-    if (!(err instanceof GatehouseError)) throw err;
-    throw new GatehouseError('CONFIG_SCHEMA', `admin: address ${JSON.stringify(text)} is not host:port (expected e.g. "127.0.0.1:8081", ":8081", "[::1]:8081")`, { location: { path: '/admin/address' } });
-  }
-}
-
-/** The basic auth around every admin path, or none; throws MIDDLEWARE_CONFIG (at `/admin/basicAuth/users/N`) for a line it cannot use. */
-function adminAuth(spec: AdminConfig): Wrapper | undefined {
-  return spec.basicAuth && createBasicAuth({ users: spec.basicAuth.users, realm: spec.basicAuth.realm ?? ADMIN_REALM }, '/admin/basicAuth');
-}
-
-/** What `gatehouse check` reports about an `admin` section: an address that is not host:port, an unusable basicAuth line. */
-export function checkAdmin(spec: AdminConfig): GatehouseError[] {
-  const problems: GatehouseError[] = [];
-  for (const step of [() => adminAddress(spec.address ?? ADMIN_DEFAULT_ADDRESS), () => adminAuth(spec)]) {
-    try {
-      step();
-    } catch (err) {
-      if (!(err instanceof GatehouseError)) throw err;
-      problems.push(err);
-    }
-  }
-  return problems;
 }
 
 /** Bind the admin entry point. Rejects with LISTEN_FAILED; throws CONFIG_SCHEMA for a bad address, MIDDLEWARE_CONFIG for a basicAuth line it cannot use. */
