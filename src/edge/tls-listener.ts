@@ -23,6 +23,7 @@ import { createHttpServer, startFedServer } from './http-entry.js';
 import { openConnections, type Listener } from './http-listener.js';
 import { peekClientHello } from './peek.js';
 import { acceptProxyHeader } from './proxy-accept.js';
+import { alertFor } from './tls-alert.js';
 
 /** What a TLS entry point reads per connection: the TCP routes and the certificates in force. */
 export interface TlsSources extends RouteSource {
@@ -103,7 +104,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ entryPoint: name, code: err.code }, 'client socket error'));
     if (settings.proxyProtocolFrom && !(await acceptProxyHeader(socket, settings.proxyProtocolFrom, settings, log))) return;
     const peek = await peekClientHello(socket, { timeoutMs: tls.clientHelloTimeoutMs, maxBytes: tls.maxClientHelloSize });
-    if (!peek.ok) return reject(socket, peek.reason, name, log);
+    if (!peek.ok) return reject(socket, peek.reason, peek.bytes, name, log);
     const { sni, alpn } = peek.hello;
     const acme = alpn.includes(ACME_TLS);
     // RFC 8737 §3: a validator offers acme-tls/1 alone. Only such handshakes take the branches below that may wait
@@ -129,7 +130,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
         socket,
         peek.bytes,
         { clientIp: client.address, clientPort: client.port, localIp: socket.localAddress ?? '', localPort: socket.localPort ?? 0 },
-        { entryPoint: name, sni, logged: logPassthrough() },
+        { entryPoint: name, sni, logged: logPassthrough() !== false },
       );
       return;
     }
@@ -208,13 +209,20 @@ function answerAlpnChallenge(socket: Socket, replay: Buffer, context: SecureCont
   secure.once('close', () => clearTimeout(timer));
 }
 
-/** A connection that did not start with a usable ClientHello: a helpful answer to plain HTTP, else just closed. */
-function reject(socket: Socket, reason: PeekFailure, entryPoint: string, log: Logger): void {
+/**
+ * A connection that did not start with a usable ClientHello: a helpful answer to plain HTTP, a fatal TLS alert to an
+ * SSLv2 or oversize hello (tls-alert), else just closed.
+ */
+function reject(socket: Socket, reason: PeekFailure, bytes: Buffer, entryPoint: string, log: Logger): void {
   const quiet = reason === 'timeout' || reason === 'closed';
-  log[quiet ? 'debug' : 'info']({ entryPoint, reason, clientIp: socket.remoteAddress }, 'connection without a usable ClientHello');
-  if (reason === 'http' && socket.writable) {
-    socket.end(PLAIN_HTTP_ANSWER);
-    socket.resume(); // drain what the client still sends so the answer can go out
+  const alert = alertFor(reason, bytes);
+  log[quiet ? 'debug' : 'info']({ entryPoint, reason, alert: alert?.name, clientIp: socket.remoteAddress }, 'connection without a usable ClientHello');
+  const answer = reason === 'http' ? PLAIN_HTTP_ANSWER : alert?.record;
+  if (answer !== undefined && socket.writable) {
+    socket.end(answer);
+    // Drain what the client still sends (the rest of an oversize hello): closing on unread bytes would send a reset,
+    // which can overtake the answer at the client.
+    socket.resume();
     setTimeout(() => socket.destroy(), 1_000).unref();
     return;
   }

@@ -178,6 +178,43 @@ describe('termination', () => {
     expect(res.closedByServer).toBe(true);
   });
 
+  /** An SSLv2 CLIENT-HELLO (draft-hickman-netscape-ssl-00 §2.2) offering `version`: one cipher kind, a 16-byte challenge. */
+  const sslv2Hello = (version: number): Buffer => {
+    const body = Buffer.from([1, version >> 8, version & 0xff, 0, 3, 0, 0, 0, 16, 0x01, 0x00, 0x80, ...Array<number>(16).fill(7)]);
+    return Buffer.concat([Buffer.from([0x80 | (body.length >> 8), body.length & 0xff]), body]);
+  };
+
+  // The bytes OpenSSL 3.0 (nginx, HAProxy) sends for the same input, read from `openssl s_server`: a fatal alert
+  // record (21), the record version, length 2, level fatal (2), then the description.
+  it.each([
+    { description: 'an SSLv2 CLIENT-HELLO: protocol_version (70) in a TLS 1.2 record', bytes: sslv2Hello(0x0002), alert: '15030300020246', name: 'protocol_version', reason: 'sslv2' },
+    { description: 'a TLS 1.0 offer in SSLv2 framing: protocol_version in a TLS 1.0 record', bytes: sslv2Hello(0x0301), alert: '15030100020246', name: 'protocol_version', reason: 'sslv2' },
+    {
+      description: 'a ClientHello over maxClientHelloSize (16 KiB): illegal_parameter (47)',
+      bytes: Buffer.concat([Buffer.from([22, 3, 1, 0x40, 0x00, 1, 0x01, 0x00, 0x00]), Buffer.alloc(16_380)]),
+      alert: '1503030002022f',
+      name: 'illegal_parameter',
+      reason: 'too-large',
+    },
+  ])('sends $description, then closes', async ({ bytes, alert, name, reason }) => {
+    const res = await rawExchange(gh.ports['websecure']!, (write) => void write(bytes), 3_000);
+    expect(res.data.toString('hex')).toBe(alert);
+    expect(res.closedByServer).toBe(true);
+    const line = await gh.waitForLog((l) => l.msg === 'connection without a usable ClientHello' && l['alert'] === name && l['reason'] === reason, 3_000);
+    expect(line['entryPoint']).toBe('websecure');
+  });
+
+  it('a TLS client whose ClientHello is too large reads the alert (OpenSSL names 47 an SSLv3 alert)', async () => {
+    // 100 ALPN names of 200 bytes: a 20 KB ClientHello, over the 16 KiB default.
+    const ALPNProtocols = Array.from({ length: 100 }, (_, i) => `p${i}`.padEnd(200, 'x'));
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const c = tlsConnect({ host: '127.0.0.1', port: gh.ports['websecure']!, servername: 'right.example', ca, ALPNProtocols });
+      c.once('secureConnect', () => (c.destroy(), resolve(undefined)));
+      c.once('error', (e: NodeJS.ErrnoException) => resolve(e));
+    });
+    expect(err?.code).toBe('ERR_SSL_SSLV3_ALERT_ILLEGAL_PARAMETER');
+  });
+
   it('cuts a client that sends no ClientHello after clientHelloTimeout', async () => {
     const start = Date.now();
     const ended = await new Promise<string>((resolve) => {
