@@ -23,6 +23,7 @@ import type { HandlerFactory, MiddlewareFactory, Plugins } from './http/contract
 import type { PassthroughObserver } from './tcp/index.js';
 import type { RouterProblem } from './http/router.js';
 import { createLogger, flushLog, reopenLogFiles, type Logger } from './log.js';
+import { accessLogSettings, type AccessLogSettings } from './http/access-log-settings.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
 import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
 import { legacyDefaultStateDir } from './config/paths.js';
@@ -158,10 +159,10 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   };
   /** ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use. */
   let storage: Storage | undefined;
-  /** Read per request by the listeners; set from the config in force and the log level. */
-  let accessLogOn = false;
+  /** Read per request by the listeners; compiled from the config in force and the log level. */
+  let accessLog: AccessLogSettings | false = false;
   const syncAccessLog = (): void => {
-    accessLogOn = (live.config.log?.accessLog ?? DEFAULTS.accessLog) && log.isLevelEnabled('info');
+    accessLog = log.isLevelEnabled('info') ? accessLogSettings(live.config.log?.accessLog ?? DEFAULTS.accessLog) : false;
   };
   syncAccessLog();
   /** The ACME manager's factory, loaded by `loadAcme` (acme-client is loaded only where a config has resolvers). */
@@ -271,7 +272,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         challengeDecided: admin?.challengeDecided,
       };
       try {
-        live.edge = await startEdge(live.config, sources, log, () => accessLogOn, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided });
+        live.edge = await startEdge(live.config, sources, log, () => accessLog, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided });
       } catch (err) {
         live.acme?.stop();
         await storage?.close();

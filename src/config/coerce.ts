@@ -52,10 +52,13 @@ function childSchema(node: SchemaNode, key: string): SchemaNode | undefined {
   return typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined;
 }
 
-/** The scalar kind a schema node asks for: its type, or the common type of an enum of constants. */
+/**
+ * The scalar kind a schema node asks for: its type, or the common type of an enum of constants. A union with an
+ * object form (`log.accessLog`: a boolean or an object) asks for its scalar kind: a substituted string is never the object.
+ */
 function wanted(node: SchemaNode): string | undefined {
   if (node.type) return node.type;
-  const kinds = new Set((node.anyOf ?? []).map((n) => n.type ?? typeof n.const));
+  const kinds = new Set((node.anyOf ?? []).map((n) => n.type ?? typeof n.const).filter((k) => k !== 'object' && k !== 'array'));
   return kinds.size === 1 ? [...kinds][0] : undefined;
 }
 

@@ -5,6 +5,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
+
+/** The access line's fields that `log.accessLog.fields.drop` may leave out (the rest are what every line is about). */
+export const ACCESS_LOG_DROPPABLE = ['query', 'userAgent', 'referer', 'tlsVersion', 'tlsCipher', 'clientIp', 'router', 'service', 'upstream'] as const;
 import { Duration, Name, PluginSchema, StringMap } from './schema-common.js';
 import { ServiceSchema } from './schema-services.js';
 import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
@@ -178,10 +181,53 @@ export const ConfigSchema = Type.Object(
             ),
           ),
           accessLog: Type.Optional(
-            Type.Boolean({
-              description: 'One line per HTTP request (msg "request") and per passthrough connection when it closes (msg "passthrough connection closed"); false turns both off. See docs/logs.md.',
-              default: DEFAULTS.accessLog,
-            }),
+            Type.Union(
+              [
+                Type.Boolean(),
+                Type.Object(
+                  {
+                    format: Type.Optional(
+                      Type.Union([Type.Literal('json'), Type.Literal('common')], {
+                        description: "`json`: gatehouse's JSON line with named fields (default). `common`: Traefik's Common Log Format line, for tools that read it (fixed columns: `fields` and `headers` do not apply).",
+                        default: 'json',
+                      }),
+                    ),
+                    fields: Type.Optional(
+                      Type.Object(
+                        {
+                          drop: Type.Optional(
+                            Type.Array(Type.Union(ACCESS_LOG_DROPPABLE.map((f) => Type.Literal(f))), {
+                              uniqueItems: true,
+                              description: 'Fields left out of every request line (a query string may carry tokens; a client address may be personal data).',
+                            }),
+                          ),
+                        },
+                        { additionalProperties: false },
+                      ),
+                    ),
+                    headers: Type.Optional(
+                      Type.Object(
+                        {
+                          redact: Type.Optional(
+                            Type.Array(Type.String({ pattern: '^([Uu][Ss][Ee][Rr]-[Aa][Gg][Ee][Nn][Tt]|[Rr][Ee][Ff][Ee][Rr][Ee][Rr])$' }), {
+                              uniqueItems: true,
+                              description: 'Logged request headers (User-Agent, Referer) shown as "[redacted]": the line says the request had one, not its value.',
+                            }),
+                          ),
+                        },
+                        { additionalProperties: false },
+                      ),
+                    ),
+                  },
+                  { additionalProperties: false },
+                ),
+              ],
+              {
+                description:
+                  'One line per HTTP request (msg "request") and per passthrough connection when it closes (msg "passthrough connection closed"); false turns both off. The object form keeps it on and chooses the request line\'s format and fields. See docs/logs.md.',
+                default: DEFAULTS.accessLog,
+              },
+            ),
           ),
           format: Type.Optional(
             Type.Union([Type.Literal('json'), Type.Literal('pretty')], {

@@ -36,10 +36,26 @@ export interface SchemaProblem {
 export function schemaProblems(value: unknown): SchemaProblem[] {
   if (check(value)) return [];
   const errors = check.errors ?? [];
-  // A union reports each failing branch and then itself; the union's own line says it all.
+  // A union reports each failing branch and then itself; the union's own line says it all, unless the value is an
+  // object (or array) and one branch alone takes that shape (`log.accessLog`: true, or an object): then what is
+  // wrong inside that branch is the answer, not "expected one of boolean, an object; found an object".
   const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
-  const inUnion = (e: ErrorObject) => unions.some((u) => u !== e && e.schemaPath.startsWith(`${u.schemaPath}/`));
-  return errors.filter((e) => !inUnion(e)).map(toProblem);
+  const chosen = new Map<ErrorObject, string>();
+  for (const u of unions) {
+    const branch = branchForShape(u);
+    if (branch !== undefined) chosen.set(u, `${u.schemaPath}/${branch}/`);
+  }
+  const inUnion = (e: ErrorObject) =>
+    unions.some((u) => u !== e && e.schemaPath.startsWith(`${u.schemaPath}/`) && !(chosen.has(u) && e.schemaPath.startsWith(chosen.get(u)!)));
+  return errors.filter((e) => !inUnion(e) && !chosen.has(e)).map(toProblem);
+}
+
+/** The index of the one branch of a failed union whose type is the value's (object or array), if exactly one is. */
+function branchForShape(union: ErrorObject): number | undefined {
+  const shape = Array.isArray(union.data) ? 'array' : union.data !== null && typeof union.data === 'object' ? 'object' : undefined;
+  if (shape === undefined || !Array.isArray(union.schema)) return undefined;
+  const matching = (union.schema as Record<string, unknown>[]).flatMap((b, i) => (b.type === shape ? [i] : []));
+  return matching.length === 1 ? matching[0] : undefined;
 }
 
 function toProblem(error: ErrorObject): SchemaProblem {

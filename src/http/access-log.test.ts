@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log.js';
 import { createAccessLog } from './access-log.js';
+import { accessLogSettings, type AccessLogConfig } from './access-log-settings.js';
 import { createContext, type RequestContext } from './context.js';
 import { CountingResponse } from './counting-response.js';
 
@@ -28,16 +29,25 @@ const TIME = /"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"/;
 interface Row {
   description: string;
   ctx: Partial<RequestContext>;
-  res: { statusCode: number; writableFinished: boolean; bodyBytes: number };
+  res: { statusCode: number; writableFinished: boolean; bodyBytes: number; req?: { socket: object } };
   agoMs: number;
 }
 
-const base = { entryPoint: 'web', method: 'GET', host: 'a.test', path: '/', clientIp: '127.0.0.1', router: 'r', upstream: 'http://127.0.0.1:1' };
+const base = { entryPoint: 'web', scheme: 'http' as const, method: 'GET', host: 'a.test', path: '/', query: '', headers: {}, clientIp: '127.0.0.1', router: 'r', service: 's', upstream: 'http://127.0.0.1:1' };
+const tlsSocket = () => ({ getProtocol: () => 'TLSv1.3', getCipher: () => ({ name: 'TLS_AES_128_GCM_SHA256' }) });
 
 describe('access line format', () => {
   it.each<Row>([
     { description: 'every field', ctx: base, res: { statusCode: 200, writableFinished: true, bodyBytes: 23 }, agoMs: 1.5 },
-    { description: 'no router, no upstream', ctx: { ...base, router: undefined, upstream: undefined }, res: { statusCode: 404, writableFinished: true, bodyBytes: 19 }, agoMs: 0.07 },
+    { description: 'no router, no upstream', ctx: { ...base, router: undefined, service: undefined, upstream: undefined }, res: { statusCode: 404, writableFinished: true, bodyBytes: 19 }, agoMs: 0.07 },
+    {
+      description: 'query, user agent and referer',
+      ctx: { ...base, query: 'q=a "b"&x', headers: { 'user-agent': 'curl/8.5.0', referer: 'https://a.test/from?x=1' } },
+      res: { statusCode: 200, writableFinished: true, bodyBytes: 2 },
+      agoMs: 0.3,
+    },
+    { description: 'a TLS connection: version and cipher', ctx: { ...base, scheme: 'https' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 2, req: { socket: tlsSocket() } }, agoMs: 0.3 },
+    { description: 'a TLS response whose socket is gone', ctx: { ...base, scheme: 'https' }, res: { statusCode: 200, writableFinished: false, bodyBytes: 2, req: undefined as unknown as { socket: object } }, agoMs: 0.3 },
     { description: 'an aborted response', ctx: base, res: { statusCode: 200, writableFinished: false, bodyBytes: 5 }, agoMs: 12 },
     { description: 'HEAD (no body bytes)', ctx: { ...base, method: 'HEAD' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 99 }, agoMs: 2.25 },
     { description: 'non-ASCII host and path', ctx: { ...base, host: 'bücher.test', path: '/日本/🙂' }, res: { statusCode: 200, writableFinished: true, bodyBytes: 0 }, agoMs: 3 },
@@ -60,12 +70,17 @@ describe('access line format', () => {
         method: ctx.method,
         host: ctx.host,
         path: ctx.path,
+        query: ctx.query === '' ? undefined : ctx.query,
         status: res.statusCode,
         bytes: ctx.method === 'HEAD' ? 0 : res.bodyBytes,
         durationMs: fast['durationMs'],
         router: ctx.router,
+        service: ctx.service,
         upstream: ctx.upstream,
         clientIp: ctx.clientIp,
+        userAgent: ctx.headers?.['user-agent'],
+        referer: ctx.headers?.referer,
+        ...(res.req ? { tlsVersion: 'TLSv1.3', tlsCipher: 'TLS_AES_128_GCM_SHA256' } : null),
         ...(res.writableFinished ? null : { aborted: true }),
       },
       'request',
@@ -81,6 +96,57 @@ describe('access line format', () => {
 const servers: Array<Server<typeof IncomingMessage, typeof CountingResponse>> = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+describe('log.accessLog as an object', () => {
+  const ctx = { ...base, scheme: 'https' as const, query: 'token=abc', headers: { 'user-agent': 'curl/8.5.0', referer: 'https://r.test/' }, start: performance.now() - 2 } as unknown as RequestContext;
+  const res = { statusCode: 200, writableFinished: true, bodyBytes: 7, req: { socket: tlsSocket(), httpVersion: '1.1' } } as unknown as ServerResponse;
+  const lineWith = (value: Parameters<typeof accessLogSettings>[0]): Record<string, unknown> => {
+    const { lines, log } = capture();
+    const settings = accessLogSettings(value);
+    createAccessLog(log, false, () => settings)!(res, ctx);
+    return JSON.parse(lines[0]!) as Record<string, unknown>;
+  };
+
+  it.each<[string, AccessLogConfig, string[], Record<string, unknown>]>([
+    ['drop the query and the client address', { fields: { drop: ['query', 'clientIp'] } }, ['query', 'clientIp'], {}],
+    ['drop the TLS cipher only', { fields: { drop: ['tlsCipher'] } }, ['tlsCipher'], { tlsVersion: 'TLSv1.3' }],
+    ['drop both TLS fields and the upstream', { fields: { drop: ['tlsVersion', 'tlsCipher', 'upstream'] } }, ['tlsVersion', 'tlsCipher', 'upstream'], {}],
+    ['redact the referer (any case)', { headers: { redact: ['Referer'] } }, [], { referer: '[redacted]', userAgent: 'curl/8.5.0' }],
+    ['redact both headers', { headers: { redact: ['user-agent', 'REFERER'] } }, [], { referer: '[redacted]', userAgent: '[redacted]' }],
+  ])('%s', (_what, value, gone, shown) => {
+    const line = lineWith(value);
+    for (const field of gone) expect(line).not.toHaveProperty(field);
+    expect(line).toMatchObject({ msg: 'request', status: 200, router: 'r', service: 's', ...shown });
+  });
+
+  it('true is every field', () => {
+    expect(lineWith(true)).toMatchObject({ query: 'token=abc', clientIp: '127.0.0.1', userAgent: 'curl/8.5.0', referer: 'https://r.test/', tlsVersion: 'TLSv1.3', tlsCipher: 'TLS_AES_128_GCM_SHA256' });
+  });
+
+  it("format common: Traefik's CLF columns, '-' for what is missing, quotes escaped, a request count", () => {
+    const { lines, log } = capture();
+    const settings = accessLogSettings({ format: 'common' });
+    const accessLog = createAccessLog(log, false, () => settings)!;
+    accessLog(res, ctx);
+    accessLog(res, { ...ctx, query: '', path: '/a"b', headers: {}, router: undefined, upstream: undefined } as RequestContext);
+    expect(lines[0]).toMatch(/^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/\?token=abc HTTP\/1\.1" 200 7 "https:\/\/r\.test\/" "curl\/8\.5\.0" 1 "r" "http:\/\/127\.0\.0\.1:1" \d+ms$/);
+    expect(lines[1]).toMatch(/ "GET \/a\\"b HTTP\/1\.1" 200 7 "-" "-" 2 "-" "-" \d+ms$/);
+  });
+
+  it('a new settings object (a reload) changes the writer; false writes nothing', () => {
+    const { lines, log } = capture();
+    let settings = accessLogSettings(true);
+    const accessLog = createAccessLog(log, false, () => settings)!;
+    accessLog(res, ctx);
+    settings = accessLogSettings({ format: 'common' });
+    accessLog(res, ctx);
+    settings = false;
+    accessLog(res, ctx);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]!.startsWith('{')).toBe(true);
+    expect(lines[1]!.startsWith('127.0.0.1 - - [')).toBe(true);
+  });
 });
 
 describe('CountingResponse writes the access line on close', () => {

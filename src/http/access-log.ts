@@ -2,13 +2,16 @@
  * The access log: one JSON line per request, in the same shape as every other log line (level label, time, the
  * logger's bindings, msg "request"). Written straight to the logger's destination with a fixed serializer: through
  * `log.info(fields)` it cost 35 µs per request (redaction paths are matched on every call, and the generic
- * serializer walks the object), a third of the proxy's CPU on small requests (bench/README.md). The line holds
- * no header values, so there is nothing to redact.
+ * serializer walks the object), a third of the proxy's CPU on small requests (bench/README.md). Of the request's
+ * headers the line holds only User-Agent and Referer (no credential, nothing to redact); fields with nothing to say
+ * (no query, no router, a plain-HTTP connection) are left out, as pino leaves out undefined fields.
  */
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { Logger } from '../log.js';
+import { DEFAULT_ACCESS_LOG, type AccessLogSettings, type DroppableField } from './access-log-settings.js';
+import { commonWriter } from './access-log-common.js';
 import type { RequestContext } from './context.js';
 import type { CountingResponse } from './counting-response.js';
 
@@ -21,16 +24,44 @@ interface PinoInternals {
 
 /**
  * An access logger writing through `log`'s destination; undefined when `log` would drop info lines, unless
- * `always` (the caller then checks the level itself, which a reload may change).
+ * `always` (the caller then checks the level itself, which a reload may change). `settings` is read per request
+ * (a reload may change the format or the fields); the line's writer is rebuilt only when it returns a new object.
  */
-export function createAccessLog(log: Logger, always = false): AccessLog | undefined {
+export function createAccessLog(log: Logger, always = false, settings: () => AccessLogSettings | false = () => DEFAULT_ACCESS_LOG): AccessLog | undefined {
   if (!always && !log.isLevelEnabled('info')) return undefined;
   const internals = log as unknown as PinoInternals;
   const stream = internals[pino.symbols.streamSym] as { write(line: string): unknown } | undefined;
   const time = internals[pino.symbols.timeSym] as (() => string) | undefined;
   const bindings = internals[pino.symbols.chindingsSym];
-  if (!stream || typeof time !== 'function' || typeof bindings !== 'string') return slowAccessLog(log);
+  if (!stream || typeof time !== 'function' || typeof bindings !== 'string') return slowAccessLog(log, settings);
   const head = lineHead(time, `${bindings},"entryPoint":`);
+  let current: AccessLogSettings | undefined;
+  let write: AccessLog = () => {};
+  return (res, ctx) => {
+    const s = settings();
+    if (s !== current) {
+      if (s === false) return;
+      current = s;
+      write = s.format === 'common' ? commonWriter(stream) : jsonWriter(stream, head, s);
+    }
+    write(res, ctx);
+  };
+}
+
+/** The JSON line's writer for one config's settings. */
+function jsonWriter(stream: { write(line: string): unknown }, head: (now: number) => string, s: AccessLogSettings): AccessLog {
+  const keep = (field: DroppableField): boolean => !s.drop.has(field);
+  const [withQuery, withRouter, withService, withUpstream, withClient, withUa, withReferer, withTls] = [
+    keep('query'),
+    keep('router'),
+    keep('service'),
+    keep('upstream'),
+    keep('clientIp'),
+    keep('userAgent'),
+    keep('referer'),
+    keep('tlsVersion') || keep('tlsCipher'),
+  ];
+  const tlsPart = keep('tlsVersion') ? (keep('tlsCipher') ? 0 : 1) : 2;
   // Most fields repeat from one request to the next (the same entry point, host, router, upstream, client):
   // each keeps its last JSON-encoded segment, so a line is mostly concatenation of strings that already exist.
   const entryPoint = new Segment('');
@@ -38,30 +69,69 @@ export function createAccessLog(log: Logger, always = false): AccessLog | undefi
   const host = new Segment(',"host":');
   const path = new Segment(',"path":');
   const router = new Segment(',"router":');
+  const service = new Segment(',"service":');
   const upstream = new Segment(',"upstream":');
   const clientIp = new Segment(',"clientIp":');
+  const userAgent = s.redact.has('user-agent') ? new Redacted(',"userAgent":') : new Segment(',"userAgent":');
+  const referer = s.redact.has('referer') ? new Redacted(',"referer":') : new Segment(',"referer":');
   return (res, ctx) => {
+    const ua = withUa ? ctx.headers['user-agent'] : undefined;
+    const ref = withReferer ? ctx.headers.referer : undefined;
     stream.write(
       head(Date.now()) +
         entryPoint.of(ctx.entryPoint) +
         method.of(ctx.method) +
         host.of(ctx.host) +
         path.of(ctx.path) +
+        (ctx.query === '' || !withQuery ? '' : ',"query":' + jsonString(ctx.query)) +
         ',"status":' +
         res.statusCode +
         ',"bytes":' +
         bodyBytes(res, ctx) +
         ',"durationMs":' +
         hundredths(Math.round((performance.now() - ctx.start) * 100)) +
-        (ctx.router === undefined ? '' : router.of(ctx.router)) +
-        (ctx.upstream === undefined ? '' : upstream.of(ctx.upstream)) +
-        clientIp.of(ctx.clientIp) +
+        (ctx.router === undefined || !withRouter ? '' : router.of(ctx.router)) +
+        (ctx.service === undefined || !withService ? '' : service.of(ctx.service)) +
+        (ctx.upstream === undefined || !withUpstream ? '' : upstream.of(ctx.upstream)) +
+        (withClient ? clientIp.of(ctx.clientIp) : '') +
+        (ua === undefined ? '' : userAgent.of(ua)) +
+        (ref === undefined ? '' : referer.of(ref)) +
+        (ctx.scheme === 'https' && withTls ? tlsSegment(res, tlsPart) : '') +
         (res.writableFinished ? LINE_END : ABORTED_LINE_END),
     );
   };
 }
 
 const LINE_END = ',"msg":"request"}\n';
+
+const TLS_SEGMENT = Symbol('gatehouse.accessLogTls');
+
+interface TlsFacts {
+  [TLS_SEGMENT]?: readonly [both: string, version: string, cipher: string];
+  getProtocol?(): string | null;
+  getCipher?(): { name: string } | undefined;
+}
+
+/**
+ * `,"tlsVersion":…,"tlsCipher":…` of the request's TLS connection (`part` 0), or only the version (1) or the cipher
+ * (2), computed once per connection and kept on its socket (a keep-alive connection's requests all share it). ''
+ * when the socket is gone or is not TLS.
+ */
+function tlsSegment(res: ServerResponse, part: 0 | 1 | 2): string {
+  const socket = res.req?.socket as TlsFacts | undefined | null;
+  if (socket === undefined || socket === null) return '';
+  let parts = socket[TLS_SEGMENT];
+  if (parts === undefined) {
+    const version = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null;
+    const cipher = typeof socket.getCipher === 'function' ? socket.getCipher()?.name : undefined;
+    const v = version ? `,"tlsVersion":${jsonString(version)}` : '';
+    const c = cipher ? `,"tlsCipher":${jsonString(cipher)}` : '';
+    parts = [v + c, v, c];
+    socket[TLS_SEGMENT] = parts;
+  }
+  return parts[part];
+}
+
 const ABORTED_LINE_END = ',"aborted":true,"msg":"request"}\n';
 
 /**
@@ -116,6 +186,19 @@ class Segment {
   }
 }
 
+/** A header segment whose value is never shown (`headers.redact`), only that the request had the header. */
+class Redacted {
+  private readonly segment: string;
+
+  constructor(prefix: string) {
+    this.segment = `${prefix}"[redacted]"`;
+  }
+
+  of(_value: string): string {
+    return this.segment;
+  }
+}
+
 /** Printable ASCII except quote and backslash: the strings JSON.stringify returns unchanged between quotes (RFC 8259 §7). */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
@@ -133,24 +216,36 @@ function hundredths(h: number): string | number {
 }
 
 /** The same fields through the ordinary logger, for a logger whose internals are not pino's. */
-function slowAccessLog(log: Logger): AccessLog {
-  return (res, ctx) =>
-    log.info(
-      {
-        entryPoint: ctx.entryPoint,
-        method: ctx.method,
-        host: ctx.host,
-        path: ctx.path,
-        status: res.statusCode,
-        bytes: bodyBytes(res, ctx),
-        durationMs: durationMs(ctx),
-        router: ctx.router,
-        upstream: ctx.upstream,
-        clientIp: ctx.clientIp,
-        ...(res.writableFinished ? null : { aborted: true }),
-      },
-      'request',
-    );
+function slowAccessLog(log: Logger, settings: () => AccessLogSettings | false): AccessLog {
+  return (res, ctx) => {
+    const s = settings();
+    if (s === false) return;
+    const fields: Record<string, unknown> = {
+      entryPoint: ctx.entryPoint,
+      method: ctx.method,
+      host: ctx.host,
+      path: ctx.path,
+      query: ctx.query === '' ? undefined : ctx.query,
+      status: res.statusCode,
+      bytes: bodyBytes(res, ctx),
+      durationMs: durationMs(ctx),
+      router: ctx.router,
+      service: ctx.service,
+      upstream: ctx.upstream,
+      clientIp: ctx.clientIp,
+      userAgent: ctx.headers['user-agent'] === undefined ? undefined : s.redact.has('user-agent') ? '[redacted]' : ctx.headers['user-agent'],
+      referer: ctx.headers.referer === undefined ? undefined : s.redact.has('referer') ? '[redacted]' : ctx.headers.referer,
+      ...(ctx.scheme === 'https' ? tlsFields(res) : null),
+      ...(res.writableFinished ? null : { aborted: true }),
+    };
+    for (const field of s.drop) delete fields[field];
+    log.info(fields, 'request');
+  };
+}
+
+function tlsFields(res: ServerResponse): { tlsVersion?: string; tlsCipher?: string } {
+  const segment = tlsSegment(res, 0);
+  return segment === '' ? {} : (JSON.parse(`{${segment.slice(1)}}`) as { tlsVersion?: string; tlsCipher?: string });
 }
 
 function bodyBytes(res: ServerResponse, ctx: RequestContext): number {

@@ -19,6 +19,8 @@ export interface RequestContext extends HttpMatchInput, ForwardInfo {
   readonly hostPort: string;
   /** The router that matched; set by the dispatcher before the handler runs. */
   router: string | undefined;
+  /** The matched router's service; undefined for an inline respond or redirect (and before a router matched). */
+  service: string | undefined;
   /** `performance.now()` when the request arrived. */
   readonly start: number;
   /** Set for an Upgrade request (WebSocket): the raw socket and the bytes read past the head. */
@@ -108,6 +110,7 @@ export function createContext(req: IncomingMessage, entry: EntryPointInfo, log: 
     trustForwarded: entry.trusts(clientIp),
     upstream: undefined,
     router: undefined,
+    service: undefined,
     log,
     start,
     upgrade: undefined,

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { createAccessLog } from './access-log.js';
+import { DEFAULT_ACCESS_LOG, type AccessLogSettings } from './access-log-settings.js';
 import { CountingResponse } from './counting-response.js';
 import { createContext, type EntryPointInfo, type RequestContext } from './context.js';
 import { matchRoute, type CompiledRoute } from './router.js';
@@ -47,10 +48,11 @@ export type RequestObserver = (res: ServerResponse, ctx: RequestContext) => void
 export type EntryHook = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => boolean;
 
 /**
- * Whether to write the access line: fixed, or read per request (a reload can turn it on or off, or change the log
- * level; the function form answers for the level too).
+ * Whether to write the access line, and how: fixed (true: every field, JSON), or read per request as compiled
+ * settings or false (a reload can turn it on or off, change its format or fields, or change the log level; the
+ * function form answers for the level too).
  */
-export type AccessLogSwitch = boolean | (() => boolean);
+export type AccessLogSwitch = boolean | (() => AccessLogSettings | false);
 
 /** Request and upgrade listeners for one entry point's server. */
 export interface Dispatcher {
@@ -63,8 +65,9 @@ export interface Dispatcher {
  * responses as CountingResponse (the access log reads their body size).
  */
 export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Dispatcher {
-  const logAccess = accessLog !== false ? createAccessLog(log, typeof accessLog === 'function') : undefined;
-  const enabled = typeof accessLog === 'function' ? accessLog : () => true;
+  const settings = typeof accessLog === 'function' ? accessLog : () => DEFAULT_ACCESS_LOG;
+  const logAccess = accessLog !== false ? createAccessLog(log, typeof accessLog === 'function', settings) : undefined;
+  const enabled = typeof accessLog === 'function' ? () => accessLog() !== false : () => true;
 
   const run = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, routes: RouteSource): void => {
     // Before the hooks too: an ACME token or a redirect must not be reached through a path the routers would refuse.
@@ -77,6 +80,7 @@ export function createDispatcher(entry: EntryPointInfo, source: RouteSource, log
       return;
     }
     ctx.router = route.name;
+    ctx.service = route.challengeService?.name;
     try {
       const out = route.handler(req, res, ctx);
       if (out !== undefined && typeof (out as Promise<void>).then === 'function') {

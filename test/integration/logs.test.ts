@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -191,6 +192,66 @@ describe('log.file', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** One HTTPS request to the TLS entry point (gatehouse's own default certificate), with a browser's headers. */
+function httpsGet(port: number, host: string, path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host, ...headers }, rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+describe('the access line', () => {
+  const site = (up: string, accessLog: unknown) => ({
+    log: { accessLog },
+    entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
+    http: { routers: { site: { rule: 'Host(`site.test`)', service: 'backend' } }, services: { backend: { loadBalancer: { servers: [{ url: up }] } } } },
+  });
+
+  it('carries the query, user agent, referer, TLS version and cipher, router and service', async () => {
+    const up = await startHttpUpstream((_req, res) => res.end('ok'));
+    const gh = await startGatehouse(site(up.url, true), { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const status = await httpsGet(gh.ports['websecure']!, 'site.test', '/search?q=gate&page=2', { 'user-agent': 'Mozilla/5.0 (test)', referer: 'https://site.test/' });
+    expect(status).toBe(200);
+    const line = await gh.waitForLog((l) => l.msg === 'request');
+    expect(line).toMatchObject({
+      entryPoint: 'websecure',
+      method: 'GET',
+      host: 'site.test',
+      path: '/search',
+      query: 'q=gate&page=2',
+      status: 200,
+      router: 'site',
+      service: 'backend',
+      upstream: up.url,
+      clientIp: '127.0.0.1',
+      userAgent: 'Mozilla/5.0 (test)',
+      referer: 'https://site.test/',
+      tlsVersion: 'TLSv1.3',
+    });
+    expect(line['tlsCipher']).toMatch(/^TLS_/);
+  });
+
+  it('format common writes Traefik CLF lines; fields.drop and headers.redact shape the JSON line', async () => {
+    const up = await startHttpUpstream((_req, res) => res.end('ok'));
+    const clf = await startGatehouse(site(up.url, { format: 'common' }), { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    expect(await httpsGet(clf.ports['websecure']!, 'site.test', '/x?y=1', { 'user-agent': 'curl/8.5.0' })).toBe(200);
+    const raw = await clf.waitForLog((l) => l.raw === true && /HTTP\/1\.1"/.test(String(l.msg)));
+    expect(raw.msg).toMatch(/^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/x\?y=1 HTTP\/1\.1" 200 2 "-" "curl\/8\.5\.0" 1 "site" "http:\/\/127\.0\.0\.1:\d+" \d+ms$/);
+
+    const shaped = await startGatehouse(site(up.url, { fields: { drop: ['query', 'clientIp'] }, headers: { redact: ['User-Agent'] } }), { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    expect(await httpsGet(shaped.ports['websecure']!, 'site.test', '/x?token=secret', { 'user-agent': 'curl/8.5.0' })).toBe(200);
+    const line = await shaped.waitForLog((l) => l.msg === 'request');
+    expect(line).toMatchObject({ path: '/x', userAgent: '[redacted]', router: 'site' });
+    expect(line).not.toHaveProperty('query');
+    expect(line).not.toHaveProperty('clientIp');
+    expect(JSON.stringify(shaped.logs)).not.toContain('secret');
   });
 });
 
