@@ -12,7 +12,11 @@
  *   at the end of the response (`responseDone`), or when the socket closes. undici parses each chunk it reads
  *   before it reads again and gives views of the chunk to the handler while it does (client-h1.js `readMore`);
  * - every client write of a body view (`writeView`), until the write's callback: a Writable calls it once the
- *   chunk is no longer needed (handed to the kernel, to OpenSSL, to nghttp2's socket write, to zlib).
+ *   chunk is no longer needed (handed to the kernel, to OpenSSL, to nghttp2's socket write, to zlib). Some writes
+ *   never call back: Node drops a response write whose socket is already destroyed (OutgoingMessage's `_writeRaw`;
+ *   a client reset read in the same turn as the upstream's bytes, before the response's 'close'), or queues it for
+ *   a socket that is no longer writable, or drops it on a destroyed HTTP/2 stream. A write still pending at the
+ *   response's 'close' is one of those: its slab is lost (issue 20: such slabs stayed held for good).
  * Anything else that gets a view and does not say when it is done (a write function not known to call back only
  * then, a view put back with `unshift` that is not the chunk being parsed) marks the slab `lost`: it is never
  * reused and the GC frees it as before. A mistake here would hand the same bytes to two readers, so every rule
@@ -297,16 +301,58 @@ export function responseDone(claim: SlabClaim): void {
   t.current = undefined;
 }
 
-type Writer = { write(chunk: Buffer, cb: () => void): boolean; write(chunk: Buffer): boolean };
+/** A client response: its write, and the 'close' after which no write of it calls back any more. */
+type Writer = {
+  write(chunk: Buffer, cb: () => void): boolean;
+  write(chunk: Buffer): boolean;
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+};
 
-/** `res.write(chunk)`, holding the chunk's slab (if it is one) until the write is done. */
+/** One response's writes that hold a slab and have not called back yet. */
+class WriteHolds {
+  /** Each slab held, and by how many writes. */
+  readonly #slabs = new Map<Slab, number>();
+  closed = false;
+
+  /** The response closed: every write done with its chunk has called back before this; the others never will. */
+  readonly onClose = (): void => {
+    this.closed = true;
+    for (const slab of this.#slabs.keys()) lose(slab);
+    this.#slabs.clear();
+  };
+
+  /** The callback of one write of a view of `slab`. */
+  hold(slab: Slab): () => void {
+    this.#slabs.set(slab, (this.#slabs.get(slab) ?? 0) + 1);
+    slab.refs++;
+    return () => this.#done(slab);
+  }
+
+  #done(slab: Slab): void {
+    if (this.closed) return; // lost at the close: a late word changes nothing
+    const n = this.#slabs.get(slab) ?? 0;
+    if (n <= 1) this.#slabs.delete(slab);
+    else this.#slabs.set(slab, n - 1);
+    slab.release();
+  }
+}
+
+const holdsOf = new WeakMap<Writer, WriteHolds>();
+
+/** `res.write(chunk)`, holding the chunk's slab (if it is one) until the write is done or the response closes. */
 export function writeView(res: Writer, chunk: Buffer): boolean {
   const slab = slabOf.get(chunk.buffer);
   if (slab === undefined) return res.write(chunk);
-  if (!writeCallsBack(res)) {
+  let holds = holdsOf.get(res);
+  if (holds === undefined && !res.destroyed) {
+    holds = new WriteHolds();
+    holdsOf.set(res, holds);
+    res.once('close', holds.onClose);
+  }
+  if (holds === undefined || holds.closed || !writeCallsBack(res)) {
     lose(slab);
     return res.write(chunk);
   }
-  slab.refs++;
-  return res.write(chunk, slab.release);
+  return res.write(chunk, holds.hold(slab));
 }
