@@ -93,6 +93,7 @@ function jsonWriter(stream: { write(line: string): unknown }, head: (now: number
         (ctx.router === undefined || !withRouter ? '' : router.of(ctx.router)) +
         (ctx.service === undefined || !withService ? '' : service.of(ctx.service)) +
         (ctx.upstream === undefined || !withUpstream ? '' : upstream.of(ctx.upstream)) +
+        (ctx.upstreamStatus === undefined ? '' : ',"upstreamStatus":' + ctx.upstreamStatus + ',"upstreamMs":' + hundredths(Math.round(ctx.upstreamMs! * 100))) +
         (withClient ? clientIp.of(ctx.clientIp) : '') +
         (ua === undefined ? '' : userAgent.of(ua)) +
         (ref === undefined ? '' : referer.of(ref)) +
@@ -232,6 +233,8 @@ function slowAccessLog(log: Logger, settings: () => AccessLogSettings | false): 
       router: ctx.router,
       service: ctx.service,
       upstream: ctx.upstream,
+      upstreamStatus: ctx.upstreamStatus,
+      upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
       clientIp: ctx.clientIp,
       userAgent: ctx.headers['user-agent'] === undefined ? undefined : s.redact.has('user-agent') ? '[redacted]' : ctx.headers['user-agent'],
       referer: ctx.headers.referer === undefined ? undefined : s.redact.has('referer') ? '[redacted]' : ctx.headers.referer,

@@ -109,6 +109,8 @@ export function createContext(req: IncomingMessage, entry: EntryPointInfo, log: 
     clientIp,
     trustForwarded: entry.trusts(clientIp),
     upstream: undefined,
+    upstreamStatus: undefined,
+    upstreamMs: undefined,
     router: undefined,
     service: undefined,
     log,

@@ -18,6 +18,10 @@ import { claimReads, headersDone, responseDone, writeView, type SlabClaim } from
 export interface ForwardInfo extends ForwardedFrom {
   /** Set by the forwarder to the chosen server URL (the access log reads it). */
   upstream: string | undefined;
+  /** The status the server answered (the last attempt's), for the access log; a 502 of ours leaves it unset. */
+  upstreamStatus?: number | undefined;
+  /** Milliseconds from sending the request to the server (the last attempt) to its response head. */
+  upstreamMs?: number | undefined;
   log: Logger;
 }
 
@@ -69,6 +73,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #res: ServerResponse;
   readonly #info: ForwardInfo;
   readonly #lb: LoadBalancer;
+  /** `performance.now()` when the current attempt was dispatched (the access log's upstreamMs). */
+  #sentAt = 0;
   /** Which reads carry this response, so their buffers can be reused once it is done with them (read-slabs.ts). */
   readonly #reads: SlabClaim = { socket: undefined, since: 0 };
 
@@ -88,6 +94,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     const server = this.#server;
     const req = this.#req;
     this.#info.upstream = server.url;
+    this.#sentAt = performance.now();
     this.#tried |= server.bit;
     this.#connected = false;
     this.#abort = null;
@@ -147,6 +154,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     }
     this.#resume = resume;
     this.#answered = true;
+    this.#info.upstreamStatus = statusCode;
+    this.#info.upstreamMs = performance.now() - this.#sentAt;
     const headers = clientResponseHeaders(rawHeaders);
     if (this.#setCookie) headers.push('Set-Cookie', (this.#lb.sticky as StickyCookie).setCookie(this.#server));
     headersDone(this.#reads);

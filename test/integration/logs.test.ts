@@ -234,8 +234,11 @@ describe('the access line', () => {
       userAgent: 'Mozilla/5.0 (test)',
       referer: 'https://site.test/',
       tlsVersion: 'TLSv1.3',
+      upstreamStatus: 200,
     });
     expect(line['tlsCipher']).toMatch(/^TLS_/);
+    expect(line['upstreamMs']).toBeGreaterThan(0);
+    expect(line['upstreamMs']).toBeLessThanOrEqual(line['durationMs'] as number);
   });
 
   it('format common writes Traefik CLF lines; fields.drop and headers.redact shape the JSON line', async () => {
