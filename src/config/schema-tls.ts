@@ -18,7 +18,8 @@ export const EntryPointTlsSchema = Type.Object(
       Type.Integer({
         minimum: 512,
         maximum: 65536,
-        description: 'Largest ClientHello accepted, in bytes (all its records); a larger one closes the connection.',
+        description:
+          'Largest ClientHello accepted, in bytes (all its records); a larger one gets a fatal TLS alert, `illegal_parameter` as OpenSSL sends for an oversize handshake message, and the connection is closed.',
         default: DEFAULTS.maxClientHelloSize,
       }),
     ),
