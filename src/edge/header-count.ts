@@ -7,8 +7,7 @@
  * Authorization or X-Forwarded-For changes what the request means), and HTTP/2's `maxHeaderListPairs` resets the
  * stream without an answer. So they are set just past the limit, to bound what is parsed, and the count is made here.
  */
-import type { Server } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
