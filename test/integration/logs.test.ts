@@ -153,6 +153,27 @@ describe('log.format: pretty', () => {
   });
 });
 
+describe('the default format', () => {
+  it('is pretty (coloured) when stdout is a terminal, JSON when it is a pipe', async () => {
+    const file = await writeConfigFile({ entryPoints: { web: { address: '127.0.0.1:0' } } });
+    // script(1) gives the process a pseudo-terminal as stdout; timeout(1) ends it with SIGTERM.
+    const command = `timeout -s TERM 3 ${process.execPath} ${MAIN_JS} start --config ${file}`;
+    const tty = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, GATEHOUSE_STATE_DIR: stateDir, NO_COLOR: '' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.once('close', () => resolve(out));
+    });
+    expect(tty).toMatch(/\d\d:\d\d:\d\d\.\d{3} \x1b\[32mINFO \x1b\[0m gatehouse started/);
+    expect(tty).toMatch(/\x1b\[32mINFO \x1b\[0m gatehouse stopped/);
+    expect(tty).not.toMatch(/\{"level"/);
+
+    const gh = await startGatehouse({ entryPoints: { web: { address: '127.0.0.1:0' } } }, { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    expect(gh.logs.find((l) => l.msg === 'gatehouse started')).toMatchObject({ level: 'info', name: 'gatehouse' });
+    expect(gh.logs.filter((l) => l.raw)).toEqual([]);
+  });
+});
+
 describe('log.file', () => {
   it('writes JSON lines to the file (0640), not stdout; SIGUSR1 reopens it after a rename, losing no line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-logfile-'));
