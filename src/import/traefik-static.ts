@@ -226,12 +226,19 @@ function logOf(root: TraefikNode): Plain | undefined {
       if (mapped) out['level'] = mapped;
       else log.drops.add(log.at('level'), `unknown log level ${level}`);
     }
-    log.done('gatehouse logs JSON lines to stdout');
+    // Traefik's `common` log format is its human one: gatehouse's is `pretty`.
+    const format = log.str('format');
+    if (format !== undefined) out['format'] = format.toLowerCase() === 'json' ? 'json' : 'pretty';
+    const file = log.str('filePath');
+    if (file !== undefined) out['file'] = file;
+    log.done('not carried over (docs/logs.md)');
   }
   const access = root.child('accessLog');
   if (access) {
-    out['accessLog'] = true;
-    access.done('the access log is one JSON line per request on stdout');
+    // Traefik writes CLF unless told JSON; gatehouse's JSON line is the better default, CLF when it was asked for.
+    const format = access.str('format');
+    out['accessLog'] = format?.toLowerCase() === 'common' ? { format: 'common' } : true;
+    access.done('the access log shares the log\'s destination (log.file or stdout); its fields: docs/logs.md');
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -303,3 +303,20 @@ describe('mergeDynamic', () => {
     expect(drops.items).toEqual([{ path: 'http.routers.x', reason: 'defined in a.yml and again in b.yml; the first is kept' }]);
   });
 });
+
+describe('logs', () => {
+  it.each([
+    ['level only, an empty accessLog section', { log: { level: 'WARN' }, accessLog: {} }, { level: 'warn', accessLog: true }],
+    ['format json and a file', { log: { format: 'json', filePath: '/var/log/traefik.log' } }, { format: 'json', file: '/var/log/traefik.log' }],
+    ["Traefik's common (human) format is pretty", { log: { format: 'common' } }, { format: 'pretty' }],
+    ['an access log asked in CLF stays CLF', { accessLog: { format: 'common' } }, { accessLog: { format: 'common' } }],
+    ['an access log asked in JSON is the JSON line', { accessLog: { format: 'json', filePath: '/var/log/access.log' } }, { accessLog: true }],
+  ])('%s', (_what, staticExtra, log) => {
+    const { config, dropped, notes } = conv({}, { ...STATIC, ...staticExtra });
+    expect(config.log).toEqual(log);
+    if ('accessLog' in staticExtra && 'filePath' in (staticExtra.accessLog as object)) {
+      // A separate access-log file is not carried over, and the report says so.
+      expect([...dropped, ...notes].find((n) => n.path === 'accessLog.filePath')?.reason).toMatch(/shares the log's destination/);
+    }
+  });
+});
