@@ -304,8 +304,13 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await live.acme.renew(name);
     },
     reopenLogFile() {
-      const files = reopenLogFiles();
-      if (files.length > 0) log.info({ files }, 'log file reopened');
+      try {
+        const files = reopenLogFiles();
+        if (files.length > 0) log.info({ files }, 'log file reopened');
+      } catch (err) {
+        // The old file stays open and written: a full disk or a removed directory must not stop the proxy.
+        log.error({ code: (err as NodeJS.ErrnoException).code, reason: (err as Error).message }, 'log file not reopened');
+      }
     },
     async stop(stopOptions = {}) {
       const grace = stopOptions.graceMs ?? graceMs();

@@ -1,6 +1,6 @@
 // The batched line sink on real descriptors: a file, and a pipe to a child process that reads late or not at all.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -145,3 +145,26 @@ setTimeout(() => {
   });
 }, 300);
 `;
+
+describe('LineSink.reopen (a log file renamed by logrotate)', () => {
+  it('sends the lines written before to the old descriptor and closes it once they are out; later lines go to the new one', async () => {
+    const first = openSync(path.join(dir, 'a.log'), 'a');
+    const second = openSync(path.join(dir, 'b.log'), 'a');
+    fds.push(second);
+    const sink = new LineSink(first, { batchBytes: 1 << 20, flushMs: 0 });
+    sinks.push(sink);
+    for (let i = 0; i < 1000; i++) sink.write(`{"before":${i}}\n`);
+    sink.reopen(second);
+    for (let i = 0; i < 3; i++) sink.write(`{"after":${i}}\n`);
+    sink.reopen(second); // the same descriptor again: nothing changes
+    await flushed(sink);
+    const a = readFileSync(path.join(dir, 'a.log'), 'utf8').split('\n').filter(Boolean);
+    const b = readFileSync(path.join(dir, 'b.log'), 'utf8').split('\n').filter(Boolean);
+    expect(a).toHaveLength(1000);
+    expect(a[999]).toBe('{"before":999}');
+    expect(b).toEqual(['{"after":0}', '{"after":1}', '{"after":2}']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => fstatSync(first)).toThrow(/EBADF/);
+    expect(fstatSync(second).isFile()).toBe(true);
+  });
+});

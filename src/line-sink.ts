@@ -7,7 +7,7 @@
  * callgrind figures). Here a line costs one UTF-8 encode into the current buffer; a full batch is handed to
  * `fs.write` as it is, while later lines fill another buffer.
  */
-import { write as fsWrite, writeSync } from 'node:fs';
+import { close as fsClose, write as fsWrite, writeSync } from 'node:fs';
 
 /** How the sink batches: a write starts once `batchBytes` wait, or after `flushMs` at the latest. */
 export interface LineSinkOptions {
@@ -34,6 +34,8 @@ interface Batch {
   buf: Buffer;
   start: number;
   end: number;
+  /** The descriptor it goes to: the one in use when it was queued (a reopen does not split a batch). */
+  fd: number;
 }
 
 /**
@@ -63,8 +65,11 @@ export class LineSink {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly written = (err: NodeJS.ErrnoException | null, n: number): void => this.onWritten(err, n);
 
+  /** Descriptors replaced by `reopen`, each closed once the batches queued for it are written. */
+  private readonly retiredFds = new Set<number>();
+
   constructor(
-    private readonly fd: number,
+    private fd: number,
     options: LineSinkOptions = {},
   ) {
     this.batchBytes = Math.min(options.batchBytes ?? 8192, BUFFER_BYTES);
@@ -88,7 +93,7 @@ export class LineSink {
       if (worst > BUFFER_BYTES / 3) {
         this.rotate();
         const buf = Buffer.from(line, 'utf8');
-        this.enqueue({ buf, start: 0, end: buf.length });
+        this.enqueue({ buf, start: 0, end: buf.length, fd: this.fd });
         return true;
       }
       this.rotate();
@@ -106,10 +111,22 @@ export class LineSink {
     else this.waiters.push({ upTo: this.enqueued, cb });
   }
 
+  /**
+   * Continue on `fd` (a log file reopened at its path after logrotate renamed it): the lines written so far go to the
+   * old descriptor, which is closed once they are out; later lines go to `fd`.
+   */
+  reopen(fd: number): void {
+    if (fd === this.fd) return;
+    this.rotate();
+    this.retiredFds.add(this.fd);
+    this.fd = fd;
+    this.closeRetired();
+  }
+
   /** Write everything buffered synchronously, for the process's exit (no event loop left). */
   flushSync(): void {
     if (this.used > 0) {
-      this.queue.push({ buf: this.cur, start: 0, end: this.used });
+      this.queue.push({ buf: this.cur, start: 0, end: this.used, fd: this.fd });
       this.cur = Buffer.allocUnsafeSlow(BUFFER_BYTES);
       this.used = 0;
     }
@@ -117,7 +134,7 @@ export class LineSink {
     for (const batch of this.queue.splice(0)) {
       for (let tries = 0; batch.start < batch.end && tries < 100 && !this.broken; tries++) {
         try {
-          batch.start += writeSync(this.fd, batch.buf, batch.start, batch.end - batch.start);
+          batch.start += writeSync(batch.fd, batch.buf, batch.start, batch.end - batch.start);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'EAGAIN') Atomics.wait(PAUSE, 0, 0, 10); // a full pipe: wait 10 ms
           else this.broken = true;
@@ -145,7 +162,7 @@ export class LineSink {
     const end = this.used;
     this.cur = this.spare.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
     this.used = 0;
-    this.enqueue({ buf, start: 0, end });
+    this.enqueue({ buf, start: 0, end, fd: this.fd });
   }
 
   private enqueue(batch: Batch): void {
@@ -158,7 +175,16 @@ export class LineSink {
   private next(): void {
     const batch = this.queue.shift();
     this.inFlight = batch;
-    if (batch !== undefined) fsWrite(this.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written);
+    if (batch !== undefined) fsWrite(batch.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written);
+  }
+
+  /** Closes the descriptors `reopen` replaced that no batch in flight or queued goes to any more. */
+  private closeRetired(): void {
+    for (const old of this.retiredFds) {
+      if (this.inFlight?.fd === old || this.queue.some((b) => b.fd === old)) continue;
+      this.retiredFds.delete(old);
+      fsClose(old, () => {});
+    }
   }
 
   private onWritten(err: NodeJS.ErrnoException | null, n: number): void {
@@ -166,7 +192,7 @@ export class LineSink {
     if (err) {
       if (err.code === 'EAGAIN' || err.code === 'EBUSY') {
         // A non-blocking pipe is full: give the reader time (the batch stays in flight, order is kept).
-        setTimeout(() => fsWrite(this.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written), EAGAIN_RETRY_MS).unref();
+        setTimeout(() => fsWrite(batch.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written), EAGAIN_RETRY_MS).unref();
         return;
       }
       // EPIPE or a closed descriptor: nobody reads the log any more; drop it rather than fail the proxy.
@@ -182,13 +208,14 @@ export class LineSink {
     batch.start += n;
     this.queuedBytes -= n;
     if (batch.start < batch.end) {
-      fsWrite(this.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written); // a partial write
+      fsWrite(batch.fd, batch.buf, batch.start, batch.end - batch.start, null, this.written); // a partial write
       return;
     }
     if (batch.buf.length === BUFFER_BYTES && this.spare.length < SPARE_BUFFERS) this.spare.push(batch.buf);
     this.inFlight = undefined;
     this.completed++;
     this.release();
+    if (this.retiredFds.size > 0) this.closeRetired();
     if (this.queue.length > 0) this.next();
     else if (this.used >= this.batchBytes || (this.flushDue && this.used > 0)) this.rotate();
     this.flushDue = false;
