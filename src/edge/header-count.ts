@@ -5,7 +5,8 @@
  *
  * Node's own knobs do not refuse: the http server's `maxHeadersCount` silently drops the lines past it (a dropped
  * Authorization or X-Forwarded-For changes what the request means), and HTTP/2's `maxHeaderListPairs` resets the
- * stream without an answer. So they are set just past the limit, to bound what is parsed, and the count is made here.
+ * stream without an answer. So HTTP/1.1 keeps every line (bounded by maxHeaderSize) and HTTP/2 a little past the
+ * limit, and the count is made here.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -41,11 +42,13 @@ export function h2HeaderPairs(maxHeaderCount: number): number {
 }
 
 /**
- * Make the HTTP/1.1 server keep one header line past the limit: the request then shows it is over the limit, and no
- * request under the limit ever loses a line.
+ * Make the HTTP/1.1 server keep every header line, so the count here sees them all and answers 431 itself. Node's
+ * own count limit acts differently per version: Node 20 silently drops the lines past it, Node ≥ 22 (llhttp) fails the
+ * parse with HPE_HEADER_OVERFLOW, which is indistinguishable from an oversize head. Without it, what is parsed is
+ * still bounded by `maxHeaderSize` (16 KiB by default: at most a few thousand lines).
  */
-export function limitParsedHeaders(server: Server, maxHeaderCount: number): void {
-  server.maxHeadersCount = maxHeaderCount + 1;
+export function limitParsedHeaders(server: Server, _maxHeaderCount: number): void {
+  server.maxHeadersCount = 0;
 }
 
 /** A dispatcher that answers 431 to a request over the entry point's header-count limit, and passes the rest on. */
