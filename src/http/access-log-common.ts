@@ -12,6 +12,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestContext } from './context.js';
 import type { CountingResponse } from './counting-response.js';
+import { pathToWire } from './request-path.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -42,7 +43,10 @@ export function commonWriter(stream: { write(line: string): unknown }): (res: Se
       stamp = `[${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000]`;
     }
     count++;
-    const target = ctx.query === '' ? ctx.path : `${ctx.path}?${ctx.query}`;
+    // The request line as a client sends it: the path encoded again (ctx.path is the routing form, which may hold a
+    // decoded space), so a CLF parser that splits the request on spaces reads it right.
+    const wire = pathToWire(ctx.path);
+    const target = ctx.query === '' ? wire : `${wire}?${ctx.query}`;
     const version = res.req?.httpVersion ?? '1.1';
     const bytes = ctx.method === 'HEAD' ? 0 : ((res as CountingResponse).bodyBytes ?? 0);
     stream.write(
