@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
 
 /** The access line's fields that `log.accessLog.fields.drop` may leave out (the rest are what every line is about). */
-export const ACCESS_LOG_DROPPABLE = ['query', 'userAgent', 'referer', 'tlsVersion', 'tlsCipher', 'clientIp', 'router', 'service', 'upstream'] as const;
+export const ACCESS_LOG_DROPPABLE = ['query', 'userAgent', 'referer', 'tlsVersion', 'tlsCipher', 'clientIp', 'router', 'service', 'upstream', 'upstreamStatus', 'upstreamMs'] as const;
 import { Duration, Name, PluginSchema, StringMap } from './schema-common.js';
 import { ServiceSchema } from './schema-services.js';
 import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';

@@ -65,7 +65,7 @@ describe('schemaProblems', () => {
     ['boolean-or-object given a string', { entryPoints: web, log: { accessLog: 'yes' } },
       [{ path: ['log', 'accessLog'], at: 'value', message: 'expected one of boolean, an object; found "yes"' }]],
     ['an access-log field that cannot be dropped', { entryPoints: web, log: { accessLog: { fields: { drop: ['status'] } } } },
-      [{ path: ['log', 'accessLog', 'fields', 'drop', '0'], at: 'value', message: 'expected one of "query", "userAgent", "referer", "tlsVersion", "tlsCipher", "clientIp", "router", "service", "upstream"; found "status"' }]],
+      [{ path: ['log', 'accessLog', 'fields', 'drop', '0'], at: 'value', message: 'expected one of "query", "userAgent", "referer", "tlsVersion", "tlsCipher", "clientIp", "router", "service", "upstream", "upstreamStatus", "upstreamMs"; found "status"' }]],
     ['an unknown key in the access log object', { entryPoints: web, log: { accessLog: { formt: 'common' } } },
       [{ path: ['log', 'accessLog', 'formt'], at: 'key', message: 'unknown key "formt"; did you mean "format"?' }]],
     ['empty string', { entryPoints: { web: { address: '' } } },

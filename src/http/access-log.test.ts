@@ -102,7 +102,7 @@ afterEach(async () => {
 });
 
 describe('log.accessLog as an object', () => {
-  const ctx = { ...base, scheme: 'https' as const, query: 'token=abc', headers: { 'user-agent': 'curl/8.5.0', referer: 'https://r.test/' }, start: performance.now() - 2 } as unknown as RequestContext;
+  const ctx = { ...base, scheme: 'https' as const, query: 'token=abc', headers: { 'user-agent': 'curl/8.5.0', referer: 'https://r.test/' }, upstreamStatus: 201, upstreamMs: 1.25, start: performance.now() - 2 } as unknown as RequestContext;
   const res = { statusCode: 200, writableFinished: true, bodyBytes: 7, req: { socket: tlsSocket(), httpVersion: '1.1' } } as unknown as ServerResponse;
   const lineWith = (value: Parameters<typeof accessLogSettings>[0]): Record<string, unknown> => {
     const { lines, log } = capture();
@@ -115,6 +115,8 @@ describe('log.accessLog as an object', () => {
     ['drop the query and the client address', { fields: { drop: ['query', 'clientIp'] } }, ['query', 'clientIp'], {}],
     ['drop the TLS cipher only', { fields: { drop: ['tlsCipher'] } }, ['tlsCipher'], { tlsVersion: 'TLSv1.3' }],
     ['drop both TLS fields and the upstream', { fields: { drop: ['tlsVersion', 'tlsCipher', 'upstream'] } }, ['tlsVersion', 'tlsCipher', 'upstream'], {}],
+    ['drop the upstream status, keep its time', { fields: { drop: ['upstreamStatus'] } }, ['upstreamStatus'], { upstreamMs: 1.25 }],
+    ['drop the upstream time, keep its status', { fields: { drop: ['upstreamMs'] } }, ['upstreamMs'], { upstreamStatus: 201 }],
     ['redact the referer (any case)', { headers: { redact: ['Referer'] } }, [], { referer: '[redacted]', userAgent: 'curl/8.5.0' }],
     ['redact both headers', { headers: { redact: ['user-agent', 'REFERER'] } }, [], { referer: '[redacted]', userAgent: '[redacted]' }],
   ])('%s', (_what, value, gone, shown) => {

@@ -51,6 +51,7 @@ export function createAccessLog(log: Logger, always = false, settings: () => Acc
 /** The JSON line's writer for one config's settings. */
 function jsonWriter(stream: { write(line: string): unknown }, head: (now: number) => string, s: AccessLogSettings): AccessLog {
   const keep = (field: DroppableField): boolean => !s.drop.has(field);
+  const [withUpstreamStatus, withUpstreamMs] = [keep('upstreamStatus'), keep('upstreamMs')];
   const [withQuery, withRouter, withService, withUpstream, withClient, withUa, withReferer, withTls] = [
     keep('query'),
     keep('router'),
@@ -93,7 +94,8 @@ function jsonWriter(stream: { write(line: string): unknown }, head: (now: number
         (ctx.router === undefined || !withRouter ? '' : router.of(ctx.router)) +
         (ctx.service === undefined || !withService ? '' : service.of(ctx.service)) +
         (ctx.upstream === undefined || !withUpstream ? '' : upstream.of(ctx.upstream)) +
-        (ctx.upstreamStatus === undefined ? '' : ',"upstreamStatus":' + ctx.upstreamStatus + ',"upstreamMs":' + hundredths(Math.round(ctx.upstreamMs! * 100))) +
+        (ctx.upstreamStatus === undefined || !withUpstreamStatus ? '' : ',"upstreamStatus":' + ctx.upstreamStatus) +
+        (ctx.upstreamMs === undefined || !withUpstreamMs ? '' : ',"upstreamMs":' + hundredths(Math.round(ctx.upstreamMs * 100))) +
         (withClient ? clientIp.of(ctx.clientIp) : '') +
         (ua === undefined ? '' : userAgent.of(ua)) +
         (ref === undefined ? '' : referer.of(ref)) +
