@@ -6,7 +6,7 @@
  * end in a clear error and a retry later; a crash leaves no record past the next start. The exec provider runs a
  * script that itself runs nsupdate against the same BIND.
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +190,40 @@ describe('ACME dns-01 against Pebble and a real BIND', () => {
     expect(served.authorized, served.error).toBe(true);
     expect(await dns.txt('_acme-challenge.exec.home.test')).toEqual([]);
   }, 40_000);
+
+  it('two instances on one state directory: one order, the records presented by the lock holder only, both serve its serial', async () => {
+    const presents = join(dir, 'presents.log');
+    await writeFile(presents, '');
+    const logged = await script(
+      'shared.sh',
+      `set -e
+echo "$1 $2 $INSTANCE" >> "${presents}"
+case "$1" in present) op=add ;; cleanup) op=delete ;; *) exit 2 ;; esac
+printf 'server 127.0.0.1 ${dns.port}\\nupdate %s %s 60 IN TXT "%s"\\nsend\\n' "$op" "$2" "$3" | nsupdate -k "${dns.keyFile}"
+`,
+    );
+    const stateDir = await freshStateDir();
+    const config = dnsConfig({ provider: 'exec', resolvers: [dns.server], propagation: { nameservers: [dns.server], interval: '200ms' }, exec: { path: logged } }, ['*.pair.home.test', 'pair.home.test'], 'Host(`a.pair.home.test`) || Host(`pair.home.test`)');
+    const before = pebble.orders();
+    const ghs = await Promise.all(['one', 'two'].map((instance) => startGatehouse(config, { env: { GATEHOUSE_STATE_DIR: stateDir, INSTANCE: instance } })));
+    const root = await pebble.root();
+    let serials: (string | undefined)[] = [];
+    // The instance without the lock finds the stored certificate at its next look (within about 5 s).
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      const served = await Promise.all(ghs.map((g) => probe('127.0.0.1', g.ports['websecure']!, 'a.pair.home.test', { ca: root })));
+      serials = served.map((x) => (x.authorized ? x.cert?.serialNumber : undefined));
+      if (serials[0] !== undefined && serials[0] === serials[1]) break;
+    }
+    expect(serials[0], `serials served: ${serials.join(', ')}`).toBeDefined();
+    expect(serials[1]).toBe(serials[0]);
+    expect(pebble.orders() - before).toBe(1);
+    const lines = (await readFile(presents, 'utf8')).split('\n').filter((l) => l !== '');
+    const by = new Set(lines.map((l) => l.split(' ')[2]));
+    expect(by.size, lines.join('\n')).toBe(1);
+    expect(lines.filter((l) => l.startsWith('present _acme-challenge.pair.home.test.'))).toHaveLength(2); // the wildcard's and the apex's
+    expect(lines.filter((l) => l.startsWith('cleanup '))).toHaveLength(2);
+    expect(await dns.txt('_acme-challenge.pair.home.test')).toEqual([]);
+  }, 60_000);
 
   it('a crash while a record is out leaves it only until the next start, which removes it and then obtains the certificate', async () => {
     const env = { GATEHOUSE_STATE_DIR: await freshStateDir(), TSIG_SECRET: dns.keySecret };
