@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshStateDir, probe, removeStateDirs } from '../helpers/acme-lab.js';
-import { startDnsServer, type DnsLab } from '../helpers/dns-server.js';
+import { NS_ADDRESS, startDnsServer, type DnsLab } from '../helpers/dns-server.js';
 import { runGatehouseCli, startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 
@@ -19,7 +19,7 @@ let dns: DnsLab;
 let pebble: Pebble;
 let dir: string;
 beforeAll(async () => {
-  dns = await startDnsServer();
+  dns = await startDnsServer({ port53: true });
   pebble = await startPebble({ dnsServer: dns.server });
   dir = await mkdtemp(join(tmpdir(), 'gatehouse-dns01-'));
 }, 60_000);
@@ -189,6 +189,20 @@ describe('ACME dns-01 against Pebble and a real BIND', () => {
     const served = await probe('127.0.0.1', gh.ports['websecure']!, 'exec.home.test', { ca: await pebble.root() });
     expect(served.authorized, served.error).toBe(true);
     expect(await dns.txt('_acme-challenge.exec.home.test')).toEqual([]);
+  }, 40_000);
+
+  it('without propagation.nameservers: the TXT is checked at the zone\'s own name server (NS ns1.home.test on port 53), then the certificate', async () => {
+    // Root only: BIND listens on NS_ADDRESS:53 (the port the default asks) only when it may bind it.
+    expect(dns.onPort53, 'run the ACME tests as root: the default propagation check asks the zone\'s name servers on port 53').toBe(true);
+    const env = { GATEHOUSE_STATE_DIR: await freshStateDir(), TSIG_SECRET: dns.keySecret };
+    const challenge = { provider: 'rfc2136', resolvers: [dns.server], propagation: { interval: '200ms' }, rfc2136: { nameserver: dns.server, tsigKey: dns.keyName, tsigSecret: '${TSIG_SECRET}' } };
+    const gh = await startGatehouse(dnsConfig(challenge, ['ns.home.test'], 'Host(`ns.home.test`)'), { env });
+    const obtained = await gh.waitForLog((l) => l.msg === 'certificate obtained' || l.msg === 'certificate order failed', 30_000);
+    expect(obtained.msg, JSON.stringify(obtained)).toBe('certificate obtained');
+    // Where the value was checked: the zone's NS (ns1.home.test) on port 53, not the resolver given for look-ups.
+    const ready = await gh.waitForLog((l) => l.msg === 'acme challenge ready' && l['domain'] === 'ns.home.test');
+    expect(JSON.stringify(ready['checkedAt'])).toContain(`${NS_ADDRESS}:53`);
+    expect(JSON.stringify(ready['checkedAt'])).not.toContain(dns.server);
   }, 40_000);
 
   it('two instances on one state directory: one order, the records presented by the lock holder only, both serve its serial', async () => {

@@ -22,6 +22,8 @@ export interface DnsLab {
   /** `127.0.0.1:PORT`: Pebble's -dnsserver, gatehouse's resolver, nameserver and propagation server. */
   readonly server: string;
   readonly port: number;
+  /** Whether this BIND answers as ns1.home.test (NS_ADDRESS) on port 53: asked for, and the test runs as root. */
+  readonly onPort53: boolean;
   readonly keyName: string;
   /** The key's base64 secret (hmac-sha256). */
   readonly keySecret: string;
@@ -48,8 +50,18 @@ export function ensureBindInstalled(): void {
   }
 }
 
-/** Starts BIND on 127.0.0.1 at a free port; resolves when it answers home.test's SOA. */
-export async function startDnsServer(): Promise<DnsLab> {
+/**
+ * Where home.test's NS (ns1.home.test) points, and where BIND also listens on port 53 (as root only): there the
+ * propagation check's default, asking the zone's own name servers, is tested as it runs in production. (BIND binds
+ * only addresses an interface has: 127.0.0.1, not any other loopback address.)
+ */
+export const NS_ADDRESS = '127.0.0.1';
+
+/**
+ * Starts BIND on 127.0.0.1 at a free port (and, with `port53` as root, on NS_ADDRESS:53: one test file at a time may
+ * ask for it); resolves when it answers home.test's SOA.
+ */
+export async function startDnsServer(options: { port53?: boolean } = {}): Promise<DnsLab> {
   ensureBindInstalled();
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bind-'));
   const port = await freePort();
@@ -63,7 +75,8 @@ export async function startDnsServer(): Promise<DnsLab> {
 @ IN NS ns1.home.test.
 ${records}
 `;
-  await writeFile(join(dir, 'home.test.zone'), zone('home.test', 'ns1 IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n_acme-challenge.delegated IN CNAME delegated.acme.test.\n'));
+  const onPort53 = options.port53 === true && process.getuid?.() === 0;
+  await writeFile(join(dir, 'home.test.zone'), zone('home.test', `ns1 IN A ${onPort53 ? NS_ADDRESS : '127.0.0.1'}\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n_acme-challenge.delegated IN CNAME delegated.acme.test.\n`));
   await writeFile(join(dir, 'acme.test.zone'), zone('acme.test', ''));
   const policy = `update-policy { grant ${keyName} zonesub TXT; };`;
   await writeFile(
@@ -74,7 +87,7 @@ options {
   pid-file "${join(dir, 'named.pid')}";
   session-keyfile "${join(dir, 'session.key')}";
   managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
+  listen-on port ${port} { 127.0.0.1; };${onPort53 ? `\n  listen-on port 53 { ${NS_ADDRESS}; };` : ''}
   listen-on-v6 { none; };
   recursion no;
   dnssec-validation no;
@@ -111,6 +124,7 @@ zone "acme.test" { type primary; file "${join(dir, 'acme.test.zone')}"; ${policy
   return {
     server: `127.0.0.1:${port}`,
     port,
+    onPort53,
     keyName,
     keySecret,
     keyFile,
