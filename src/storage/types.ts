@@ -32,12 +32,16 @@ export interface CertificateStatus {
   readonly dnsRecords?: readonly DnsRecordNote[];
 }
 
-/** A dns-01 TXT value out in DNS, with what its provider needs to remove it. */
+/** A dns-01 TXT value out in DNS, with what its provider needs to remove it (src/acme/dns/provider.ts TxtRecord). */
 export interface DnsRecordNote {
+  /** Where the value is written: `_acme-challenge.<name>` or the target of its CNAME; lower case, no trailing dot. */
   readonly fqdn: string;
+  /** The zone holding `fqdn`, from its SOA; no trailing dot. */
   readonly zone: string;
+  /** base64url(SHA-256(key authorization)). */
   readonly value: string;
   readonly ttl: number;
+  /** The name validated (without `*.`), its challenge token and key authorization: lego's exec RAW mode passes them. */
   readonly domain: string;
   readonly token: string;
   readonly keyAuthorization: string;

@@ -223,7 +223,8 @@ function post(url: string, body: object): Promise<number> {
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** Stops a child server by SIGTERM, then SIGKILL after STOP_TIMEOUT_MS; resolves when it has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');

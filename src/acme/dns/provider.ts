@@ -3,21 +3,14 @@
  * again. The zone and the name the record goes to (after a CNAME on `_acme-challenge`) are found before a provider
  * is asked (src/acme/dns/zone.ts), so a provider only writes where it is told.
  */
+import type { DnsRecordNote } from '../../storage/types.js';
 
-/** One TXT value a dns-01 challenge needs (RFC 8555 §8.4), with everything a provider or a later clean-up needs. */
-export interface TxtRecord {
-  /** Where the value is written: `_acme-challenge.<name>` or the target of its CNAME; lower case, no trailing dot. */
-  readonly fqdn: string;
-  /** The zone holding `fqdn`, from its SOA; no trailing dot. */
-  readonly zone: string;
-  /** base64url(SHA-256(key authorization)). */
-  readonly value: string;
-  readonly ttl: number;
-  /** The name validated (without `*.`), its challenge token and key authorization: lego's exec RAW mode passes them. */
-  readonly domain: string;
-  readonly token: string;
-  readonly keyAuthorization: string;
-}
+/**
+ * One TXT value a dns-01 challenge needs (RFC 8555 §8.4), with everything a provider or a later clean-up needs: the
+ * same shape the certificate's status keeps while the value is out (src/storage/types.ts DnsRecordNote), so a record
+ * noted before a crash can be removed at the next start as it was written.
+ */
+export type TxtRecord = DnsRecordNote;
 
 /**
  * A DNS provider. `present` resolves once the provider accepted the value (not once it is visible: propagation is
