@@ -20,9 +20,34 @@ const hasWrk = (() => {
 /** Whether wrk is the load generator of this run (it leaves more of core 0 to the backend than autocannon). */
 export const useWrk = hasWrk && process.env.BENCH_LOADGEN !== 'autocannon';
 
-/** One load run of `seconds` against `url` with `connections` connections and the extra `headers` ("Name: value"). */
-export function load(url, seconds, headers = []) {
+/** Connection loops of the handshake load generator (BENCH_HANDSHAKE_CONNECTIONS, 16). */
+const handshakeConnections = Number(process.env.BENCH_HANDSHAKE_CONNECTIONS ?? 16);
+
+/**
+ * One load run of `seconds` against `url` with `connections` connections and the extra `headers` ("Name: value").
+ * `handshakes` ('full' or 'resumed') runs bench/handshake-load.mjs instead: a new TLS connection per request, with or
+ * without offering the previous session.
+ */
+export function load(url, seconds, headers = [], handshakes = undefined) {
+  if (handshakes) return handshakeLoad(url, seconds, handshakes === 'resumed');
   return useWrk ? wrk(url, seconds, headers) : autocannon(url, seconds, headers);
+}
+
+function handshakeLoad(url, seconds, resume) {
+  const child = start(0, [path.join(root, 'bench/handshake-load.mjs'), url, String(seconds), String(handshakeConnections), resume ? '1' : '0']);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => stop(child), (seconds + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`handshake-load exited ${code}: ${child.stderrText}`));
+      }
+    });
+  });
 }
 
 function wrk(url, seconds, headers) {

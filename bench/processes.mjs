@@ -1,7 +1,7 @@
 // The runner's child processes: started pinned to a core, awaited until they accept, measured by CPU time from
 // /proc, and stopped by PID. Every child is tracked so `stopAll` (on error, Ctrl-C or the end) leaves none behind.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -123,13 +123,33 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-/** CPU time (user + system) of a process in seconds, from /proc; undefined where /proc is absent. */
+/**
+ * CPU time (user + system) of a process and its descendants in seconds, from /proc; undefined where /proc is absent.
+ * Descendants count for nginx, whose master idles while its worker process serves (a Node target has none).
+ */
 export function cpuSeconds(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    let total = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    for (const child of childPids(pid)) total += cpuSeconds(child) ?? 0;
+    return total;
   } catch {
     return undefined;
+  }
+}
+
+/** The PIDs of a process's children (every thread's list: /proc/PID/task/TID/children). */
+function childPids(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
   }
 }

@@ -1,12 +1,13 @@
 // `npm run bench`: forwarders against the same backends, one table per suite of req/s, p50, p99, proxy CPU and
 // ratios. Layout: the proxy under test is pinned to core 1 (`taskset -c 1`); backends and load generator share
 // core 0. Each piece is its own process, started here and stopped by PID at the end, even on error or Ctrl-C.
-// Env: BENCH_SUITE (comma list of http,tls,chain,reload,h2; default all), BENCH_DURATION (s, default 5), BENCH_WARMUP
+// Env: BENCH_SUITE (comma list of http,tls,chain,reload,h2,peers; default all but peers), BENCH_DURATION (s, default 5), BENCH_WARMUP
 //      (s, default 1), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3), BENCH_ONLY (comma list of
 //      target names), BENCH_PATHS (http suite: comma list of small,large), BENCH_LOADGEN=autocannon.
 import { connections, load, useWrk } from './load.mjs';
 import { cpuSeconds, exited, hasTaskset, stopAll } from './processes.mjs';
-import { SUITE_NAMES, createContext, missing, startTarget, suites } from './suites.mjs';
+import { loadavg } from 'node:os';
+import { OPT_IN_SUITES, SUITE_NAMES, createContext, missing, startTarget, suites } from './suites.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 1);
@@ -16,7 +17,7 @@ const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 // `reload` and `h2` are their own scripts (bench/reload.mjs: reload latency, throughput during reloads; bench/h2.mjs:
 // HTTP/2 to clients as a ratio to HTTP/1.1, with h2load), run last.
 const SCRIPTS = ['reload', 'h2'];
-const requested = (process.env.BENCH_SUITE ?? [...SUITE_NAMES, ...SCRIPTS].join(',')).split(',').filter(Boolean);
+const requested = (process.env.BENCH_SUITE ?? [...SUITE_NAMES.filter((n) => !OPT_IN_SUITES.includes(n)), ...SCRIPTS].join(',')).split(',').filter(Boolean);
 for (const name of requested) if (!SUITE_NAMES.includes(name) && !SCRIPTS.includes(name)) throw new Error(`BENCH_SUITE: unknown suite ${name} (known: ${[...SUITE_NAMES, ...SCRIPTS].join(', ')})`);
 const suiteNames = requested.filter((n) => !SCRIPTS.includes(n));
 
@@ -25,18 +26,22 @@ const allSuites = suites(paths);
 const tables = [];
 
 /** One measurement: `seconds` of load on one URL, with the proxy's CPU time over the same span. */
-async function measure(url, headers, pid) {
-  if (warmup > 0) await load(url, warmup, headers);
+async function measure(url, headers, pid, handshakes) {
+  if (warmup > 0) await load(url, warmup, headers, handshakes);
   const cpu0 = pid && cpuSeconds(pid);
-  const r = await load(url, duration, headers);
+  const r = await load(url, duration, headers, handshakes);
   const cpu1 = pid && cpuSeconds(pid);
   // Proxy CPU per request: the fair measure when the load generator, not the proxy, is the bottleneck.
   const cpu = cpu0 !== undefined && cpu1 !== undefined && r.requests.total ? cpu1 - cpu0 : undefined;
   return {
+    // The 1-minute load average at the end of the run: the machine is shared, every figure goes with it.
+    load: loadavg()[0],
     rps: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
+    // Handshake workloads: the share of connections the server resumed.
+    resumed: r.resumed,
     cpuPct: cpu === undefined ? undefined : (100 * cpu) / r.duration,
     cpuUs: cpu === undefined ? undefined : (1e6 * cpu) / r.requests.total,
   };
@@ -58,23 +63,25 @@ async function runSuite(name, ctx) {
       try {
         started.set(target, await startTarget(target, ctx));
       } catch (err) {
-        started.set(target, { skipped: `skipped: failed to start (${String(err.message).split('\n')[0]})` });
+        // The first line and the last (HAProxy and nginx say what is wrong last, after notices).
+        const lines = String(err.message).split('\n').map((l) => l.trim()).filter(Boolean);
+        started.set(target, { skipped: `skipped: failed to start (${[...new Set([lines[0], lines.at(-1)])].join(' … ')})` });
       }
     }
   }
   for (const [target, s] of started) if (s.skipped) results.push({ target, skipped: s.skipped });
   const rows = rowsWanted.filter((row) => !started.get(row.target).skipped);
-  const keyOf = (row) => `${started.get(row.target).url}${row.workload.path} ${row.workload.headers.join('|')}`;
+  const keyOf = (row) => `${started.get(row.target).url}${row.workload.path} ${row.workload.headers.join('|')} ${row.workload.handshakes ?? ''}`;
   const runs = new Map(); // measurement key → rounds
   for (let round = 1; round <= rounds; round++) {
     for (const row of rows) {
       const key = keyOf(row);
       if ((runs.get(key)?.length ?? 0) >= round) continue; // the same URL and headers under another workload
       const target = started.get(row.target);
-      const m = await measure(`${target.url}${row.workload.path}`, row.workload.headers, target.pid);
+      const m = await measure(`${target.url}${row.workload.path}`, row.workload.headers, target.pid, row.workload.handshakes);
       if (!runs.has(key)) runs.set(key, []);
       runs.get(key).push(m);
-      console.error(`  ${name} round ${round}: ${row.target} ${row.workload.name}: ${Math.round(m.rps)} req/s${m.cpuUs ? `, ${Math.round(m.cpuUs)} µs/req` : ''}`);
+      console.error(`  ${name} round ${round}: ${row.target} ${row.workload.name}: ${Math.round(m.rps)} req/s${m.cpuUs ? `, ${Math.round(m.cpuUs)} µs/req` : ''}${m.resumed !== undefined ? `, ${Math.round(100 * m.resumed)} % resumed` : ''}, load ${m.load.toFixed(1)}`);
       const proc = target.pid && exited(target.pid);
       if (proc) console.error(`  ${row.target} exited with ${proc.exitCode}: ${proc.stderrText}`);
     }
@@ -115,6 +122,62 @@ function printTable({ suite, results }) {
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map(() => '---').join('|')}|`);
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  if (suite.summary) printSummary(suite.summary, find, results);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** "median (min–max)" of a list of ratios, or '-'. */
+const spread = (xs) => (xs.length ? `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})` : '-');
+
+/**
+ * gatehouse against each base of the same workload, paired round by round (the two ran one after the other, so in
+ * the same spell of a shared machine): req/s ratio and CPU-per-request ratio, median over rounds and the range, then
+ * the issue's targets, met only when they hold in every round.
+ */
+function printSummary(summary, find, results) {
+  const pairs = (gh, base, f) => gh.all.flatMap((m, i) => (base.all[i] && f(m, base.all[i]) !== undefined ? [f(m, base.all[i])] : []));
+  const rpsRatio = (m, b) => (m.rps && b.rps ? m.rps / b.rps : undefined);
+  const cpuRatio = (m, b) => (m.cpuUs && b.cpuUs ? m.cpuUs / b.cpuUs : undefined);
+  const loads = results.flatMap((r) => r.all?.map((m) => m.load) ?? []);
+  console.log(`\n#### gatehouse ÷ each base, paired by round: median (min–max) over ${rounds} rounds; load average ${loads.length ? `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : '-'}\n`);
+  console.log('| workload | base | gatehouse req/s (median) | base req/s (median) | req/s ratio | gatehouse CPU µs/req (median) | base CPU µs/req (median) | CPU/req ratio (gatehouse ÷ base) | base CPU % (median) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const cell = (all, f, d = 0) => {
+    const xs = all.map(f).filter((x) => x !== undefined && Number.isFinite(x));
+    return xs.length ? median(xs).toFixed(d) : '-';
+  };
+  for (const { workload, gatehouse, bases } of summary.workloads) {
+    const gh = find(gatehouse, workload);
+    if (!gh || gh.skipped) continue;
+    for (const [label, target] of bases) {
+      const b = find(target, workload);
+      if (!b) console.log(`| ${workload.name} | ${label} | - | ${results.find((r) => r.target === target)?.skipped ?? 'not run'} | | | | | |`);
+      else console.log(`| ${workload.name}${workload.handshakes ? ` (resumed: ${cell(gh.all, (m) => 100 * m.resumed)} % / ${cell(b.all, (m) => 100 * m.resumed)} %)` : ''} | ${label} | ${cell(gh.all, (m) => m.rps)} | ${cell(b.all, (m) => m.rps)} | ${spread(pairs(gh, b, rpsRatio))} | ${cell(gh.all, (m) => m.cpuUs)} | ${cell(b.all, (m) => m.cpuUs)} | ${spread(pairs(gh, b, cpuRatio))} | ${cell(b.all, (m) => m.cpuPct)} |`);
+    }
+  }
+  console.log('\n| target (issue 21, one worker) | by req/s: median (min–max) | met in every round | by CPU per request: base ÷ gatehouse (gatehouse ÷ base for CPU targets) | met in every round |');
+  console.log('|---|---|---|---|---|');
+  for (const t of summary.targets) {
+    const w = summary.workloads.find((x) => x.workload === t.workload);
+    const gh = find(w.gatehouse, t.workload);
+    const b = find(w.bases.find(([label]) => label === t.base)[1], t.workload);
+    if (!gh || !b) {
+      console.log(`| ${t.workload.name}: gatehouse ÷ ${t.base} | - | not measured | - | - |`);
+      continue;
+    }
+    const cpu = pairs(gh, b, cpuRatio);
+    if (t.maxCpu !== undefined) {
+      console.log(`| ${t.workload.name}: CPU per connection, gatehouse ÷ ${t.base} ≤ ${t.maxCpu} | ${spread(pairs(gh, b, rpsRatio))} | | ${spread(cpu)} | ${cpu.length && Math.max(...cpu) <= t.maxCpu ? 'yes' : cpu.length && median(cpu) <= t.maxCpu ? 'median only' : 'no'} |`);
+      continue;
+    }
+    const rps = pairs(gh, b, rpsRatio);
+    const eff = cpu.map((x) => 1 / x);
+    const met = (xs) => (xs.length && Math.min(...xs) >= t.min ? 'yes' : xs.length && median(xs) >= t.min ? 'median only' : 'no');
+    console.log(`| ${t.workload.name}: gatehouse ÷ ${t.base} ≥ ${t.min} | ${spread(rps)} | ${met(rps)} | ${spread(eff)} | ${met(eff)} |`);
+  }
 }
 
 const ctx = createContext();

@@ -5,10 +5,13 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { peerMissing, startPeer } from './peers.mjs';
 import { freePort, root, start, waitListening, waitPort } from './processes.mjs';
 
 /** The names of every suite, in the order a full run takes them. */
-export const SUITE_NAMES = ['http', 'tls', 'chain'];
+export const SUITE_NAMES = ['http', 'tls', 'chain', 'peers'];
+/** Suites a full run (no BENCH_SUITE) leaves out: `peers` needs Debian's caddy, haproxy and nginx (BENCH_SUITE=peers). */
+export const OPT_IN_SUITES = ['peers'];
 
 const fixtureCert = path.join(root, 'test/fixtures/certs/wrong.pem'); // RSA 2048, right.example, cert + key
 const logLevel = process.env.GATEHOUSE_LOG_LEVEL ?? 'info';
@@ -141,6 +144,25 @@ const TARGETS = {
   'gatehouse-chain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_CHAIN_PORT') },
 };
 
+// The real peers (bench/peers.mjs): one process per peer serving plain HTTP, TLS termination and (HAProxy, nginx) SNI
+// passthrough on three ports, like gatehouse-tls serves two; target `<peer>` is its plain port, `<peer>-tls` its
+// terminating one, `<peer>-pass` its passthrough one.
+function peer(ctx, name) {
+  return ctx.memo(`peer ${name}`, async () =>
+    startPeer(name, {
+      backend: (await ctx.backend()).replace('http://', ''),
+      tlsBackend: await ctx.tlsBackend(),
+      cert: path.join(ctx.certsDir(), 'wrong.pem'),
+      dir: ctx.tempDir(`gatehouse-bench-${name}-`),
+    }),
+  );
+}
+for (const name of ['caddy', 'haproxy', 'nginx']) {
+  TARGETS[name] = { peer: [name, 'web'], start: async (ctx) => httpTarget(await peer(ctx, name), 'web') };
+  TARGETS[`${name}-tls`] = { peer: [name, 'secure'], start: async (ctx) => tlsTarget(await peer(ctx, name), 'secure') };
+  TARGETS[`${name}-pass`] = { peer: [name, 'pass'], start: async (ctx) => tlsTarget(await peer(ctx, name), 'pass') };
+}
+
 // wrk sends the URL's host as SNI; 127.0.0.1 names no certificate, so termination serves the default one (set to
 // the same RSA certificate the bare https server has) and passthrough's HostSNI(`*`) catch-all matches.
 const tlsTarget = (g, port) => ({ url: `https://127.0.0.1:${g.ports[port]}`, pid: g.pid });
@@ -148,6 +170,7 @@ const httpTarget = (g, port) => ({ url: `http://127.0.0.1:${g.ports[port]}`, pid
 
 /** Whether a target can run: its dist file exists. Returns the reason when it cannot. */
 export function missing(name) {
+  if (TARGETS[name].peer) return peerMissing(...TARGETS[name].peer);
   const needs = TARGETS[name].needs;
   return needs && !existsSync(path.join(root, needs)) ? `skipped: not built (${needs} missing; run npm run build)` : undefined;
 }
@@ -171,7 +194,52 @@ export function suites(paths) {
   const bareTls = (row) => (row.workload === passthrough ? 'bare-pipe' : 'bare-https-undici');
   const chain = { name: 'chain /small', path: '/small', headers: AUTHORIZATION };
   const unchained = (row) => row.target.replace('chain', 'plain');
+  // The peers suite (issue 21): gatehouse at one core against Caddy, HAProxy and nginx and the bare Node forwarder of
+  // each scenario. `kind` picks each peer's listener: plain (`web`), terminating (`-tls`) or passthrough (`-pass`).
+  const peerSmall = { name: 'small HTTP keep-alive', path: '/small', headers: [], kind: '' };
+  const peerTls = { name: 'HTTPS termination keep-alive', path: '/small', headers: [], kind: '-tls' };
+  const peerLarge = { name: '1 MiB responses', path: '/large', headers: [], kind: '' };
+  const peerPass = { name: 'SNI passthrough keep-alive', path: '/small', headers: [], kind: '-pass' };
+  // Handshakes: bench/handshake-load.mjs (a new connection per request; full: no session offered; resumed: the last
+  // ticket offered), not wrk, which offers its last session to servers that may or may not resume it.
+  const peerHandshake = { name: 'TLS full handshake per connection', path: '/small', headers: CLOSE, kind: '-tls', handshakes: 'full' };
+  const peerResumed = { name: 'TLS resumed handshake per connection', path: '/small', headers: CLOSE, kind: '-tls', handshakes: 'resumed' };
+  const peerWorkloads = [
+    [peerSmall, 'direct', 'bare-undici', 'gatehouse'],
+    [peerTls, undefined, 'bare-https-undici', 'gatehouse-tls'],
+    [peerLarge, 'direct', 'bare-http-proxy', 'gatehouse'],
+    [peerPass, undefined, 'bare-pipe', 'gatehouse-passthrough'],
+    [peerHandshake, undefined, 'bare-https-undici', 'gatehouse-tls'],
+    [peerResumed, undefined, 'bare-https-undici', 'gatehouse-tls'],
+  ];
+  const bareOf = (row) => peerWorkloads.find(([w]) => w === row.workload)[2];
+  const peerOf = (name) => (row) => `${name}${row.workload.kind}`;
   return {
+    peers: {
+      title: 'Against the real peers, one core each (Caddy GOMAXPROCS=1, HAProxy nbthread 1, nginx worker_processes 1)',
+      workloadHead: 'workload',
+      rows: peerWorkloads.flatMap(([w, direct, bare, gh]) => rows(w, [...(direct ? [direct] : []), bare, gh, ...['caddy', 'haproxy', 'nginx'].map((p) => `${p}${w.kind}`)])),
+      columns: [
+        { head: 'x bare', base: bareOf },
+        { head: 'x Caddy', base: peerOf('caddy') },
+        { head: 'x HAProxy', base: peerOf('haproxy') },
+        { head: 'x nginx', base: peerOf('nginx') },
+        { head: 'CPU x HAProxy', base: peerOf('haproxy'), cpu: true },
+      ],
+      // run.mjs prints gatehouse's row of each workload against each base, paired round by round: median and range.
+      summary: {
+        workloads: peerWorkloads.map(([w, , bare, gh]) => ({ workload: w, gatehouse: gh, bases: [['bare Node', bare], ['Caddy', `caddy${w.kind}`], ['HAProxy', `haproxy${w.kind}`], ['nginx', `nginx${w.kind}`]] })),
+        // Issue 21's targets at one worker: a req/s ratio (`min`) or a CPU-per-connection ratio (`maxCpu`).
+        targets: [
+          { workload: peerTls, base: 'Caddy', min: 1.3 },
+          { workload: peerLarge, base: 'Caddy', min: 1.0 },
+          { workload: peerPass, base: 'HAProxy', min: 1.0 },
+          { workload: peerPass, base: 'bare Node', min: 1.0 },
+          { workload: peerHandshake, base: 'HAProxy', maxCpu: 1.5 },
+          { workload: peerResumed, base: 'HAProxy', maxCpu: 1.5 },
+        ],
+      },
+    },
     http: {
       title: 'HTTP forwarding',
       workloadHead: 'path',
