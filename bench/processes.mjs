@@ -153,3 +153,23 @@ function childPids(pid) {
     return [];
   }
 }
+
+/**
+ * `perf record -g` of a process and its children (nginx's worker) into `file` until `stop()` (SIGINT, which makes
+ * perf write the file); not pinned, so it does not compete with the target for core 1.
+ */
+export function perfRecord(pid, file) {
+  const child = spawn('perf', ['record', '-g', '-q', '-o', file, '-p', [pid, ...childPids(pid)].join(',')], { cwd: root, stdio: 'ignore' });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  child.on('error', () => children.delete(child)); // perf not installed: no profile, the run goes on
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.pid === undefined) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => (clearTimeout(timer), resolve()));
+        child.kill('SIGINT');
+      }),
+  };
+}

@@ -5,8 +5,9 @@
 //      (s, default 1), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3), BENCH_ONLY (comma list of
 //      target names), BENCH_PATHS (http suite: comma list of small,large), BENCH_LOADGEN=autocannon.
 import { connections, load, useWrk } from './load.mjs';
-import { cpuSeconds, exited, hasTaskset, stopAll } from './processes.mjs';
+import { cpuSeconds, exited, hasTaskset, perfRecord, stopAll } from './processes.mjs';
 import { loadavg } from 'node:os';
+import path from 'node:path';
 import { OPT_IN_SUITES, SUITE_NAMES, createContext, missing, startTarget, suites } from './suites.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
@@ -26,11 +27,15 @@ const allSuites = suites(paths);
 const tables = [];
 
 /** One measurement: `seconds` of load on one URL, with the proxy's CPU time over the same span. */
-async function measure(url, headers, pid, handshakes) {
+async function measure(url, headers, pid, handshakes, perfName) {
   if (warmup > 0) await load(url, warmup, headers, handshakes);
+  // BENCH_PERF_DIR: `perf record -g` of the target (and its children) over the measured run, one file per target,
+  // workload and round: native frames (OpenSSL, the kernel, Node's C++) that a V8 --cpu-prof shows as idle.
+  const perf = pid && process.env.BENCH_PERF_DIR ? perfRecord(pid, path.join(process.env.BENCH_PERF_DIR, `${perfName}.perf.data`)) : undefined;
   const cpu0 = pid && cpuSeconds(pid);
   const r = await load(url, duration, headers, handshakes);
   const cpu1 = pid && cpuSeconds(pid);
+  await perf?.stop();
   // Proxy CPU per request: the fair measure when the load generator, not the proxy, is the bottleneck.
   const cpu = cpu0 !== undefined && cpu1 !== undefined && r.requests.total ? cpu1 - cpu0 : undefined;
   return {
@@ -51,7 +56,9 @@ async function runSuite(name, ctx) {
   const suite = allSuites[name];
   const results = [];
   tables.push({ name, suite, results });
-  const rowsWanted = suite.rows.filter((row) => !only || only.includes(row.target));
+  // BENCH_WORKLOADS: comma list of words; a row runs when its workload's name contains one (e.g. `full handshake`).
+  const workloads = process.env.BENCH_WORKLOADS?.split(',').filter(Boolean);
+  const rowsWanted = suite.rows.filter((row) => (!only || only.includes(row.target)) && (!workloads || workloads.some((w) => row.workload.name.includes(w))));
   // Start every target once, then measure in rounds, targets interleaved, so a slow spell of a shared machine
   // spreads over all of them instead of landing on one.
   const started = new Map(); // target → { url, pid } or { skipped }
@@ -78,7 +85,7 @@ async function runSuite(name, ctx) {
       const key = keyOf(row);
       if ((runs.get(key)?.length ?? 0) >= round) continue; // the same URL and headers under another workload
       const target = started.get(row.target);
-      const m = await measure(`${target.url}${row.workload.path}`, row.workload.headers, target.pid, row.workload.handshakes);
+      const m = await measure(`${target.url}${row.workload.path}`, row.workload.headers, target.pid, row.workload.handshakes, `${row.target}-${row.workload.name.replace(/[^a-zA-Z0-9]+/g, '-')}-${round}`);
       if (!runs.has(key)) runs.set(key, []);
       runs.get(key).push(m);
       console.error(`  ${name} round ${round}: ${row.target} ${row.workload.name}: ${Math.round(m.rps)} req/s${m.cpuUs ? `, ${Math.round(m.cpuUs)} µs/req` : ''}${m.resumed !== undefined ? `, ${Math.round(100 * m.resumed)} % resumed` : ''}, load ${m.load.toFixed(1)}`);
