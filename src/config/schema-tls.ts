@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
-import { Duration, Name, NamedMap } from './schema-common.js';
+import { DURATION_PATTERN, Duration, Name, NamedMap } from './schema-common.js';
 
 
 /** `entryPoints.NAME.tls`: present, the entry point speaks TLS and every connection's ClientHello is peeked. */
@@ -171,7 +171,8 @@ export const TcpRouterSchema = Type.Object(
   {
     rule: Type.String({
       minLength: 1,
-      description: 'HostSNI(`a.example`), HostSNI(`*.test.example`), HostSNI(`*`) (catch-all), HostSNIRegexp, ClientIP, ALPN, with && || ! and parentheses.',
+      description:
+        'HostSNI(`a.example`), HostSNI(`*.test.example`), HostSNI(`*`) (catch-all), HostSNIRegexp, ClientIP, ALPN, with && || ! and parentheses. On an entry point without `tls` nothing is read before routing, so only HostSNI(`*`) and ClientIP can be used there (as in Traefik, where a HostSNI name needs TLS); a router with another matcher on such an entry point is disabled.',
       examples: ['HostSNI(`*.test.example.com`)', 'HostSNI(`vm.example.com`) && !ALPN(`acme-tls/1`)'],
     }),
     priority: Type.Optional(
@@ -181,18 +182,90 @@ export const TcpRouterSchema = Type.Object(
           'Higher is tried first; equal priorities by router name. Default (also when 0, as in Traefik): the length of the rule, except −1 for a rule that is exactly HostSNI(`*`), so every other router is tried before the catch-all. On a TLS entry point, an HTTP router whose Host names the SNI comes before every TCP router, and an HTTP router without Host before HostSNI(`*`) (Traefik\'s order).',
       }),
     ),
-    entryPoints: Type.Optional(Type.Array(Name, { uniqueItems: true, description: 'TLS entry points this router listens on. Default: all TLS entry points.' })),
+    entryPoints: Type.Optional(
+      Type.Array(Name, {
+        uniqueItems: true,
+        description:
+          'Entry points this router listens on. Default: all TLS entry points. An entry point without `tls` named here carries raw TCP (SSH, databases, MQTT, game servers): every connection is piped to the service as it comes, and no HTTP router may name that entry point (a plain port cannot tell the two apart; `check` refuses it, and at load the TCP routers there are disabled). HTTP routers without entryPoints do not listen on it.',
+      }),
+    ),
+    middlewares: Type.Optional(
+      Type.Array(Name, { description: 'Names in tcp.middlewares, applied in order before the connection is piped (an allow list, a connection limit).' }),
+    ),
     service: Type.String({ minLength: 1, description: 'Name of the service in tcp.services.' }),
   },
   {
     additionalProperties: false,
-    description: 'Passes a TLS connection through untouched (the backend terminates it with its own certificate) when its rule matches the ClientHello.',
+    description:
+      'On a TLS entry point: passes a TLS connection through untouched (the backend terminates it with its own certificate) when its rule matches the ClientHello. On an entry point without `tls`: pipes every connection its rule matches to its service, byte for byte.',
+  },
+);
+
+/** `tcp.middlewares.NAME`: Traefik's TCP middlewares, with their field names. */
+export const TcpMiddlewareSchema = Type.Object(
+  {
+    ipAllowList: Type.Optional(
+      Type.Object(
+        {
+          sourceRange: Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            description:
+              'Addresses or CIDR blocks allowed to connect; any other client is closed at once. The client address is the socket\'s, or the one a trusted PROXY header on the entry point carried.',
+            examples: [['192.168.1.0/24', '10.0.0.7']],
+          }),
+        },
+        { additionalProperties: false, description: 'Only clients from these addresses get through (Traefik\'s ipAllowList).' },
+      ),
+    ),
+    inFlightConn: Type.Optional(
+      Type.Object(
+        {
+          amount: Type.Integer({
+            minimum: 1,
+            description:
+              'Most connections one client address may hold open at once through the router using this middleware; one more is closed at once (as Traefik\'s inFlightConn, which counts by client IP).',
+          }),
+        },
+        { additionalProperties: false, description: 'Limit on simultaneous connections per client address (Traefik\'s inFlightConn).' },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A TCP middleware: exactly one of ipAllowList, inFlightConn. Each router that names it gets its own instance (its own connection counts). A router naming a missing or malformed middleware is disabled.',
+  },
+);
+
+/** `loadBalancer.healthCheck` of a TCP service: Traefik's TCP health check fields. */
+export const TcpHealthCheckSchema = Type.Object(
+  {
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Port to check instead of the server address's." })),
+    send: Type.Optional(
+      Type.String({ maxLength: 65535, description: 'Bytes sent once connected (e.g. "PING\\r\\n"). Default: nothing, a connect check.' }),
+    ),
+    expect: Type.Optional(
+      Type.String({
+        maxLength: 65535,
+        description: 'Bytes the server must answer with, compared with the first bytes it sends (as many as this holds). Default: no answer awaited.',
+      }),
+    ),
+    interval: Type.Optional(Duration('Time between two checks of a server that is up.', DEFAULTS.healthCheckInterval)),
+    unhealthyInterval: Type.Optional(
+      Type.String({ pattern: DURATION_PATTERN, description: 'Time between two checks of a server that is down. Default: interval.' }),
+    ),
+    timeout: Type.Optional(Duration('Time the connection (and the expected answer) has to come; past it, the check fails.', DEFAULTS.healthCheckTimeout)),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Active health checks, as Traefik\'s TCP ones: each server is connected to every interval (the first check at start); a server that fails is skipped by new connections until a check passes again. Connections already piped are left alone. Servers count as up until their first check.',
   },
 );
 
 export const TcpServiceSchema = Type.Object(
   {
-    loadBalancer: Type.Object(
+    loadBalancer: Type.Optional(Type.Object(
       {
         servers: Type.Array(
           Type.Object(
@@ -216,19 +289,54 @@ export const TcpServiceSchema = Type.Object(
             { additionalProperties: false },
           ),
         ),
+        healthCheck: Type.Optional(TcpHealthCheckSchema),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'Spread connections over backend servers, in turn, skipping those a health check took out.' },
+    )),
+    weighted: Type.Optional(
+      Type.Object(
+        {
+          services: Type.Array(
+            Type.Object(
+              {
+                name: Type.String({ minLength: 1, description: 'Name of another service in tcp.services.' }),
+                weight: Type.Optional(
+                  Type.Integer({ minimum: 0, maximum: 1000000, description: 'Share of connections relative to the others; 0 = none.', default: DEFAULTS.serverWeight }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+            { minItems: 1, description: 'The services connections are spread over, by weight (smooth weighted round robin).' },
+          ),
+          healthCheck: Type.Optional(
+            Type.Object(
+              {},
+              {
+                additionalProperties: false,
+                description:
+                  'Present (`{}`), a service all of whose servers are down (by their health checks) is skipped, as in Traefik; absent, it still gets its share.',
+              },
+            ),
+          ),
+        },
+        { additionalProperties: false, description: "Spread connections over other TCP services by weight (Traefik's tcp `weighted`)." },
+      ),
     ),
   },
-  { additionalProperties: false, description: 'Where passed-through connections go.' },
+  {
+    additionalProperties: false,
+    description:
+      'Where TCP connections go: exactly one of loadBalancer, weighted. A weighted service naming a missing or broken service, or itself through others, is disabled with the routers using it.',
+  },
 );
 
 export const TcpSchema = Type.Object(
   {
-    routers: Type.Optional(NamedMap(TcpRouterSchema, 'Named TCP (SNI passthrough) routers.')),
+    routers: Type.Optional(NamedMap(TcpRouterSchema, 'Named TCP routers: SNI passthrough on TLS entry points, raw TCP on the others.')),
+    middlewares: Type.Optional(NamedMap(TcpMiddlewareSchema, 'Named TCP middlewares (ipAllowList, inFlightConn).')),
     services: Type.Optional(NamedMap(TcpServiceSchema, 'Named TCP services.')),
   },
-  { additionalProperties: false, description: 'SNI passthrough on TLS entry points.' },
+  { additionalProperties: false, description: 'SNI passthrough on TLS entry points, and raw TCP routing on entry points without `tls`.' },
 );
 
 export type EntryPointTlsConfig = Static<typeof EntryPointTlsSchema>;
@@ -237,3 +345,5 @@ export type TlsConfig = Static<typeof TlsSchema>;
 export type TcpConfig = Static<typeof TcpSchema>;
 export type TcpRouterConfig = Static<typeof TcpRouterSchema>;
 export type TcpServiceConfig = Static<typeof TcpServiceSchema>;
+export type TcpMiddlewareConfig = Static<typeof TcpMiddlewareSchema>;
+export type TcpHealthCheckConfig = Static<typeof TcpHealthCheckSchema>;

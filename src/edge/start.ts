@@ -12,6 +12,8 @@ import type { Logger } from '../log.js';
 import { entryPointSettings } from './entry-point.js';
 import { listenHttp, type Listener } from './http-listener.js';
 import { listenTls, type TlsSources } from './tls-listener.js';
+import { plainEntryPoints } from '../tcp/index.js';
+import { listenTcp } from './tcp-listener.js';
 
 /** The bound entry points. */
 export interface Edge {
@@ -62,7 +64,10 @@ export async function startEdge(
     bound: () => [...bound.values()].map((b) => b.listener.address()),
   });
 
+  // Plain entry points that TCP routers name get a raw TCP listener (src/tcp/plain-entry-points.ts); set with the hooks.
+  let tcpPlain: ReadonlySet<string> = new Set();
   const setHooks = (cfg: Config): void => {
+    tcpPlain = plainEntryPoints(cfg).tcp;
     hooks.clear();
     for (const [name, spec] of Object.entries(cfg.entryPoints)) {
       const redirect = redirectionHook(cfg, name, (ep) => bound.get(ep)?.listener.address().port);
@@ -76,11 +81,14 @@ export async function startEdge(
       const h = hooks.get(name);
       return h !== undefined && h(req, res, ctx);
     };
+    const tcp = settings.tls === undefined && tcpPlain.has(name);
     const listener = settings.tls
       ? await listenTls(settings, spec.address, sources, log, accessLog, hook)
-      : await listenHttp(settings, spec.address, sources, log, accessLog, hook);
+      : tcp
+        ? await listenTcp(settings, spec.address, sources, log, accessLog)
+        : await listenHttp(settings, spec.address, sources, log, accessLog, hook);
     const a = listener.address();
-    log.info({ entryPoint: name, address: a.address, port: a.port, tls: settings.tls !== undefined }, 'entry point listening');
+    log.info({ entryPoint: name, address: a.address, port: a.port, tls: settings.tls !== undefined, ...(tcp ? { protocol: 'tcp' } : {}) }, 'entry point listening');
     return listener;
   };
 
@@ -94,7 +102,7 @@ export async function startEdge(
 
   setHooks(config);
   try {
-    for (const [name, spec] of Object.entries(config.entryPoints)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec) });
+    for (const [name, spec] of Object.entries(config.entryPoints)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec, tcpPlain.has(name)) });
   } catch (err) {
     await Promise.allSettled([...bound.values()].map((b) => b.listener.close(0)));
     throw err;
@@ -113,7 +121,7 @@ export async function startEdge(
       }
       const failures: GatehouseError[] = [];
       for (const [name, spec] of Object.entries(next.entryPoints)) {
-        const key = listenKey(spec);
+        const key = listenKey(spec, tcpPlain.has(name));
         const had = bound.get(name);
         if (had?.key === key) continue;
         if (had) {
@@ -137,10 +145,13 @@ export async function startEdge(
   };
 }
 
-/** What of an entry point's config is fixed once it listens: everything but `http` (the hooks, rebuilt on reload). */
-function listenKey(spec: EntryPointConfig): string {
+/**
+ * What of an entry point's config is fixed once it listens: everything but `http` (the hooks, rebuilt on reload);
+ * and for a plain one, whether TCP routers take it (raw TCP) or not (HTTP): a change of either binds anew.
+ */
+function listenKey(spec: EntryPointConfig, rawTcp = false): string {
   const { http: _hooks, ...rest } = spec;
-  return JSON.stringify(rest);
+  return JSON.stringify(rest) + (rawTcp ? ' tcp' : '');
 }
 
 /** An entry point rebound on the port its predecessor just released may meet EADDRINUSE for a moment. */

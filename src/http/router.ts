@@ -14,6 +14,7 @@ import { createRedirectHandler } from './redirect.js';
 import { createRespondHandler } from './respond.js';
 import type { ServiceSet } from './services.js';
 import { suggestClosest as closest } from '../suggest.js';
+import { plainEntryPoints } from '../tcp/plain-entry-points.js';
 
 /** One router ready to serve. */
 export interface CompiledRoute {
@@ -47,6 +48,9 @@ export function buildRouteTable(config: Config, services: ServiceSet, middleware
   const tlsEntryPoints = entryPoints.filter((e) => config.entryPoints[e]?.tls !== undefined);
   const byEntryPoint = new Map<string, CompiledRoute[]>(entryPoints.map((e) => [e, []]));
   const problems: RouterProblem[] = [];
+  // Plain entry points that TCP routers take carry raw TCP: a router that does not name them is not placed there.
+  const rawTcp = plainEntryPoints(config).tcp;
+  const httpEntryPoints = rawTcp.size === 0 ? entryPoints : entryPoints.filter((e) => !rawTcp.has(e));
   for (const [name, spec] of Object.entries(config.http?.routers ?? {})) {
     const route = compileRouter(name, spec, entryPoints, services, middlewares);
     if (route instanceof GatehouseError) {
@@ -54,7 +58,7 @@ export function buildRouteTable(config: Config, services: ServiceSet, middleware
       continue;
     }
     // A router with `tls` serves only terminated HTTPS: it is left off plain entry points.
-    const on = spec.entryPoints ?? (spec.tls ? tlsEntryPoints : entryPoints);
+    const on = spec.entryPoints ?? (spec.tls ? tlsEntryPoints : httpEntryPoints);
     for (const ep of on) if (!spec.tls || tlsEntryPoints.includes(ep)) byEntryPoint.get(ep)!.push(route);
   }
   for (const routes of byEntryPoint.values()) routes.sort(byPriority);

@@ -13,7 +13,7 @@ import { buildMiddlewares } from '../http/middlewares.js';
 import { buildRouteTable, type CompiledRoute, type RouterProblem } from '../http/router.js';
 import { buildServices, type ServiceSet } from '../http/services.js';
 import type { Logger } from '../log.js';
-import { buildTcpRoutes, type PassthroughObserver, type TcpRoute } from '../tcp/index.js';
+import { buildTcpRoutes, type PassthroughObserver, type TcpRoute, type TcpRouteTable } from '../tcp/index.js';
 import { closeWebSocket } from '../upstream/index.js';
 
 /** A compiled config. `routes` is what the dispatcher reads on every request. */
@@ -23,8 +23,10 @@ export interface Runtime extends RouteGeneration {
   readonly services: ServiceSet;
   /** Routers (HTTP and TCP) that were disabled, with the reason. */
   readonly problems: readonly RouterProblem[];
-  /** Passthrough routes of a TLS entry point, highest priority first. */
+  /** TCP routes of a TLS entry point (passthrough) or of a plain one that carries TCP, highest priority first. */
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
+  /** The compiled TCP routers and services, with their servers' health (status page, metrics, explain). */
+  readonly tcp: TcpRouteTable;
   /** Requests in progress (not upgraded), upgraded connections (websockets), and passthrough connections. */
   load(): { requests: number; websockets: number; passthrough: number };
   /**
@@ -74,6 +76,7 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger, prev
     problems: [...table.problems, ...tcp.problems],
     routes: (entryPoint) => table.byEntryPoint.get(entryPoint) ?? NO_ROUTES,
     tcpRoutes: (entryPoint) => tcp.byEntryPoint.get(entryPoint) ?? NO_TCP_ROUTES,
+    tcp,
     enter() {
       active++;
     },
@@ -101,6 +104,7 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger, prev
       if (retired) return;
       retired = true;
       services.stopHealthChecks();
+      tcp.stopHealthChecks();
       if (cut) {
         for (const [router, sockets] of upgrades) if (!cut.httpRouters.has(router)) for (const s of sockets) closeWebSocket(s);
         void tcp.closeRemoved(cut.tcpRouters);

@@ -17,7 +17,7 @@ import {
   sha256,
   startTlsBackend,
 } from '../../test/helpers/tls-backend.js';
-import { parseBackendAddress, TcpBackendRing } from './backend.js';
+import { parseBackendAddress, TcpServerRing } from './backend.js';
 import { createTcpForwarder, type TcpForwarder } from './forward.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -46,12 +46,11 @@ interface Setup {
 /** A forwarder for `addresses`, behind a stand-in edge that hands over each connection's first chunk. */
 async function frontDoor(addresses: string[], times: { connectMs?: number; idleMs?: number } = {}): Promise<Setup> {
   const { log, lines } = capturedLog();
+  const link = { service: 's1', connectTimeoutMs: times.connectMs ?? 2000, idleTimeoutMs: times.idleMs ?? 0, proxyHeader: undefined };
   const forwarder = createTcpForwarder({
     route: 'r1',
     service: 's1',
-    ring: new TcpBackendRing(addresses.map((a) => parseBackendAddress(a)!)),
-    connectTimeoutMs: times.connectMs ?? 2000,
-    idleTimeoutMs: times.idleMs ?? 0,
+    ring: new TcpServerRing(addresses.map((a) => ({ backend: parseBackendAddress(a)!, link, up: true }))),
     log,
   });
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {

@@ -1,22 +1,16 @@
 /**
- * The passthrough forwarder of one route: connects to the service's next backend, sends the optional PROXY
- * protocol header and the ClientHello bytes the edge peeked, then joins the two sockets (pipe.ts). It never
- * reads or alters the TLS stream, so the client sees the backend's certificate and gatehouse holds no key.
+ * The forwarder of one TCP route: asks the route's middlewares (allow list, connection limit), connects to the
+ * service's next server that is up, sends the optional PROXY protocol header and the bytes the edge peeked (a TLS
+ * entry point's ClientHello; nothing on a plain one), then joins the two sockets (pipe.ts). It never reads or
+ * alters the stream, so a TLS client sees the backend's certificate and gatehouse holds no key.
  */
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '../log.js';
-import type { TcpBackend, TcpBackendRing } from './backend.js';
+import type { PeerAddresses, TcpBalancer, TcpServer } from './backend.js';
+import type { NamedTcpGate } from './middlewares.js';
 import { joinSockets, type Pipe, type PipeResult } from './pipe.js';
 
-/** The addresses of one client connection, as the PROXY protocol header reports them. */
-export interface PeerAddresses {
-  /** The client's address (the socket's, or the one a trusted PROXY header from a load balancer carried). */
-  clientIp: string;
-  clientPort: number;
-  /** The address and port the client connected to (our entry point's). */
-  localIp: string;
-  localPort: number;
-}
+export type { PeerAddresses } from './backend.js';
 
 /** Where a passed-through connection came in, for its log line. */
 export interface PassthroughOrigin {
@@ -30,8 +24,8 @@ export interface PassthroughOrigin {
 /** Takes over a peeked client connection and passes it through to a backend. */
 export interface TcpForwarder {
   /**
-   * Connect to the next backend (round robin), send the PROXY header if configured, then `replay` (the peeked
-   * bytes), then pipe both ways. Owns `client` from now on: always ends or destroys it. Never throws. Call it
+   * Ask the route's middlewares, connect to the next backend (the service's balancer), send the PROXY header if
+   * configured, then `replay` (the peeked bytes; may be empty), then pipe both ways. Owns `client` from now on: always ends or destroys it. Never throws. Call it
    * synchronously after removing your own 'data' listeners and timers, so no byte is read into the void.
    * Without `origin` the connection's line is written, with no entry point or SNI.
    */
@@ -46,15 +40,13 @@ export interface TcpForwarder {
   live(): number;
 }
 
-/** What a forwarder needs; times in milliseconds, 0 = off. */
+/** What a forwarder needs. Timeouts and the PROXY header come with each server (its service's link). */
 export interface TcpForwarderOptions {
   readonly route: string;
   readonly service: string;
-  readonly ring: TcpBackendRing;
-  readonly connectTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  /** Builds the PROXY protocol header for a connection; absent, none is sent. */
-  readonly proxyHeader?: (peer: PeerAddresses) => Buffer;
+  readonly ring: TcpBalancer;
+  /** The route's middlewares, asked in order before any backend is dialled. */
+  readonly gates?: readonly NamedTcpGate[];
   readonly log: Logger;
   /** Told when a piped connection closes, with the bytes each way (the replayed ClientHello counts as up). */
   readonly onClosed?: PassthroughObserver | undefined;
@@ -66,6 +58,8 @@ export type PassthroughObserver = (route: string, service: string, bytesUp: numb
 /** Connect failures get a code from the catalogue (docs/errors.md) so operators can alert on them. */
 type ConnectCode = 'TCP_CONNECT' | 'TCP_CONNECT_TIMEOUT';
 
+const NO_GATES: readonly NamedTcpGate[] = [];
+
 /** One client connection from hand-over to close; `cancel` stops a connect attempt under way. */
 interface Passage {
   readonly client: Socket;
@@ -76,7 +70,8 @@ interface Passage {
 
 /** Creates the forwarder of one route. Every backend is tried at most once per connection before giving up. */
 export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
-  const { route, service, ring, connectTimeoutMs, idleTimeoutMs, proxyHeader, log, onClosed } = options;
+  const { route, service, ring, log, onClosed } = options;
+  const gates = options.gates ?? NO_GATES;
   const live = new Set<Passage>();
   let closed = false;
 
@@ -86,11 +81,18 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
         client.destroy();
         return;
       }
+      for (let i = 0; i < gates.length; i++) {
+        const refused = gates[i]!.gate.admit(client, peer.clientIp);
+        if (refused !== undefined) {
+          log.info({ entryPoint: origin?.entryPoint, sni: origin?.sni, clientIp: peer.clientIp, router: route, middleware: gates[i]!.name, reason: refused }, 'tcp connection refused');
+          client.on('error', ignore);
+          client.destroy();
+          return;
+        }
+      }
       // Until the backend answers, the client's further bytes wait in the kernel, not in our memory.
       client.pause();
       client.setTimeout(0);
-      // Built before connecting: a peer the header cannot describe (the encoder throws) costs no backend connection.
-      const first = proxyHeader ? Buffer.concat([proxyHeader(peer), replay]) : replay;
       const passage: Passage = { client, backend: undefined, pipe: undefined, cancel: undefined };
       live.add(passage);
       // A client that leaves while we connect takes the attempt with it.
@@ -103,8 +105,30 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
       client.on('close', onEarlyEnd);
       const started = performance.now();
 
+      const giveUp = (): void => {
+        client.removeListener('close', onEarlyEnd);
+        client.removeListener('error', onEarlyEnd);
+        client.on('error', ignore); // a reset from the client while we close it says nothing new
+        client.destroy();
+        live.delete(passage);
+      };
+
       const attempt = (triesLeft: number): void => {
-        const backend = ring.next();
+        const server: TcpServer | undefined = ring.next();
+        if (server === undefined) {
+          log.warn({ code: 'TCP_UNAVAILABLE', route, service, clientIp: peer.clientIp, sni: origin?.sni }, 'tcp service has no backend up');
+          return giveUp();
+        }
+        const { backend, link } = server;
+        const connectTimeoutMs = link.connectTimeoutMs;
+        let first: Buffer;
+        try {
+          first = link.proxyHeader ? Buffer.concat([link.proxyHeader(peer), replay]) : replay;
+        } catch (err) {
+          // A peer the header cannot describe costs no backend connection.
+          log.error({ err, route, service }, 'passthrough failed');
+          return giveUp();
+        }
         const socket = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
         passage.backend = socket;
         const timer =
@@ -126,11 +150,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
           socket.destroy();
           log.warn({ code, reason: err.message, route, service, backend: backend.address, clientIp: peer.clientIp, sni: origin?.sni }, 'passthrough backend connect failed');
           if (triesLeft > 1) return attempt(triesLeft - 1);
-          client.removeListener('close', onEarlyEnd);
-          client.removeListener('error', onEarlyEnd);
-          client.on('error', ignore); // a reset from the client while we close it says nothing new
-          client.destroy();
-          live.delete(passage);
+          giveUp();
         };
         const onError = (err: Error): void => fail('TCP_CONNECT', err);
         const onConnect = (): void => {
@@ -139,8 +159,8 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
           client.removeListener('close', onEarlyEnd);
           // One write of header + ClientHello: a backend expects the PROXY header first and whole (PROXY protocol
           // spec §2.1: "the receiver ... must not start to parse the header until it has received it entirely").
-          socket.write(first);
-          passage.pipe = joinSockets(client, socket, idleTimeoutMs, (result) => {
+          if (first.length > 0) socket.write(first);
+          passage.pipe = joinSockets(client, socket, link.idleTimeoutMs, (result) => {
             live.delete(passage);
             onClosed?.(route, service, replay.length + result.bytesUp, result.bytesDown);
             // One line per connection, like the access log for HTTP, and off with it (`log.accessLog: false`).
@@ -150,7 +170,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
         socket.on('error', onError);
         socket.on('connect', onConnect);
       };
-      attempt(ring.backends.length);
+      attempt(ring.size);
     } catch (err) {
       // Nothing above should throw; if it does, the client must still not be left hanging.
       log.error({ err, route, service }, 'passthrough failed');
@@ -171,7 +191,7 @@ export function createTcpForwarder(options: TcpForwarderOptions): TcpForwarder {
     });
   }
 
-  function report(result: PipeResult, backend: TcpBackend, peer: PeerAddresses, origin: PassthroughOrigin | undefined, started: number, replayed: number): void {
+  function report(result: PipeResult, backend: TcpServer['backend'], peer: PeerAddresses, origin: PassthroughOrigin | undefined, started: number, replayed: number): void {
     log.info(
       {
         entryPoint: origin?.entryPoint,

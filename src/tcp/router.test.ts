@@ -15,12 +15,13 @@ type Tcp = NonNullable<Config['tcp']>;
 type HttpRouters = NonNullable<NonNullable<Config['http']>['routers']>;
 
 /** A validated config: the schema has its say first, as at load time. */
-function build(routers: NonNullable<Tcp['routers']>, services: Tcp['services'] = {}, httpRouters?: HttpRouters): TcpRouteTable {
+function build(routers: NonNullable<Tcp['routers']>, services: Tcp['services'] = {}, httpRouters?: HttpRouters, middlewares?: Tcp['middlewares']): TcpRouteTable {
   const config = validateConfig({
     entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} }, alt: { address: '127.0.0.1:0', tls: {} }, web: { address: '127.0.0.1:0' } },
     ...(httpRouters ? { http: { routers: httpRouters } } : {}),
     tcp: {
       routers,
+      ...(middlewares ? { middlewares } : {}),
       services: {
         vm: { loadBalancer: { servers: [{ address: '127.0.0.1:9443' }] } },
         test: { loadBalancer: { servers: [{ address: '127.0.0.1:9444' }], proxyProtocol: { version: 1 } } },
@@ -107,15 +108,28 @@ describe('TCP routes against the HTTPS routers of the same entry point', () => {
 describe('broken routers are disabled, the others serve', () => {
   it.each([
     ['a missing service', { rule: 'HostSNI(`a.example`)', service: 'mv' }, 'CONFIG_REFERENCE', /TCP service "mv" does not exist; did you mean "vm"\?/, '/tcp/routers/bad/service'],
-    ['a plain entry point', { rule: 'HostSNI(`a.example`)', service: 'vm', entryPoints: ['web'] }, 'CONFIG_REFERENCE', /has no "tls" section/, '/tcp/routers/bad/entryPoints/0'],
+    ['a HostSNI name on a plain entry point (Traefik: "has HostSNI matcher, but no TLS")', { rule: 'HostSNI(`a.example`)', service: 'vm', entryPoints: ['web'] }, 'RULE_MATCHER', /entry point "web" has no "tls", so nothing is read before routing and its rule can only use HostSNI\(`\*`\) and ClientIP, not HostSNI\(`a\.example`\)/, '/tcp/routers/bad/rule'],
+    ['ALPN on a plain entry point', { rule: 'HostSNI(`*`) && ALPN(`h2`)', service: 'vm', entryPoints: ['web'] }, 'RULE_MATCHER', /not ALPN\(`h2`\)/, '/tcp/routers/bad/rule'],
+    ['a missing TCP middleware', { rule: 'HostSNI(`a.example`)', service: 'vm', middlewares: ['nope'] }, 'CONFIG_REFERENCE', /TCP middleware "nope" does not exist \(defined: lan, two, badCidr\)/, '/tcp/routers/bad/middlewares/0'],
+    ['a bad CIDR in ipAllowList', { rule: 'HostSNI(`a.example`)', service: 'vm', middlewares: ['two', 'badCidr'] }, 'MIDDLEWARE_CONFIG', /TCP middleware "badCidr": CIDR "10\.0\.0\.0\/33" needs a prefix length from 0 to 32/, '/tcp/middlewares/badCidr/ipAllowList/sourceRange/0'],
+    ['a weighted service naming a missing one', { rule: 'HostSNI(`a.example`)', service: 'canary' }, 'CONFIG_REFERENCE', /TCP service "canary" names service "vn", which does not exist; did you mean "vm"\?/, '/tcp/services/canary/weighted/services/1/name'],
+    ['a weighted service containing itself', { rule: 'HostSNI(`a.example`)', service: 'loop' }, 'CONFIG_REFERENCE', /TCP service "loop2" names service "loop", which contains "loop2" again/, '/tcp/services/loop2/weighted/services/0/name'],
     ['an unknown entry point', { rule: 'HostSNI(`a.example`)', service: 'vm', entryPoints: ['nope'] }, 'CONFIG_REFERENCE', /entry point "nope" does not exist/, '/tcp/routers/bad/entryPoints/0'],
     ['an HTTP matcher', { rule: 'Host(`a.example`)', service: 'vm' }, 'RULE_MATCHER', /unknown matcher "Host"/, '/tcp/routers/bad/rule'],
     ['a rule that does not parse', { rule: 'HostSNI(`a.example`', service: 'vm' }, 'RULE_SYNTAX', /TCP router "bad"/, '/tcp/routers/bad/rule'],
     ['a service with a bad address', { rule: 'HostSNI(`a.example`)', service: 'noport' }, 'CONFIG_SCHEMA', /is not host:port/, '/tcp/services/noport/loadBalancer/servers/0/address'],
   ])('%s', (_d, router, code, message, path) => {
-    const table = build({ bad: router, good: { rule: 'HostSNI(`good.example`)', service: 'vm' } }, {
-      noport: { loadBalancer: { servers: [{ address: 'vm.lan' }] } },
-    });
+    const table = build(
+      { bad: router, good: { rule: 'HostSNI(`good.example`)', service: 'vm' } },
+      {
+        noport: { loadBalancer: { servers: [{ address: 'vm.lan' }] } },
+        canary: { weighted: { services: [{ name: 'vm', weight: 9 }, { name: 'vn', weight: 1 }] } },
+        loop: { weighted: { services: [{ name: 'loop2' }] } },
+        loop2: { weighted: { services: [{ name: 'loop' }] } },
+      },
+      undefined,
+      { lan: { ipAllowList: { sourceRange: ['192.168.0.0/16'] } }, two: { inFlightConn: { amount: 2 } }, badCidr: { ipAllowList: { sourceRange: ['10.0.0.0/33'] } } },
+    );
     expect(table.problems).toHaveLength(1);
     const [problem] = table.problems;
     expect(problem!.router).toBe('bad');
@@ -153,5 +167,37 @@ describe('backend addresses', () => {
     const parsed = parseBackendAddress(text);
     if (expected === undefined) expect(parsed).toBeUndefined();
     else expect(parsed).toMatchObject(expected);
+  });
+});
+
+describe('plain entry points (no tls) carry raw TCP', () => {
+  const plain = (clientIp: string) => ({ sni: '', alpn: [], clientIp });
+
+  it('routes by ClientIP then the HostSNI(`*`) catch-all, highest priority first', () => {
+    const table = build({
+      ssh: { rule: 'HostSNI(`*`)', service: 'vm', entryPoints: ['web'] },
+      lan: { rule: 'HostSNI(`*`) && ClientIP(`192.168.0.0/16`)', service: 'test', entryPoints: ['web'] },
+    });
+    expect(table.problems).toEqual([]);
+    expect([...table.plain]).toEqual(['web']);
+    expect(matchTcpRoute(table.byEntryPoint.get('web')!, plain('192.168.1.9'))?.name).toBe('lan');
+    expect(matchTcpRoute(table.byEntryPoint.get('web')!, plain('10.0.0.1'))?.name).toBe('ssh');
+    // A router that names no entry point stays on the TLS ones (the default), not on the plain one.
+    expect(build({ x: { rule: 'HostSNI(`*`)', service: 'vm' } }).plain.size).toBe(0);
+  });
+
+  it('HTTP routers naming the same plain entry point disable its TCP routers, naming both and the entry point', () => {
+    const table = build(
+      { ssh: { rule: 'HostSNI(`*`)', service: 'vm', entryPoints: ['web'] }, tls: { rule: 'HostSNI(`a.example`)', service: 'vm' } },
+      {},
+      { site: { rule: 'Host(`a.example`)', entryPoints: ['web'], respond: { status: 200 } }, other: { rule: 'PathPrefix(`/`)', respond: { status: 200 } } },
+    );
+    expect(table.problems.map((p) => [p.router, p.error.code, p.error.location.path])).toEqual([['ssh', 'TCP_ENTRY_POINT_CONFLICT', '/tcp/routers/ssh/entryPoints/0']]);
+    expect(table.problems[0]!.error.message).toBe(
+      'TCP router "ssh" is disabled: entry point "web" has no "tls" and HTTP router "site" listens there too; a plain port cannot tell HTTP from other TCP, so give the TCP router ("ssh") an entry point of its own, or take "web" out of the HTTP router\'s entryPoints',
+    );
+    expect(table.plain.size).toBe(0);
+    // "site" names only "web": on websecure it claims nothing, and the passthrough route keeps its name.
+    expect(matchTcpRoute(table.byEntryPoint.get('websecure')!, hello('a.example'))?.name).toBe('tls');
   });
 });

@@ -1,17 +1,22 @@
 /**
- * The passthrough router: every `tcp.routers` entry compiled once into (priority, SNI matcher, forwarder), sorted
- * per TLS entry point, and each entry point's decision list between passthrough and termination (tls-order.ts:
- * Traefik's order, where an HTTPS router naming the SNI comes before the TCP routers). Per connection only
- * `matchTcpRoute` runs over the compiled matchers. A router that cannot be built (bad rule, missing service, a
- * non-TLS entry point) is disabled with its problem recorded; the others serve (STYLE 6).
+ * The TCP router: every `tcp.routers` entry compiled once into (priority, SNI matcher, middlewares, forwarder),
+ * sorted per entry point. On a TLS entry point each has a decision list between passthrough and termination
+ * (tls-order.ts: Traefik's order, where an HTTPS router naming the SNI comes before the TCP routers); on a plain one
+ * (plain-entry-points.ts) the first match in priority order takes the raw connection. Per connection only
+ * `matchTcpRoute` runs over the compiled matchers. A router that cannot be built (bad rule, missing service or
+ * middleware, a matcher a plain entry point cannot answer, HTTP routers on its plain entry point) is disabled with
+ * its problem recorded; the others serve (STYLE 6). Health checks of the services run while the table is in force.
  */
 import type { Config } from '../config/index.js';
 import type { TcpRouterConfig } from '../config/schema-tls.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { compileSniRule, routerPriority, type SniMatcher, type SniMatchInput } from '../rules/index.js';
+import { compileSniRule, parseRule, routerPriority, ruleCalls, type SniMatcher, type SniMatchInput } from '../rules/index.js';
 import { suggestClosest } from '../suggest.js';
 import { createTcpForwarder, type PassthroughObserver, type TcpForwarder } from './forward.js';
+import { startTcpHealthChecks, type TcpHealthChecks } from './health-check.js';
+import { buildTcpGates, type NamedTcpGate } from './middlewares.js';
+import { plainEntryPoints } from './plain-entry-points.js';
 import { buildTcpServices, type TcpServiceSpec } from './services.js';
 import { decide, httpsClaims, tlsSteps, type TlsStep } from './tls-order.js';
 
@@ -23,14 +28,25 @@ export interface TcpRoute {
   /** As configured; 0 or unset means Traefik's default (the rule's length, −1 for HostSNI(`*`)). */
   readonly priority: number;
   readonly match: SniMatcher;
+  /** Its TCP middlewares, in order (the forwarder asks them; listed here for `explain`). */
+  readonly middlewares: readonly NamedTcpGate[];
   readonly forwarder: TcpForwarder;
 }
 
-/** Compiled passthrough routers by TLS entry point, in the order they are tried, and the routers disabled. */
+/** Compiled TCP routers by entry point, in the order they are tried, and the routers disabled. */
 export interface TcpRouteTable {
-  /** Only TLS entry points (those with `tls` set); each has an entry, empty when no router listens there. */
+  /**
+   * Every TLS entry point (empty when no router listens there), and every plain entry point that carries TCP
+   * (plain-entry-points.ts), empty when all its routers are disabled.
+   */
   readonly byEntryPoint: ReadonlyMap<string, readonly TcpRoute[]>;
+  /** The plain entry points that carry TCP; the edge binds a raw TCP listener for each. */
+  readonly plain: ReadonlySet<string>;
+  /** The services built, by name (a broken one is left out), for the status page and `explain`. */
+  readonly services: ReadonlyMap<string, TcpServiceSpec>;
   readonly problems: readonly { router: string; error: GatehouseError }[];
+  /** Stop the services' health checks (a reload retired this table); idempotent. close() does it too. */
+  stopHealthChecks(): void;
   /** Close every forwarder's connections, after up to `graceMs` for them to finish (see TcpForwarder.close). */
   close(graceMs?: number): Promise<void>;
   /** Close the connections of the routers not in `keep` (a reload removed them), after up to `graceMs`. */
@@ -43,39 +59,56 @@ export interface TcpRouteTable {
 export function buildTcpRoutes(config: Config, log: Logger, onClosed?: PassthroughObserver): TcpRouteTable {
   const allEntryPoints = Object.keys(config.entryPoints);
   const tlsEntryPoints = allEntryPoints.filter((e) => config.entryPoints[e]!.tls !== undefined);
-  const byEntryPoint = new Map<string, TcpRoute[]>(tlsEntryPoints.map((e) => [e, []]));
+  const plain = plainEntryPoints(config);
+  const byEntryPoint = new Map<string, TcpRoute[]>([...tlsEntryPoints, ...plain.tcp].map((e) => [e, []]));
   const problems: { router: string; error: GatehouseError }[] = [];
   const forwarders: { route: string; forwarder: TcpForwarder }[] = [];
   const services = buildTcpServices(config.tcp?.services ?? {});
+  const middlewares = config.tcp?.middlewares ?? {};
+  const checks: TcpHealthChecks[] = [];
+  const built = new Map<string, TcpServiceSpec>();
+  for (const [name, service] of services) {
+    if (service instanceof GatehouseError) continue;
+    built.set(name, service);
+    if (service.healthCheck) checks.push(startTcpHealthChecks(service.servers, service.healthCheck, log.child({ component: 'tcp-health' })));
+  }
+  const stopHealthChecks = (): void => {
+    for (const c of checks.splice(0)) c.stop();
+  };
   for (const [name, spec] of Object.entries(config.tcp?.routers ?? {})) {
-    const built = compileRouter(name, spec, allEntryPoints, tlsEntryPoints, services);
-    if (built instanceof GatehouseError) {
-      problems.push({ router: name, error: built });
+    const compiled = compileRouter(name, spec, allEntryPoints, tlsEntryPoints, services, plain.conflicts);
+    const gates = compiled instanceof GatehouseError ? compiled : buildTcpGates(name, spec.middlewares ?? [], middlewares);
+    if (compiled instanceof GatehouseError || gates instanceof GatehouseError) {
+      problems.push({ router: name, error: compiled instanceof GatehouseError ? compiled : (gates as GatehouseError) });
       continue;
     }
     const forwarder = createTcpForwarder({
       route: name,
-      service: built.service.name,
-      ring: built.service.ring,
-      connectTimeoutMs: built.service.connectTimeoutMs,
-      idleTimeoutMs: built.service.idleTimeoutMs,
-      ...(built.service.proxyHeader ? { proxyHeader: built.service.proxyHeader } : {}),
+      service: compiled.service.name,
+      ring: compiled.service.balancer,
+      gates,
       log: log.child({ component: 'passthrough' }),
       onClosed,
     });
     forwarders.push({ route: name, forwarder });
-    const route: TcpRoute = { name, rule: spec.rule, priority: routerPriority(spec.priority, spec.rule, 'tcp'), match: built.match, forwarder };
-    for (const ep of built.entryPoints) byEntryPoint.get(ep)!.push(route);
+    const route: TcpRoute = { name, rule: spec.rule, priority: routerPriority(spec.priority, spec.rule, 'tcp'), match: compiled.match, middlewares: gates, forwarder };
+    for (const ep of compiled.entryPoints) byEntryPoint.get(ep)!.push(route);
   }
   const https = httpsClaims(config);
   for (const [ep, routes] of byEntryPoint) {
     routes.sort(byPriority);
-    stepsOf.set(routes, tlsSteps(routes, https.get(ep)!));
+    // A plain entry point has no HTTPS side: the first route that matches takes the connection.
+    const claims = https.get(ep);
+    if (claims !== undefined) stepsOf.set(routes, tlsSteps(routes, claims));
   }
   return {
     byEntryPoint,
+    plain: plain.tcp,
+    services: built,
     problems,
+    stopHealthChecks,
     close: async (graceMs) => {
+      stopHealthChecks();
       await Promise.allSettled(forwarders.map((f) => f.forwarder.close(graceMs)));
     },
     closeRemoved: async (keep, graceMs) => {
@@ -120,12 +153,28 @@ interface CompiledRouter {
   entryPoints: readonly string[];
 }
 
+/**
+ * The matchers a rule may use on a plain entry point, where no ClientHello is read: HostSNI(`*`) and ClientIP.
+ * Traefik refuses a HostSNI name on a router without TLS ("has HostSNI matcher, but no TLS on router",
+ * pkg/server/router/tcp/manager.go); ALPN and HostSNIRegexp could never match there either. Undefined when allowed.
+ */
+function plainRuleProblem(rule: string): string | undefined {
+  for (const call of ruleCalls(parseRule(rule))) {
+    const m = call.name.toLowerCase();
+    if (m === 'clientip') continue;
+    if (m === 'hostsni' && call.args.length === 1 && call.args[0] === '*') continue;
+    return `${call.name}(${call.args.map((a) => `\`${a}\``).join(', ')})`;
+  }
+  return undefined;
+}
+
 function compileRouter(
   name: string,
   spec: TcpRouterConfig,
   allEntryPoints: readonly string[],
   tlsEntryPoints: readonly string[],
   services: ReadonlyMap<string, TcpServiceSpec | GatehouseError>,
+  conflicts: ReturnType<typeof plainEntryPoints>['conflicts'],
 ): CompiledRouter | GatehouseError {
   const path = `/tcp/routers/${name}`;
   let match: SniMatcher;
@@ -137,18 +186,32 @@ function compileRouter(
   }
   for (const [i, ep] of (spec.entryPoints ?? []).entries()) {
     if (!allEntryPoints.includes(ep)) return missing(name, 'entry point', ep, allEntryPoints, `${path}/entryPoints/${i}`);
-    if (!tlsEntryPoints.includes(ep)) {
-      // Passthrough needs the ClientHello, which only a TLS entry point peeks; on a plain one the rule could never match.
-      return new GatehouseError('CONFIG_REFERENCE', `TCP router "${name}" is disabled: entry point "${ep}" has no "tls" section, and passthrough needs a TLS entry point`, {
-        location: { path: `${path}/entryPoints/${i}` },
-      });
+    if (tlsEntryPoints.includes(ep)) continue;
+    const conflict = conflicts.get(ep);
+    if (conflict !== undefined) {
+      const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+      return new GatehouseError(
+        'TCP_ENTRY_POINT_CONFLICT',
+        `TCP router "${name}" is disabled: entry point "${ep}" has no "tls" and HTTP router${conflict.httpRouters.length > 1 ? 's' : ''} ${list(conflict.httpRouters)} listen${conflict.httpRouters.length > 1 ? '' : 's'} there too; a plain port cannot tell HTTP from other TCP, so give the TCP router${conflict.tcpRouters.length > 1 ? 's' : ''} (${list(conflict.tcpRouters)}) an entry point of ${conflict.tcpRouters.length > 1 ? 'their' : 'its'} own, or take "${ep}" out of the HTTP router's entryPoints`,
+        { location: { path: `${path}/entryPoints/${i}` } },
+      );
+    }
+    const bad = plainRuleProblem(spec.rule);
+    if (bad !== undefined) {
+      return new GatehouseError(
+        'RULE_MATCHER',
+        `TCP router "${name}" is disabled: entry point "${ep}" has no "tls", so nothing is read before routing and its rule can only use HostSNI(\`*\`) and ClientIP, not ${bad} (give the entry point "tls": {} for SNI passthrough)`,
+        { location: { path: `${path}/rule` } },
+      );
     }
   }
   const entryPoints = spec.entryPoints ?? tlsEntryPoints;
   if (entryPoints.length === 0) {
-    return new GatehouseError('CONFIG_REFERENCE', `TCP router "${name}" is disabled: no entry point has a "tls" section, and passthrough needs one`, {
-      location: { path },
-    });
+    return new GatehouseError(
+      'CONFIG_REFERENCE',
+      `TCP router "${name}" is disabled: it names no entry point and none has a "tls" section (name a plain entry point in its entryPoints for raw TCP)`,
+      { location: { path } },
+    );
   }
   const service = services.get(spec.service);
   if (service === undefined) return missing(name, 'TCP service', spec.service, [...services.keys()], `${path}/service`);

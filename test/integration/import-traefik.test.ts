@@ -223,7 +223,7 @@ describe("import-traefik: field note 000's production proxy", () => {
 
     const testProxy = await startTlsBackend((socket) => socket.on('data', (d: Buffer) => socket.write(d)));
     const local = await localize(config, dir);
-    local.tcp!.services!['test-proxy-tls']!.loadBalancer.servers = [{ address: testProxy.address }];
+    local.tcp!.services!['test-proxy-tls']!.loadBalancer!.servers = [{ address: testProxy.address }];
     const gh = await startGatehouse(local);
 
     const www = await https(gh.ports['websecure']!, 'www.example.com', '/');
