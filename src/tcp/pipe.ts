@@ -53,6 +53,11 @@ export function joinSockets(client: Socket, backend: Socket, idleMs: number, onD
   // direction open after the peer's FIN (TLS 1.3 close_notify flows one way too, RFC 8446 §6.1).
   client.allowHalfOpen = true;
   backend.allowHalfOpen = true;
+  // Each side's bytes go out as they arrive: what crosses is the peers' own records (TLS), already sized by them, and
+  // Nagle would hold a small one back until the previous is acknowledged (RFC 896), a delayed-ACK stall on a
+  // request/response exchange. nginx's stream proxy does the same (`tcp_nodelay on`, its default), as HAProxy does.
+  client.setNoDelay(true);
+  backend.setNoDelay(true);
   // pipe() pauses the source while the destination's buffer is full and calls dest.end() on the source's end,
   // which is exactly backpressure plus half-close forwarding.
   client.pipe(backend);
