@@ -159,7 +159,8 @@ function printSummary(summary, find, results) {
   for (const { workload, gatehouse, bases } of summary.workloads) {
     const gh = find(gatehouse, workload);
     if (!gh || gh.skipped) continue;
-    for (const [label, target] of bases) {
+    for (const [base, target] of bases) {
+      const label = gatehouse.endsWith('@b') ? `${base} (for gatehouse@b)` : base;
       const b = find(target, workload);
       if (!b) console.log(`| ${workload.name} | ${label} | - | ${results.find((r) => r.target === target)?.skipped ?? 'not run'} | | | | | |`);
       else console.log(`| ${workload.name}${workload.handshakes ? ` (resumed: ${cell(gh.all, (m) => 100 * m.resumed)} % / ${cell(b.all, (m) => 100 * m.resumed)} %)` : ''} | ${label} | ${cell(gh.all, (m) => m.rps)} | ${cell(b.all, (m) => m.rps)} | ${spread(pairs(gh, b, rpsRatio))} | ${cell(gh.all, (m) => m.cpuUs)} | ${cell(b.all, (m) => m.cpuUs)} | ${spread(pairs(gh, b, cpuRatio))} | ${cell(b.all, (m) => m.cpuPct)} |`);

@@ -73,10 +73,10 @@ async function script(file, env, scheme = 'http') {
 }
 
 /** The gatehouse CLI on core 1 with `config` and one port per name in `ports`; resolves with { pid, ports }. */
-async function gatehouse(config, ports, env, level) {
+async function gatehouse(config, ports, env, level, gh = GH) {
   const portOf = {};
   for (const name of ports) portOf[name] = await freePort();
-  const child = start(1, [...profile, GH, 'start', '--config', config], {
+  const child = start(1, [...profile, gh, 'start', '--config', config], {
     ...env,
     ...Object.fromEntries(Object.entries(portOf).map(([name, port]) => [name, String(port)])),
     GATEHOUSE_LOG_LEVEL: level,
@@ -86,14 +86,14 @@ async function gatehouse(config, ports, env, level) {
   return { pid: child.pid, ports: portOf };
 }
 
-function tlsGatehouse(ctx, level) {
-  return ctx.memo(`gatehouse-tls ${level}`, async () =>
+function tlsGatehouse(ctx, level, gh = GH) {
+  return ctx.memo(`gatehouse-tls ${level} ${gh}`, async () =>
     gatehouse('bench/gatehouse-tls.json', ['GATEHOUSE_BENCH_PORT', 'GATEHOUSE_BENCH_PASS_PORT'], {
       GATEHOUSE_BENCH_BACKEND: await ctx.backend(),
       GATEHOUSE_BENCH_TLS_BACKEND: await ctx.tlsBackend(),
       GATEHOUSE_BENCH_CERTS: ctx.certsDir(),
       GATEHOUSE_BENCH_STATE: ctx.tempDir('gatehouse-bench-state-'),
-    }, level),
+    }, level, gh),
   );
 }
 
@@ -106,6 +106,9 @@ function chainGatehouse(ctx, level) {
 // BENCH_DIST: another build of gatehouse (e.g. .bench/<variant>/dist) to compare with dist/.
 const DIST = process.env.BENCH_DIST ?? 'dist';
 const GH = `${DIST}/cli/main.js`;
+// BENCH_DIST_B: a second build measured in the same run (a change before/after): the peers suite then has a twin
+// `<target>@b` of each gatehouse row, started from that build.
+const GH_B = process.env.BENCH_DIST_B ? `${process.env.BENCH_DIST_B}/cli/main.js` : undefined;
 // BENCH_PROFILE_DIR: every gatehouse writes a V8 CPU profile there when it is stopped (open it in Chrome DevTools).
 const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
 
@@ -143,6 +146,18 @@ const TARGETS = {
   'gatehouse-plain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
   'gatehouse-chain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_CHAIN_PORT') },
 };
+
+if (GH_B) {
+  TARGETS['gatehouse@b'] = {
+    needs: GH_B,
+    start: async (ctx) => {
+      const g = await gatehouse('bench/gatehouse.json', ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, logLevel, GH_B);
+      return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
+    },
+  };
+  TARGETS['gatehouse-tls@b'] = { needs: GH_B, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel, GH_B), 'GATEHOUSE_BENCH_PORT') };
+  TARGETS['gatehouse-passthrough@b'] = { needs: GH_B, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel, GH_B), 'GATEHOUSE_BENCH_PASS_PORT') };
+}
 
 // The real peers (bench/peers.mjs): one process per peer serving plain HTTP, TLS termination and (HAProxy, nginx) SNI
 // passthrough on three ports, like gatehouse-tls serves two; target `<peer>` is its plain port, `<peer>-tls` its
@@ -218,7 +233,9 @@ export function suites(paths) {
     peers: {
       title: 'Against the real peers, one core each (Caddy GOMAXPROCS=1, HAProxy nbthread 1, nginx worker_processes 1)',
       workloadHead: 'workload',
-      rows: peerWorkloads.flatMap(([w, direct, bare, gh]) => rows(w, [...(direct ? [direct] : []), bare, gh, ...['caddy', 'haproxy', 'nginx'].map((p) => `${p}${w.kind}`)])),
+      rows: peerWorkloads.flatMap(([w, direct, bare, gh]) =>
+        rows(w, [...(direct ? [direct] : []), bare, gh, ...(GH_B ? [`${gh}@b`] : []), ...['caddy', 'haproxy', 'nginx'].map((p) => `${p}${w.kind}`)]),
+      ),
       columns: [
         { head: 'x bare', base: bareOf },
         { head: 'x Caddy', base: peerOf('caddy') },
@@ -228,7 +245,12 @@ export function suites(paths) {
       ],
       // run.mjs prints gatehouse's row of each workload against each base, paired round by round: median and range.
       summary: {
-        workloads: peerWorkloads.map(([w, , bare, gh]) => ({ workload: w, gatehouse: gh, bases: [['bare Node', bare], ['Caddy', `caddy${w.kind}`], ['HAProxy', `haproxy${w.kind}`], ['nginx', `nginx${w.kind}`]] })),
+        workloads: peerWorkloads.flatMap(([w, , bare, gh]) => {
+          const bases = [['bare Node', bare], ['Caddy', `caddy${w.kind}`], ['HAProxy', `haproxy${w.kind}`], ['nginx', `nginx${w.kind}`]];
+          // With BENCH_DIST_B: build A against B (above 1 in req/s, or below 1 in CPU: A is the better), then B against the peers.
+          if (!GH_B) return [{ workload: w, gatehouse: gh, bases }];
+          return [{ workload: w, gatehouse: gh, bases: [['gatehouse@b', `${gh}@b`], ...bases] }, { workload: w, gatehouse: `${gh}@b`, bases }];
+        }),
         // Issue 21's targets at one worker: a req/s ratio (`min`) or a CPU-per-connection ratio (`maxCpu`).
         targets: [
           { workload: peerTls, base: 'Caddy', min: 1.3 },
