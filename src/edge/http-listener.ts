@@ -1,6 +1,7 @@
 /**
- * A plain-HTTP entry point: its http server listens itself, unless a load balancer in front speaks PROXY protocol,
- * in which case a net server reads the header first and hands the connection over.
+ * A plain-HTTP entry point: a net server accepts, the first-byte gate holds each connection until it speaks (closing
+ * the silent ones cheaply, first-byte-gate.ts), then a load balancer's PROXY protocol header is read when one is
+ * trusted, and the connection goes to the entry point's http server.
  */
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { AccessLogSwitch, EntryHook, RouteSource } from '../http/dispatch.js';
@@ -8,6 +9,7 @@ import type { Logger } from '../log.js';
 import { bind, boundAddress, drain } from './bind.js';
 import type { EntryPointSettings } from './entry-point.js';
 import { createHttpEntry, startFedServer } from './http-entry.js';
+import { createFirstByteGate } from './first-byte-gate.js';
 import { acceptProxyHeader } from './proxy-accept.js';
 
 /** A bound entry point. */
@@ -29,27 +31,35 @@ export function openConnections(server: Server): number {
 /** Bind a plain-HTTP entry point. Rejects with LISTEN_FAILED naming the entry point. */
 export async function listenHttp(settings: EntryPointSettings, text: string, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Promise<Listener> {
   const http = createHttpEntry(settings, source, log, accessLog, hook);
-  let listener: Server = http;
-  const open = new Set<Socket>();
-  if (settings.proxyProtocolFrom) {
-    const trusted = settings.proxyProtocolFrom;
-    listener = createNetServer({ pauseOnConnect: true }, (socket) => {
-      acceptProxyHeader(socket, trusted, settings, log).then((ok) => {
-        if (!ok) return;
-        open.add(socket);
-        socket.once('close', () => open.delete(socket));
-        http.emit('connection', socket);
-        socket.resume();
-      });
-    });
-    startFedServer(http);
-  }
+  startFedServer(http);
+  const handOver = (socket: Socket): void => {
+    http.emit('connection', socket);
+    socket.resume();
+  };
+  const trusted = settings.proxyProtocolFrom;
+  const gate = createFirstByteGate({
+    entryPoint: settings.name,
+    // Node's header timeout starts when the http server gets the connection, i.e. at its first byte.
+    timeoutMs: settings.serverOptions.headersTimeout ?? 0,
+    log,
+    onFirstByte: trusted
+      ? (socket) => {
+          acceptProxyHeader(socket, trusted, settings, log).then((ok) => ok && handOver(socket));
+        }
+      : handOver,
+  });
+  // allowHalfOpen and noDelay as Node's http server sets them for the sockets it accepts itself.
+  const listener: Server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => gate.admit(socket));
   await bind(listener, settings.address, settings.name, text);
   listener.on('error', (err) => log.error({ err, entryPoint: settings.name }, 'entry point error'));
   return {
     name: settings.name,
     address: () => boundAddress(listener),
-    close: (graceMs) => drain(listener, http, graceMs, listener === http ? undefined : () => open.size),
+    close: (graceMs) => {
+      const drained = drain(listener, http, graceMs);
+      gate.closeWaiting();
+      return drained;
+    },
     connections: () => openConnections(listener),
   };
 }

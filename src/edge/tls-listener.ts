@@ -18,6 +18,7 @@ import { isFromPeer, relayToPeers } from './alpn-relay.js';
 import { bind, boundAddress, drain } from './bind.js';
 import type { PeekFailure } from './client-hello.js';
 import type { EntryPointSettings } from './entry-point.js';
+import { createFirstByteGate } from './first-byte-gate.js';
 import { createH2Entry } from './h2-entry.js';
 import { createHttpServer, startFedServer } from './http-entry.js';
 import { openConnections, type Listener } from './http-listener.js';
@@ -100,10 +101,11 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     secure.once('close', () => clearTimeout(timer));
   };
 
-  const handle = async (socket: Socket): Promise<void> => {
+  /** A connection that has sent its first bytes, with `remainingMs` of its ClientHello timeout left. */
+  const handle = async (socket: Socket, remainingMs: number): Promise<void> => {
     socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ entryPoint: name, code: err.code }, 'client socket error'));
     if (settings.proxyProtocolFrom && !(await acceptProxyHeader(socket, settings.proxyProtocolFrom, settings, log))) return;
-    const peek = await peekClientHello(socket, { timeoutMs: tls.clientHelloTimeoutMs, maxBytes: tls.maxClientHelloSize });
+    const peek = await peekClientHello(socket, { timeoutMs: remainingMs > 0 ? remainingMs : tls.clientHelloTimeoutMs, maxBytes: tls.maxClientHelloSize });
     if (!peek.ok) return reject(socket, peek.reason, peek.bytes, name, log);
     const { sni, alpn } = peek.hello;
     const acme = alpn.includes(ACME_TLS);
@@ -168,18 +170,32 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     socket.destroy();
   };
 
-  const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
-    handle(socket).catch((err: unknown) => {
-      log.error({ entryPoint: name, err }, 'tls connection failed');
-      socket.destroy();
-    });
+  // The ClientHello timeout counts from the accept: a connection that sends nothing at all is closed by the gate
+  // (silently, spread out, counted), one that sends part of a hello by the peek with the time left.
+  const gate = createFirstByteGate({
+    entryPoint: name,
+    timeoutMs: tls.clientHelloTimeoutMs,
+    log,
+    onFirstByte: (socket, remainingMs) => {
+      handle(socket, remainingMs).catch((err: unknown) => {
+        log.error({ entryPoint: name, err }, 'tls connection failed');
+        socket.destroy();
+      });
+    },
   });
+  // noDelay: a response's records leave as they are written. With Nagle's algorithm a small record written while
+  // the previous one is unacknowledged waits for the client's delayed ACK, ~40 ms on Linux (issue 20, row 7).
+  const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => gate.admit(socket));
   await bind(listener, settings.address, name, text);
   listener.on('error', (err) => log.error({ err, entryPoint: name }, 'entry point error'));
   return {
     name,
     address: () => boundAddress(listener),
-    close: (graceMs) => drain(listener, http, graceMs, () => open.size, h2),
+    close: (graceMs) => {
+      const drained = drain(listener, http, graceMs, () => open.size, h2);
+      gate.closeWaiting();
+      return drained;
+    },
     connections: () => openConnections(listener),
   };
 }
