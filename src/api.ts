@@ -17,7 +17,9 @@ import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSetti
 import { createCertStore, resolveStateDir, TicketKeys } from './certs/index.js';
 import { certStoreOptions, needsCertificates } from './certs/store-options.js';
 import { startEdge, type Edge } from './edge/start.js';
+import { listenProtocol } from './edge/address.js';
 import type { TlsSources } from './edge/tls-listener.js';
+import type { UdpSources } from './udp/index.js';
 import { GatehouseError } from './errors.js';
 import type { HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
 import type { PassthroughObserver } from './tcp/index.js';
@@ -229,6 +231,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         managed: () => live.acme?.list() ?? [],
         instance: status,
         connections: () => live.edge?.connections() ?? {},
+        udpCounters: () => live.edge?.udpCounters?.() ?? {},
       },
       log,
     );
@@ -258,10 +261,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       }
       live.acme = createManager(live.config);
       await live.acme?.load();
-      const sources: TlsSources = {
+      const sources: TlsSources & UdpSources = {
         routes: (ep) => live.runtime.routes(ep),
         current: () => live.runtime,
         tcpRoutes: (ep) => live.runtime.tcpRoutes(ep),
+        udpRoute: (ep) => live.runtime.udpRoute(ep),
         selectCertificate: (sni) => live.certs?.select(sni),
         alpnChallenge: (sni: string) => challenges.alpnContext(sni),
         ...(challenges.fetchAlpnContext ? { fetchAlpnChallenge: (sni: string) => challenges.fetchAlpnContext!(sni) } : {}),
@@ -359,8 +363,9 @@ function challengeEndpoints(config: Config, edge: Edge | undefined): { http: { h
   const out = { http: [] as { host: string; port: number }[], tls: [] as { host: string; port: number }[] };
   for (const [name, a] of Object.entries(edge?.addresses() ?? {})) {
     const spec = config.entryPoints[name];
-    // An entry point that expects a PROXY header from loopback cannot be self-tested with a bare connection.
-    if (spec?.proxyProtocol) continue;
+    // An entry point that expects a PROXY header from loopback cannot be self-tested with a bare connection; a UDP
+    // one answers no challenge.
+    if (spec?.proxyProtocol || (spec !== undefined && listenProtocol(spec.address) === 'udp')) continue;
     (spec?.tls ? out.tls : out.http).push({ host: a.address, port: a.port });
   }
   return out;

@@ -103,7 +103,38 @@ function scrapeTimeMetrics(status: () => AdminStatus): ScrapedMetric[] {
       s.lastReload === undefined ? [] : [{ value: s.lastReload.ok ? 1 : 0, labels: {} }],
     ),
     gauge('gatehouse_config_problems', 'Problems of the config in force: routers it disables (a broken rule, an unknown service or middleware); 0 when all of it serves.', (s) => [
-      { value: s.routers.filter((r) => r.disabled !== undefined).length + s.tcpRouters.filter((r) => r.disabled !== undefined).length, labels: {} },
+      { value: s.routers.filter((r) => r.disabled !== undefined).length + s.tcpRouters.filter((r) => r.disabled !== undefined).length + s.udpRouters.filter((r) => r.disabled !== undefined).length, labels: {} },
     ]),
+    ...udpMetrics(now),
+  ];
+}
+
+/** UDP entry points (src/udp/listener.ts): sessions open now, and counters since each was bound. */
+function udpMetrics(now: () => AdminStatus): ScrapedMetric[] {
+  const udp = (s: AdminStatus) => s.entryPoints.filter((e) => e.udp !== undefined);
+  const counter = (name: string, help: string, values: (s: AdminStatus) => MetricValue[]): ScrapedMetric => scraped(name, help, 'counter', () => values(now()));
+  return [
+    scraped('gatehouse_udp_sessions', 'UDP sessions (client address and port) open now per UDP entry point.', 'gauge', () =>
+      udp(now()).map((e) => ({ value: e.connections, labels: { entry_point: e.name } })),
+    ),
+    counter('gatehouse_udp_sessions_opened_total', 'UDP sessions opened per UDP entry point since it was bound.', (s) =>
+      udp(s).map((e) => ({ value: e.udp!.sessionsOpened, labels: { entry_point: e.name } })),
+    ),
+    counter('gatehouse_udp_datagrams_total', 'Datagrams per UDP entry point since it was bound: in from clients (dropped ones included), out to clients.', (s) =>
+      udp(s).flatMap((e) => [
+        { value: e.udp!.datagramsIn, labels: { entry_point: e.name, direction: 'in' } },
+        { value: e.udp!.datagramsOut, labels: { entry_point: e.name, direction: 'out' } },
+      ]),
+    ),
+    counter('gatehouse_udp_dropped_total', 'Datagrams dropped per UDP entry point: session_limit (udp.maxSessions reached), no_route (no UDP router serves it), queue_full (a session still opening, or a socket whose send queue is full).', (s) =>
+      udp(s).flatMap((e) => [
+        { value: e.udp!.droppedSessionLimit, labels: { entry_point: e.name, reason: 'session_limit' } },
+        { value: e.udp!.droppedNoRoute, labels: { entry_point: e.name, reason: 'no_route' } },
+        { value: e.udp!.droppedQueueFull, labels: { entry_point: e.name, reason: 'queue_full' } },
+      ]),
+    ),
+    counter('gatehouse_udp_upstream_errors_total', 'UDP sessions ended by an error of their upstream socket (ECONNREFUSED: nothing listens at the server).', (s) =>
+      udp(s).map((e) => ({ value: e.udp!.upstreamErrors, labels: { entry_point: e.name } })),
+    ),
   ];
 }

@@ -78,6 +78,36 @@ export function renderStatusPage(s: AdminStatus): string {
         s.tcpRouters.map((r) => [e(r.name), `<code>${e(r.rule)}</code>`, e(r.service), r.disabled === undefined ? state(true, 'serving', '') : `<span class="bad">disabled: ${e(r.disabled)}</span>`]),
         'No TCP router.',
       ),
+    // Only when the config has UDP: most have none, and an empty section would be noise.
+    ...(s.udpRouters.length > 0 || s.entryPoints.some((p) => p.protocol === 'udp')
+      ? [
+          `<h2>UDP</h2>` +
+            table(
+              ['entry point', 'open sessions', 'datagrams in / out', 'dropped (session limit, no router, queue full)', 'upstream errors'],
+              s.entryPoints
+                .filter((p) => p.protocol === 'udp')
+                .map((p) => [
+                  e(p.name),
+                  e(p.connections),
+                  p.udp ? `${e(p.udp.datagramsIn)} / ${e(p.udp.datagramsOut)}` : '',
+                  p.udp ? `${e(p.udp.droppedSessionLimit)}, ${e(p.udp.droppedNoRoute)}, ${e(p.udp.droppedQueueFull)}` : '',
+                  p.udp ? e(p.udp.upstreamErrors) : '',
+                ]),
+              'No UDP entry point.',
+            ) +
+            table(
+              ['router', 'entry points', 'service', 'servers', 'state'],
+              s.udpRouters.map((r) => [
+                e(r.name),
+                e((r.entryPoints ?? ['all UDP']).join(', ')),
+                e(r.service),
+                e(s.udpServices.find((v) => v.name === r.service)?.servers.join(', ') ?? ''),
+                r.disabled === undefined ? state(true, 'serving', '') : `<span class="bad">disabled: ${e(r.disabled)}</span>`,
+              ]),
+              'No UDP router.',
+            ),
+        ]
+      : []),
     `<h2>Certificates in service</h2>` +
       table(
         ['names', 'expires', 'source'],

@@ -6,6 +6,8 @@
 import type { Config } from '../config/index.js';
 import type { ChallengeDecision } from '../challenges/decision.js';
 import type { ServerHealth } from '../upstream/index.js';
+import type { UdpCounters } from '../udp/index.js';
+import { listenProtocol } from '../edge/address.js';
 
 /** What the admin reads, each call returning the state in force (a reload swaps what is behind them). */
 export interface AdminSources {
@@ -28,6 +30,8 @@ export interface AdminSources {
   };
   /** Open client connections per entry point (HTTP keep-alive, TLS and passthrough). */
   connections(): Record<string, number>;
+  /** Counters of each bound UDP entry point (src/udp/listener.ts); `connections` holds its open sessions. */
+  udpCounters?(): Record<string, Readonly<UdpCounters>>;
 }
 
 export interface RouterView {
@@ -55,6 +59,21 @@ export interface TcpRouterView {
   readonly rule: string;
   readonly service: string;
   readonly disabled?: string;
+}
+
+export interface UdpRouterView {
+  readonly name: string;
+  /** As configured; absent: every UDP entry point. */
+  readonly entryPoints: readonly string[] | undefined;
+  readonly service: string;
+  readonly disabled?: string;
+}
+
+export interface UdpServiceView {
+  readonly name: string;
+  readonly kind: string;
+  /** A load balancer's server addresses, or a weighted service's children with their weights. */
+  readonly servers: readonly string[];
 }
 
 export interface CertificateView {
@@ -91,10 +110,13 @@ export interface AdminStatus {
   readonly startedAt: string | undefined;
   readonly reloads: number;
   readonly lastReload: ReturnType<AdminSources['instance']>['lastReload'];
-  readonly entryPoints: readonly { name: string; address: string; tls: boolean; bound?: { address: string; port: number }; connections: number }[];
+  /** `connections`: open client connections; of a UDP entry point, its open sessions (`udp` has its counters). */
+  readonly entryPoints: readonly { name: string; address: string; tls: boolean; protocol: 'tcp' | 'udp'; bound?: { address: string; port: number }; connections: number; udp?: Readonly<UdpCounters> }[];
   readonly routers: readonly RouterView[];
   readonly services: readonly ServiceView[];
   readonly tcpRouters: readonly TcpRouterView[];
+  readonly udpRouters: readonly UdpRouterView[];
+  readonly udpServices: readonly UdpServiceView[];
   readonly certificates: readonly CertificateView[];
   readonly acme: readonly ManagedView[];
   /** The last challenge decisions, newest first. */
@@ -110,9 +132,12 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
   const connections = sources.connections();
   const httpProblems = new Map<string, string>();
   const tcpProblems = new Map<string, string>();
+  const udpProblems = new Map<string, string>();
   for (const p of sources.problems()) {
-    (p.error.location.path?.startsWith('/tcp/') ? tcpProblems : httpProblems).set(p.router, `${p.error.message} [${p.error.code}]`);
+    const path = p.error.location.path ?? '';
+    (path.startsWith('/tcp/') ? tcpProblems : path.startsWith('/udp/') ? udpProblems : httpProblems).set(p.router, `${p.error.message} [${p.error.code}]`);
   }
+  const udpCounters = sources.udpCounters?.() ?? {};
   const upstreams = sources.upstreams();
   const days = (t: number): number => Math.floor((t - now) / DAY_MS);
   return {
@@ -125,8 +150,10 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
       name,
       address: spec.address,
       tls: spec.tls !== undefined,
+      protocol: listenProtocol(spec.address),
       ...(instance.entryPoints[name] && { bound: instance.entryPoints[name] }),
       connections: connections[name] ?? 0,
+      ...(udpCounters[name] && { udp: { ...udpCounters[name] } }),
     })),
     routers: Object.entries(config.http?.routers ?? {}).map(([name, r]) => ({
       name,
@@ -147,6 +174,17 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
       rule: r.rule,
       service: r.service,
       ...(tcpProblems.has(name) && { disabled: tcpProblems.get(name)! }),
+    })),
+    udpRouters: Object.entries(config.udp?.routers ?? {}).map(([name, r]) => ({
+      name,
+      entryPoints: r.entryPoints,
+      service: r.service,
+      ...(udpProblems.has(name) && { disabled: udpProblems.get(name)! }),
+    })),
+    udpServices: Object.entries(config.udp?.services ?? {}).map(([name, s]) => ({
+      name,
+      kind: s.loadBalancer ? 'loadBalancer' : 'weighted',
+      servers: s.loadBalancer ? s.loadBalancer.servers.map((v) => v.address) : (s.weighted?.services ?? []).map((c) => `${c.name} (weight ${c.weight ?? 1})`),
     })),
     certificates: sources.certificates().map((c) => ({
       names: c.names,

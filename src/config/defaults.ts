@@ -87,4 +87,8 @@ export const DEFAULTS = {
   reloadDebounce: '200ms',
   /** Whether websockets and passthrough streams of a route removed by a reload are closed. */
   closeRemovedConnections: false,
+  /** A UDP session (client address and port) with no datagram either way for this long is closed (Traefik's default). */
+  udpTimeout: '3s',
+  /** Sessions open at once per UDP entry point; a datagram that would open one more is dropped. */
+  udpMaxSessions: 4096,
 } as const;

@@ -14,6 +14,7 @@ import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
 import { CertificateResolversSchema, ChallengesSchema, StorageSchema, TlsDomainSchema } from './schema-acme.js';
 import { AdminSchema } from './schema-admin.js';
 import { EntryPointHttpSchema, EntryPointProxyProtocolSchema, EntryPointTlsSchema, TcpSchema, TlsSchema } from './schema-tls.js';
+import { EntryPointUdpSchema, UdpSchema } from './schema-udp.js';
 
 
 export const EntryPointSchema = Type.Object(
@@ -21,8 +22,8 @@ export const EntryPointSchema = Type.Object(
     address: Type.String({
       minLength: 1,
       description:
-        'Where to listen: `:8080` (all interfaces), `127.0.0.1:8080`, `[::1]:8080`. Port 0 picks a free port (tests).',
-      examples: [':80', ':8080', '127.0.0.1:8080'],
+        'Where to listen: `:8080` (all interfaces), `127.0.0.1:8080`, `[::1]:8080`. Port 0 picks a free port (tests). A `/udp` suffix (`:53/udp`, as Traefik writes it) makes it a UDP entry point, served by `udp.routers`; `/tcp` is the default and may be written.',
+      examples: [':80', ':8080', '127.0.0.1:8080', ':53/udp'],
     }),
     forwardedHeaders: Type.Optional(
       Type.Object(
@@ -71,6 +72,7 @@ export const EntryPointSchema = Type.Object(
     tls: Type.Optional(EntryPointTlsSchema),
     proxyProtocol: Type.Optional(EntryPointProxyProtocolSchema),
     http: Type.Optional(EntryPointHttpSchema),
+    udp: Type.Optional(EntryPointUdpSchema),
   },
   { additionalProperties: false, description: 'A listening address and its client-side limits.' },
 );
@@ -292,6 +294,7 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     tcp: Type.Optional(TcpSchema),
+    udp: Type.Optional(UdpSchema),
     tls: Type.Optional(TlsSchema),
     certificateResolvers: Type.Optional(CertificateResolversSchema),
     challenges: Type.Optional(ChallengesSchema),
@@ -323,3 +326,4 @@ export type RespondConfig = Static<typeof RespondSchema>;
 export type RedirectConfig = Static<typeof RedirectSchema>;
 export type { AdminConfig } from './schema-admin.js';
 export type { EntryPointRedirectionConfig, EntryPointTlsConfig, TcpConfig, TcpRouterConfig, TcpServiceConfig, TlsConfig } from './schema-tls.js';
+export type { EntryPointUdpConfig, UdpConfig, UdpRouterConfig, UdpServiceConfig } from './schema-udp.js';

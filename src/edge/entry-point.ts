@@ -13,6 +13,7 @@ import { DEFAULT_ENCODED_CHARACTERS } from '../http/request-path.js';
 import { CountingResponse } from '../http/counting-response.js';
 import { addressMatcher, AddressListError, compileAddressList } from '../ip/address-list.js';
 import { parseListenAddress, type ListenAddress } from './address.js';
+import { udpEntrySettings, type UdpEntrySettings } from '../udp/settings.js';
 
 /** The compiled settings of one entry point. */
 export interface EntryPointSettings {
@@ -26,11 +27,14 @@ export interface EntryPointSettings {
   readonly tls: { readonly clientHelloTimeoutMs: number; readonly maxClientHelloSize: number; readonly http2: boolean } | undefined;
   /** Set when a load balancer in front sends PROXY protocol headers: whom to accept them from. */
   readonly proxyProtocolFrom: ((ip: string) => boolean) | undefined;
+  /** Set for a UDP entry point (address ending in `/udp`): its session settings (src/udp/). */
+  readonly udp?: UdpEntrySettings | undefined;
 }
 
 /** Compile an entry point's config. Throws CONFIG_SCHEMA for a bad address or CIDR. */
 export function entryPointSettings(name: string, spec: EntryPointConfig): EntryPointSettings {
   const address = parseListenAddress(spec.address, name);
+  const udp = udpEntrySettings(name, spec);
   const t = spec.timeouts ?? {};
   const headersTimeout = parseDuration(t.headers ?? DEFAULTS.headersTimeout);
   const requestTimeout = parseDuration(t.request ?? DEFAULTS.requestTimeout);
@@ -63,7 +67,7 @@ export function entryPointSettings(name: string, spec: EntryPointConfig): EntryP
     ? addressList(spec.proxyProtocol.trustedIPs, `/entryPoints/${name}/proxyProtocol/trustedIPs`, name)
     : undefined;
   const maxHeaderCount = spec.maxHeaderCount ?? DEFAULTS.maxHeaderCount;
-  return { name, address, entry, serverOptions, maxHeaderCount, tls, proxyProtocolFrom };
+  return { name, address, entry, serverOptions, maxHeaderCount, tls, proxyProtocolFrom, udp };
 }
 
 function addressList(entries: readonly string[] | undefined, path: string, name: string): (ip: string) => boolean {

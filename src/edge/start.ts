@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { entryPointSettings } from './entry-point.js';
 import { listenHttp, type Listener } from './http-listener.js';
 import { listenTls, type TlsSources } from './tls-listener.js';
+import { listenUdp, type UdpCounters, type UdpListener, type UdpSources } from '../udp/index.js';
 import { plainEntryPoints } from '../tcp/index.js';
 import { listenTcp } from './tcp-listener.js';
 
@@ -20,6 +21,8 @@ export interface Edge {
   addresses(): Record<string, { address: string; port: number }>;
   /** Open client connections per bound entry point (passthrough included). */
   connections(): Record<string, number>;
+  /** Counters of each bound UDP entry point (datagrams, sessions opened, drops). */
+  udpCounters?(): Record<string, Readonly<UdpCounters>>;
   /**
    * Bring the listeners in line with a reloaded `config`: entry points added are bound, removed ones stop
    * accepting and drain within `graceMs`, ones whose settings changed are bound anew (the old socket drains), and
@@ -32,7 +35,7 @@ export interface Edge {
 }
 
 interface Bound {
-  readonly listener: Listener;
+  readonly listener: Listener | UdpListener;
   /** The entry point's config without its hooks' part: a change here needs a new socket. */
   readonly key: string;
 }
@@ -43,7 +46,7 @@ const REBIND_ATTEMPTS = 20;
 /** Bind every entry point; on a failure the ones already bound are closed again and the error is rethrown. */
 export async function startEdge(
   config: Config,
-  sources: TlsSources,
+  sources: TlsSources & Partial<UdpSources>,
   log: Logger,
   accessLog: AccessLogSwitch,
   challenges?: Pick<AcmeChallengeSources, 'registry' | 'settings' | 'decided'>,
@@ -75,8 +78,14 @@ export async function startEdge(
     }
   };
 
-  const open = async (name: string, spec: EntryPointConfig): Promise<Listener> => {
+  const open = async (name: string, spec: EntryPointConfig): Promise<Listener | UdpListener> => {
     const settings = entryPointSettings(name, spec);
+    if (settings.udp) {
+      const udp = await listenUdp(name, settings.address, spec.address, settings.udp, { udpRoute: (ep) => sources.udpRoute?.(ep) }, log);
+      const a = udp.address();
+      log.info({ entryPoint: name, address: a.address, port: a.port, protocol: 'udp' }, 'entry point listening');
+      return udp;
+    }
     const hook: EntryHook = (req, res, ctx) => {
       const h = hooks.get(name);
       return h !== undefined && h(req, res, ctx);
@@ -111,6 +120,7 @@ export async function startEdge(
   return {
     addresses: () => Object.fromEntries([...bound].map(([name, b]) => [name, b.listener.address()])),
     connections: () => Object.fromEntries([...bound].map(([name, b]) => [name, b.listener.connections()])),
+    udpCounters: () => Object.fromEntries([...bound].flatMap(([name, b]) => ('counters' in b.listener ? [[name, b.listener.counters()]] : []))),
     async update(next, graceMs) {
       setHooks(next);
       for (const name of [...bound.keys()]) {
@@ -123,7 +133,11 @@ export async function startEdge(
       for (const [name, spec] of Object.entries(next.entryPoints)) {
         const key = listenKey(spec, tcpPlain.has(name));
         const had = bound.get(name);
-        if (had?.key === key) continue;
+        if (had?.key === key) {
+          // A UDP entry point's session settings apply to the socket it has (and its sessions): no rebind.
+          if ('reconfigure' in had.listener) had.listener.reconfigure(entryPointSettings(name, spec).udp!);
+          continue;
+        }
         if (had) {
           log.info({ entryPoint: name }, 'entry point settings changed, binding anew');
           retire(name, graceMs);
@@ -146,16 +160,17 @@ export async function startEdge(
 }
 
 /**
- * What of an entry point's config is fixed once it listens: everything but `http` (the hooks, rebuilt on reload);
- * and for a plain one, whether TCP routers take it (raw TCP) or not (HTTP): a change of either binds anew.
+ * What of an entry point's config is fixed once it listens: everything but `http` (the hooks, rebuilt on reload) and
+ * `udp`; and for a plain one, whether TCP routers take it (raw TCP) or not (HTTP): a change of either binds anew.
  */
 function listenKey(spec: EntryPointConfig, rawTcp = false): string {
-  const { http: _hooks, ...rest } = spec;
+  // `udp` (session timeout and limit) is applied to a bound UDP entry point in place (UdpListener.reconfigure).
+  const { http: _hooks, udp: _sessions, ...rest } = spec;
   return JSON.stringify(rest) + (rawTcp ? ' tcp' : '');
 }
 
 /** An entry point rebound on the port its predecessor just released may meet EADDRINUSE for a moment. */
-async function bindWithRetry(bindOnce: () => Promise<Listener>, rebinding: boolean): Promise<Listener> {
+async function bindWithRetry<L>(bindOnce: () => Promise<L>, rebinding: boolean): Promise<L> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await bindOnce();

@@ -15,6 +15,7 @@ import { buildServices, type ServiceSet } from '../http/services.js';
 import type { Logger } from '../log.js';
 import { buildTcpRoutes, type PassthroughObserver, type TcpRoute, type TcpRouteTable } from '../tcp/index.js';
 import { closeWebSocket } from '../upstream/index.js';
+import { buildUdpRoutes, type UdpRoute, type UdpRouteTable } from '../udp/index.js';
 
 /** A compiled config. `routes` is what the dispatcher reads on every request. */
 export interface Runtime extends RouteGeneration {
@@ -25,6 +26,10 @@ export interface Runtime extends RouteGeneration {
   readonly problems: readonly RouterProblem[];
   /** TCP routes of a TLS entry point (passthrough) or of a plain one that carries TCP, highest priority first. */
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
+  /** The UDP route of a UDP entry point, read when a session opens (src/udp/listener.ts). */
+  udpRoute(entryPoint: string): UdpRoute | undefined;
+  /** The compiled UDP routers and services (status page, explain). */
+  readonly udp: UdpRouteTable;
   /** The compiled TCP routers and services, with their servers' health (status page, metrics, explain). */
   readonly tcp: TcpRouteTable;
   /** Requests in progress (not upgraded), upgraded connections (websockets), and passthrough connections. */
@@ -58,6 +63,7 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger, prev
   const middlewares = buildMiddlewares(config, plugins);
   const table = buildRouteTable(config, services, middlewares);
   const tcp = buildTcpRoutes(config, log, onPassthroughClosed);
+  const udp = buildUdpRoutes(config);
   /** Upgraded sockets by router, while they are open. */
   const upgrades = new Map<string, Set<Duplex>>();
   let active = 0;
@@ -73,9 +79,11 @@ export function buildRuntime(config: Config, plugins: Plugins, log: Logger, prev
   return {
     config,
     services,
-    problems: [...table.problems, ...tcp.problems],
+    problems: [...table.problems, ...tcp.problems, ...udp.problems],
     routes: (entryPoint) => table.byEntryPoint.get(entryPoint) ?? NO_ROUTES,
     tcpRoutes: (entryPoint) => tcp.byEntryPoint.get(entryPoint) ?? NO_TCP_ROUTES,
+    udpRoute: (entryPoint) => udp.byEntryPoint.get(entryPoint),
+    udp,
     tcp,
     enter() {
       active++;

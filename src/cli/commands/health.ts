@@ -18,7 +18,8 @@ const ANSWER_TIMEOUT_MS = 5_000;
 /** What the instance's `health` command answers. */
 interface HealthData {
   readonly configFile?: string;
-  readonly entryPoints: Record<string, { address: string; port: number }>;
+  /** `protocol: 'udp'` marks a UDP entry point: bound is all there is to check (a datagram gets no answer of ours). */
+  readonly entryPoints: Record<string, { address: string; port: number; protocol?: 'udp' }>;
 }
 
 /** Checks the instance; resolves 0 when healthy, throws a CliError (exit 1) saying what failed otherwise. */
@@ -27,7 +28,9 @@ export async function runHealth(ctx: CommandContext): Promise<number> {
   const entryPoints = ctx.file === undefined ? demoEntryPoints(ctx.env) : await askInstance(ctx.file, ctx.env);
   const names = Object.keys(entryPoints);
   if (names.length === 0) throw new CliError(`unhealthy: the instance of ${label} has no entry point listening; see its log`);
-  const results = await Promise.all(names.map(async (name) => ({ name, ...entryPoints[name]!, failure: await tryHosts(connectHosts(entryPoints[name]!.address), entryPoints[name]!.port) })));
+  const results = await Promise.all(
+    names.map(async (name) => ({ name, ...entryPoints[name]!, failure: entryPoints[name]!.protocol === 'udp' ? undefined : await tryHosts(connectHosts(entryPoints[name]!.address), entryPoints[name]!.port) })),
+  );
   const failed = results.filter((r) => r.failure !== undefined);
   if (failed.length > 0) {
     const what = failed.map((r) => `${r.name} (${connectHosts(r.address).map((h) => hostPort(h, r.port)).join(' or ')}): ${r.failure}`).join(', ');
