@@ -15,6 +15,8 @@ export interface Draft {
   middlewares: Record<string, Plain>;
   tcpRouters: Record<string, Plain>;
   tcpServices: Record<string, Plain>;
+  /** `tcp.middlewares` (ipAllowList, inFlightConn). */
+  tcpMiddlewares?: Record<string, Plain>;
   resolvers: Record<string, Plain>;
 }
 
@@ -23,6 +25,7 @@ export interface Seen {
   services: Set<string>;
   middlewares: Set<string>;
   tcpServices: Set<string>;
+  tcpMiddlewares?: Set<string>;
 }
 
 type Resolved = { name: string } | { error: string };
@@ -116,6 +119,18 @@ function pass(d: Draft, seen: Seen, drops: DropList): boolean {
       delete tls['domains'];
     }
   }
+  for (const [name, svc] of Object.entries(d.tcpServices)) {
+    const weighted = svc['weighted'];
+    if (!isPlain(weighted) || !Array.isArray(weighted['services'])) continue;
+    for (const ref of weighted['services'] as Plain[]) {
+      const r = resolveName(String(ref['name']), 'TCP service', d.tcpServices, seen.tcpServices);
+      if ('error' in r) {
+        remove(d.tcpServices, name, `tcp.services.${name}`, r.error);
+        break;
+      }
+      ref['name'] = r.name;
+    }
+  }
   for (const [name, router] of Object.entries(d.tcpRouters)) {
     const path = `tcp.routers.${name}`;
     const r = resolveName(String(router['service']), 'TCP service', d.tcpServices, seen.tcpServices);
@@ -124,6 +139,15 @@ function pass(d: Draft, seen: Seen, drops: DropList): boolean {
       continue;
     }
     router['service'] = r.name;
+    if (router['middlewares'] !== undefined) {
+      // As for HTTP: a router never runs without one of its middlewares (it may be the allow list).
+      const names = resolveAll(router['middlewares'], 'TCP middleware', d.tcpMiddlewares ?? {}, seen.tcpMiddlewares ?? new Set());
+      if ('error' in names) {
+        remove(d.tcpRouters, name, `${path}.middlewares`, `${names.error}; the router is dropped rather than served without it`);
+        continue;
+      }
+      router['middlewares'] = names;
+    }
     if (!entryPointsKept(router, d, path, drops)) remove(d.tcpRouters, name, path, 'none of its entry points was imported');
   }
   return changed;

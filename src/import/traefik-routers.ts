@@ -1,11 +1,13 @@
 /**
  * Traefik routers → gatehouse routers, before references are resolved: HTTP routers (rule, priority, entry
- * points, middlewares, service, tls) and TCP routers, of which gatehouse has the TLS passthrough kind only. Names
+ * points, middlewares, service, tls) and TCP routers: TLS passthrough, and plain TCP (no tls) on the entry points
+ * they name. Names
  * of services and middlewares stay as Traefik wrote them (`auth@file`); the caller resolves them.
  */
 import { convertHttpRule, convertTcpRule } from './traefik-rules.js';
 import { convertRouterTls } from './traefik-static.js';
 import type { Plain, TraefikNode } from './traefik-node.js';
+import { PLAIN_TCP_ROUTERS } from './traefik-tcp.js';
 
 /** Traefik's own services, reachable only as `NAME@internal`; `noop` is a placeholder for routers that only redirect. */
 const INTERNAL_SERVICES: Readonly<Record<string, string>> = {
@@ -74,23 +76,33 @@ export function convertTcpRouter(node: TraefikNode, ruleSyntax?: string): Plain 
   const rule = ruleOf(node, convertTcpRule, ruleSyntax);
   const out = rule === undefined ? undefined : common(node, rule);
   const service = node.str('service');
+  const middlewares = node.strings('middlewares');
   const tls = node.child('tls');
   const passthrough = tls?.bool('passthrough');
   tls?.ignore('certResolver');
   tls?.ignore('domains');
   tls?.ignore('options');
   tls?.done();
-  node.drop('middlewares', 'TCP middlewares are not supported');
   node.done();
   if (!out) return undefined;
-  if (passthrough !== true) {
-    node.drops.add(node.path, 'only TLS passthrough TCP routers (tls.passthrough: true) are supported; gatehouse does not terminate TLS for TCP or route plain TCP');
+  if (tls !== undefined && passthrough !== true) {
+    node.drops.add(node.path, 'TCP routers that terminate TLS are not supported; gatehouse passes TLS through (tls.passthrough: true) or routes plain TCP (no tls)');
     return undefined;
+  }
+  if (tls === undefined) {
+    // Plain TCP: Traefik puts a router without entryPoints on every entry point; gatehouse serves raw TCP only on
+    // the entry points a router names, which then carry no HTTP.
+    if (!Array.isArray(out['entryPoints']) || (out['entryPoints'] as unknown[]).length === 0) {
+      node.drops.add(node.path, 'a TCP router without tls needs entryPoints here: gatehouse routes raw TCP only on the entry points a router names');
+      return undefined;
+    }
+    PLAIN_TCP_ROUTERS.add(out);
   }
   if (service === undefined) {
     node.drops.add(node.path, 'no service');
     return undefined;
   }
+  if (middlewares && middlewares.length > 0) out['middlewares'] = middlewares;
   out['service'] = service;
   return out;
 }

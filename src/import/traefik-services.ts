@@ -5,6 +5,7 @@
  */
 import { copyFields } from './traefik-fields.js';
 import type { Plain, TraefikNode } from './traefik-node.js';
+import { convertTcpHealthCheck } from './traefik-tcp.js';
 
 const HEALTH_CHECK = {
   path: 'str',
@@ -118,8 +119,25 @@ export function convertHttpService(node: TraefikNode): Plain | undefined {
 /** One TCP service, or undefined when it was dropped. */
 export function convertTcpService(node: TraefikNode): Plain | undefined {
   const lb = node.child('loadBalancer');
-  node.drop('weighted', 'weighted TCP services are not supported');
+  const weighted = node.child('weighted');
   node.done();
+  if (!lb && weighted) {
+    const services: Plain[] = [];
+    for (const s of weighted.children('services')) {
+      const name = s.str('name');
+      const weight = s.int('weight');
+      s.done();
+      if (name !== undefined) services.push(weight !== undefined ? { name, weight } : { name });
+    }
+    const hc = weighted.child('healthCheck');
+    hc?.done();
+    weighted.done();
+    if (services.length === 0) {
+      weighted.drops.add(weighted.path, 'no services');
+      return undefined;
+    }
+    return { weighted: hc ? { services, healthCheck: {} } : { services } };
+  }
   if (!lb) return undefined;
   const servers: Plain[] = [];
   for (const s of lb.children('servers')) {
@@ -135,6 +153,8 @@ export function convertTcpService(node: TraefikNode): Plain | undefined {
     pp.done();
     out['proxyProtocol'] = version !== undefined ? { version } : {};
   }
+  const hc = lb.child('healthCheck');
+  if (hc) out['healthCheck'] = convertTcpHealthCheck(hc);
   lb.drop('terminationDelay', 'a closed side closes the other at once');
   lb.drop('serversTransport', 'serversTransports are not supported');
   lb.done();

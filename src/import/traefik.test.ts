@@ -271,6 +271,44 @@ describe('entry points and TLS', () => {
     expect(config.entryPoints['websecure']?.tls).toEqual({});
     expect(config.entryPoints['web']?.tls).toBeUndefined();
     expect(dropped.map((d) => d.path)).toEqual(['tcp.routers.term', 'tcp.routers.plain']);
+    expect(dropped[1]!.reason).toMatch(/a TCP router without tls needs entryPoints here/);
+  });
+
+  it('TCP on plain entry points: routers without tls kept on the entry points they name (left plain), with middlewares, weighted services and health checks', () => {
+    const { config, dropped } = conv(
+      {
+        tcp: {
+          routers: {
+            ssh: { rule: 'HostSNI(`*`)', entryPoints: ['ssh'], service: 'git@file', middlewares: ['lan@file', 'few'] },
+            mc: { rule: 'HostSNI(`*`) && ClientIP(`192.168.0.0/16`)', entryPoints: ['minecraft'], service: 'worlds' },
+          },
+          middlewares: {
+            lan: { ipWhiteList: { sourceRange: ['192.168.0.0/16'] } },
+            few: { inFlightConn: { amount: 3 } },
+            gone: { someFutureThing: {} },
+          },
+          services: {
+            git: { loadBalancer: { servers: [{ address: '10.0.0.7:22' }], healthCheck: { interval: '10s', timeout: '3s', send: 'PING', expect: 'PONG', port: 2222 } } },
+            worlds: { weighted: { services: [{ name: 'w1', weight: 3 }, { name: 'w2@file' }], healthCheck: {} } },
+            w1: { loadBalancer: { servers: [{ address: '10.0.0.8:25565' }] } },
+            w2: { loadBalancer: { servers: [{ address: '10.0.0.9:25565' }] } },
+          },
+        },
+      },
+      { entryPoints: { web: { address: ':80' }, ssh: { address: ':2222' }, minecraft: { address: ':25565' } } },
+    );
+    expect(config.tcp?.routers).toEqual({
+      ssh: { rule: 'HostSNI(`*`)', entryPoints: ['ssh'], service: 'git', middlewares: ['lan', 'few'] },
+      mc: { rule: 'HostSNI(`*`) && ClientIP(`192.168.0.0/16`)', entryPoints: ['minecraft'], service: 'worlds' },
+    });
+    expect(config.tcp?.middlewares).toEqual({ lan: { ipAllowList: { sourceRange: ['192.168.0.0/16'] } }, few: { inFlightConn: { amount: 3 } } });
+    expect(config.tcp?.services?.['git']).toEqual({
+      loadBalancer: { servers: [{ address: '10.0.0.7:22' }], healthCheck: { port: 2222, send: 'PING', expect: 'PONG', interval: '10s', timeout: '3s' } },
+    });
+    expect(config.tcp?.services?.['worlds']).toEqual({ weighted: { services: [{ name: 'w1', weight: 3 }, { name: 'w2' }], healthCheck: {} } });
+    expect(config.entryPoints['ssh']?.tls).toBeUndefined();
+    expect(config.entryPoints['minecraft']?.tls).toBeUndefined();
+    expect(dropped.map((d) => d.path)).toEqual(['tcp.middlewares.gone.someFutureThing']);
   });
 
   it('static keys gatehouse lacks are listed', () => {

@@ -13,6 +13,7 @@ import { convertHttpRouter, convertTcpRouter } from './traefik-routers.js';
 import { convertHttpService, convertTcpService } from './traefik-services.js';
 import { addressPort, convertStatic, DYNAMIC_SECTIONS, type EntryPointDefaults } from './traefik-static.js';
 import { convertTls } from './traefik-tls.js';
+import { convertTcpMiddleware, PLAIN_TCP_ROUTERS } from './traefik-tcp.js';
 
 /** One parsed dynamic file. */
 export interface DynamicSource {
@@ -96,7 +97,7 @@ function markTlsEntryPoints(d: Draft): void {
     if (ep && !ep['http']) ep['tls'] ??= {};
   };
   let unlisted = false;
-  const tlsRouters = [...Object.values(d.routers).filter((r) => r['tls'] !== undefined), ...Object.values(d.tcpRouters)];
+  const tlsRouters = [...Object.values(d.routers).filter((r) => r['tls'] !== undefined), ...Object.values(d.tcpRouters).filter((r) => !PLAIN_TCP_ROUTERS.has(r))];
   for (const router of tlsRouters) {
     if (Array.isArray(router['entryPoints'])) for (const ep of router['entryPoints'] as string[]) mark(ep);
     else unlisted = true;
@@ -118,6 +119,7 @@ function assemble(d: Draft, tls: Plain | undefined, log: Plain | undefined): Pla
   if (Object.keys(http).length > 0) config['http'] = http;
   const tcp: Plain = {};
   if (Object.keys(d.tcpRouters).length > 0) tcp['routers'] = d.tcpRouters;
+  if (d.tcpMiddlewares && Object.keys(d.tcpMiddlewares).length > 0) tcp['middlewares'] = d.tcpMiddlewares;
   if (Object.keys(d.tcpServices).length > 0) tcp['services'] = d.tcpServices;
   if (Object.keys(tcp).length > 0) config['tcp'] = tcp;
   if (tls) config['tls'] = tls;
@@ -138,7 +140,7 @@ function owner(d: Draft, extra: Plain, path: readonly string[]): [Plain, string]
   if (a === 'entryPoints' && b) return [d.entryPoints, b];
   if (a === 'certificateResolvers' && b) return [d.resolvers, b];
   if (a === 'http' && c) return [b === 'routers' ? d.routers : b === 'services' ? d.services : d.middlewares, c];
-  if (a === 'tcp' && c) return [b === 'routers' ? d.tcpRouters : d.tcpServices, c];
+  if (a === 'tcp' && c) return [b === 'routers' ? d.tcpRouters : b === 'middlewares' ? (d.tcpMiddlewares ?? {}) : d.tcpServices, c];
   return undefined;
 }
 
@@ -155,7 +157,7 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
   const http = dyn.child('http');
   const tcp = dyn.child('tcp');
   const names = (node: TraefikNode | undefined, key: string) => new Set(Object.keys((node?.value[key] as Plain | undefined) ?? {}));
-  const seen: Seen = { services: names(http, 'services'), middlewares: names(http, 'middlewares'), tcpServices: names(tcp, 'services') };
+  const seen: Seen = { services: names(http, 'services'), middlewares: names(http, 'middlewares'), tcpServices: names(tcp, 'services'), tcpMiddlewares: names(tcp, 'middlewares') };
   const d: Draft = {
     entryPoints: st.entryPoints,
     resolvers: st.resolvers,
@@ -164,10 +166,10 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
     middlewares: convertNamed(http?.entries('middlewares') ?? [], convertMiddleware),
     tcpRouters: convertNamed(tcp?.entries('routers') ?? [], (n) => convertTcpRouter(n, st.ruleSyntax)),
     tcpServices: convertNamed(tcp?.entries('services') ?? [], convertTcpService),
+    tcpMiddlewares: convertNamed(tcp?.entries('middlewares') ?? [], convertTcpMiddleware),
   };
   http?.drop('serversTransports', 'serversTransports are not supported');
   http?.done();
-  tcp?.drop('middlewares', 'TCP middlewares are not supported');
   tcp?.drop('serversTransports', 'serversTransports are not supported');
   tcp?.done();
   dyn.drop('udp', 'UDP is not supported');
