@@ -7,16 +7,14 @@
  * many idle connections the flood held and how many the target closed.
  *
  *   node scripts/hostile/idle-flood.mjs --target 127.0.0.1:8080 --url http://127.0.0.1:8080/ --pid 1234
- *        [--connections 5000] [--seconds 30] [--rate 20] [--insecure]
+ *        [--connections 5000] [--seconds 30] [--rate 20]      (an https:// URL is probed without verifying)
  *
  * Loopback only, every wait bounded; the flood child is stopped by its PID.
  */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { probe } from './probe.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -27,14 +25,16 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '5000' },
     seconds: { type: 'string', default: '30' },
     rate: { type: 'string', default: '20' },
-    insecure: { type: 'boolean', default: false },
   },
 });
 
 if (opts.role === 'flood') flood();
-else await probe();
+else await standalone();
 
-/** The flood child: holds `connections` idle sockets until told to stop; reports its counts on 'stop'. */
+/**
+ * The flood child (`--role flood`, also started by run.mjs): holds `connections` idle sockets until told to stop
+ * (an IPC message), reopening each one the target closes; reports its counts then.
+ */
 function flood() {
   const [host, portText] = opts.target.split(':');
   const port = Number(portText);
@@ -82,40 +82,7 @@ function flood() {
   process.send('ready');
 }
 
-function rssMB(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-function once(url, insecure) {
-  const mod = url.startsWith('https:') ? https : http;
-  return new Promise((resolve) => {
-    const start = performance.now();
-    const req = mod.get(url, { agent: false, rejectUnauthorized: !insecure, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ ok: res.statusCode < 500, ms: performance.now() - start }));
-      res.on('error', () => resolve({ ok: false, ms: performance.now() - start }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ ok: false, ms: performance.now() - start }));
-  });
-}
-
-/** Percentile of sorted `xs` (nearest rank). */
-function pct(xs, p) {
-  if (xs.length === 0) return NaN;
-  return xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
-}
-
-async function probe() {
-  const pid = Number(opts.pid);
-  const seconds = Number(opts.seconds);
-  const rate = Number(opts.rate);
-  const rssBefore = rssMB(pid);
+async function standalone() {
   const child = fork(new URL(import.meta.url).pathname, ['--role', 'flood', '--target', opts.target, '--connections', opts.connections], { stdio: 'inherit' });
   const stopChild = () => {
     try {
@@ -128,54 +95,13 @@ async function probe() {
     child.once('exit', () => reject(new Error('the flood process exited before it was ready')));
     setTimeout(() => reject(new Error('the flood process did not start in 10 s')), 10_000).unref();
   });
-  let rssPeak = rssBefore;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMB(pid))), 200);
-  const latencies = [];
-  const slowest = [];
-  const began = performance.now();
-  let failed = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const gap = 1000 / rate;
-  const inflight = [];
-  while (performance.now() < deadline) {
-    const t0 = performance.now();
-    inflight.push(
-      once(opts.url, opts.insecure).then((r) => {
-        slowest.push([Math.round(t0 - began), Math.round(r.ms)]);
-        if (r.ok) latencies.push(r.ms);
-        else failed++;
-      }),
-    );
-    const wait = gap - (performance.now() - t0);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
-  await Promise.all(inflight);
-  clearInterval(sampler);
+  const figures = await probe({ url: opts.url, pid: Number(opts.pid), seconds: Number(opts.seconds), rate: Number(opts.rate) });
   const counts = await new Promise((resolve) => {
     child.once('message', resolve);
     child.send('stop');
     setTimeout(() => resolve({}), 10_000).unref();
   });
   stopChild();
-  latencies.sort((a, b) => a - b);
-  const r = (x) => Math.round(x * 10) / 10;
-  console.log(
-    JSON.stringify({
-      url: opts.url,
-      idle: Number(opts.connections),
-      seconds,
-      answered: latencies.length,
-      failed,
-      p50: r(pct(latencies, 50)),
-      p99: r(pct(latencies, 99)),
-      max: r(latencies.at(-1) ?? NaN),
-      rssBeforeMB: r(rssBefore),
-      rssPeakMB: r(rssPeak),
-      rssGrowthMB: r(rssPeak - rssBefore),
-      ...counts,
-      slowest: slowest.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([at, ms]) => `${ms}ms@${(at / 1000).toFixed(1)}s`).join(' '),
-      load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    }),
-  );
+  console.log(JSON.stringify({ url: opts.url, idle: Number(opts.connections), ...figures, ...counts }));
   process.exit(0);
 }
