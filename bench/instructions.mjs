@@ -5,9 +5,9 @@
 // after. User space only (kernel copies and syscalls are not counted): compare variants, not milliseconds.
 // Usage: `npm run build && node bench/instructions.mjs [group...]`, groups: chain, tls (S2), passthrough (S4).
 //   env: REQUESTS (1000), WARMUP (2000), CONNECTIONS (10), START_TIMEOUT_MS (300000), BENCH_DIST (dist),
-//   PARTS (chain group: routes of bench/gatehouse-chain-parts.json to compare, PLAIN,CHAIN; also HEADERS, AUTH, LIMIT).
+//   KEEP (a directory the callgrind files are copied to), PARTS (chain group: routes of bench/gatehouse-chain-parts.json to compare, PLAIN,CHAIN; also HEADERS, AUTH, LIMIT).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
@@ -138,5 +138,10 @@ try {
   process.exitCode = 1;
 } finally {
   await stopAll();
+  // KEEP=dir: the callgrind files are copied there first (for callgrind_annotate).
+  if (process.env.KEEP) {
+    mkdirSync(process.env.KEEP, { recursive: true });
+    for (const f of readdirSync(dir).filter((n) => n.includes('.cg'))) copyFileSync(path.join(dir, f), path.join(process.env.KEEP, f));
+  }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -156,11 +156,11 @@ function printSummary(summary, find, results) {
     const xs = all.map(f).filter((x) => x !== undefined && Number.isFinite(x));
     return xs.length ? median(xs).toFixed(d) : '-';
   };
-  for (const { workload, gatehouse, bases } of summary.workloads) {
+  for (const { workload, gatehouse, bases, label: forWhom = '' } of summary.workloads) {
     const gh = find(gatehouse, workload);
     if (!gh || gh.skipped) continue;
     for (const [base, target] of bases) {
-      const label = gatehouse.endsWith('@b') ? `${base} (for gatehouse@b)` : base;
+      const label = `${base}${forWhom}`;
       const b = find(target, workload);
       if (!b) console.log(`| ${workload.name} | ${label} | - | ${results.find((r) => r.target === target)?.skipped ?? 'not run'} | | | | | |`);
       else console.log(`| ${workload.name}${workload.handshakes ? ` (resumed: ${cell(gh.all, (m) => 100 * m.resumed)} % / ${cell(b.all, (m) => 100 * m.resumed)} %)` : ''} | ${label} | ${cell(gh.all, (m) => m.rps)} | ${cell(b.all, (m) => m.rps)} | ${spread(pairs(gh, b, rpsRatio))} | ${cell(gh.all, (m) => m.cpuUs)} | ${cell(b.all, (m) => m.cpuUs)} | ${spread(pairs(gh, b, cpuRatio))} | ${cell(b.all, (m) => m.cpuPct)} |`);

@@ -187,7 +187,7 @@ const httpTarget = (g, port) => ({ url: `http://127.0.0.1:${g.ports[port]}`, pid
 export function missing(name) {
   if (TARGETS[name].peer) return peerMissing(...TARGETS[name].peer);
   const needs = TARGETS[name].needs;
-  return needs && !existsSync(path.join(root, needs)) ? `skipped: not built (${needs} missing; run npm run build)` : undefined;
+  return needs && !existsSync(path.resolve(root, needs)) ? `skipped: not built (${needs} missing; run npm run build)` : undefined;
 }
 
 /** Starts a target by name. */
@@ -234,7 +234,13 @@ export function suites(paths) {
       title: 'Against the real peers, one core each (Caddy GOMAXPROCS=1, HAProxy nbthread 1, nginx worker_processes 1)',
       workloadHead: 'workload',
       rows: peerWorkloads.flatMap(([w, direct, bare, gh]) =>
-        rows(w, [...(direct ? [direct] : []), bare, gh, ...(GH_B ? [`${gh}@b`] : []), ...['caddy', 'haproxy', 'nginx'].map((p) => `${p}${w.kind}`)]),
+        rows(w, [
+          ...(direct ? [direct] : []),
+          bare,
+          gh,
+          ...(GH_B ? [`${gh}@b`] : []),
+          ...['caddy', 'haproxy', 'nginx'].map((p) => `${p}${w.kind}`),
+        ]),
       ),
       columns: [
         { head: 'x bare', base: bareOf },
@@ -248,8 +254,12 @@ export function suites(paths) {
         workloads: peerWorkloads.flatMap(([w, , bare, gh]) => {
           const bases = [['bare Node', bare], ['Caddy', `caddy${w.kind}`], ['HAProxy', `haproxy${w.kind}`], ['nginx', `nginx${w.kind}`]];
           // With BENCH_DIST_B: build A against B (above 1 in req/s, or below 1 in CPU: A is the better), then B against the peers.
-          if (!GH_B) return [{ workload: w, gatehouse: gh, bases }];
-          return [{ workload: w, gatehouse: gh, bases: [['gatehouse@b', `${gh}@b`], ...bases] }, { workload: w, gatehouse: `${gh}@b`, bases }];
+          // The second build's row (BENCH_DIST_B) against the same bases, after the main one against it and them.
+          const twins = GH_B ? [`${gh}@b`] : [];
+          return [
+            { workload: w, gatehouse: gh, bases: [...twins.map((t) => [t, t]), ...bases] },
+            ...twins.map((t) => ({ workload: w, gatehouse: t, bases, label: ` (for ${t})` })),
+          ];
         }),
         // Issue 21's targets at one worker: a req/s ratio (`min`) or a CPU-per-connection ratio (`maxCpu`).
         targets: [
