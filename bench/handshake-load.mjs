@@ -38,6 +38,8 @@ function once(session) {
       socket.destroy();
     });
     socket.once('error', () => errors++);
+    // A server that keeps the connection open after answering `Connection: close` would stall this loop: 10 s, an error.
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no close within 10 s')));
     socket.once('close', () => resolve(got));
   });
 }
