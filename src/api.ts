@@ -227,6 +227,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         config: () => live.config,
         problems: () => live.runtime.problems,
         upstreams: () => new Map([...(live.runtime.services.pools ?? [])].map(([name, p]) => [name, p.upstream.health()])),
+        tcpServices: () => live.runtime.tcp.services,
         certificates: () => live.certs?.list() ?? [],
         managed: () => live.acme?.list() ?? [],
         instance: status,

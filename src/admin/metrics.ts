@@ -87,6 +87,9 @@ function scrapeTimeMetrics(status: () => AdminStatus): ScrapedMetric[] {
     gauge('gatehouse_upstream_up', '1 when the server takes requests (active and passive health checks agree), else 0.', (s) =>
       s.services.flatMap((svc) => (svc.servers ?? []).map((srv) => ({ value: srv.up ? 1 : 0, labels: { service: svc.name, server: srv.url } }))),
     ),
+    gauge('gatehouse_tcp_server_up', '1 while a TCP service\'s server takes new connections (its health check passes, or it has none), else 0.', (s) =>
+      s.tcpServices.flatMap((svc) => svc.servers.map((srv) => ({ value: srv.up ? 1 : 0, labels: { service: svc.name, server: srv.address } }))),
+    ),
     gauge('gatehouse_open_connections', 'Client connections open now per entry point (HTTP, terminated TLS and passthrough).', (s) =>
       s.entryPoints.map((e) => ({ value: e.connections, labels: { entry_point: e.name } })),
     ),

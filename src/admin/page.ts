@@ -77,6 +77,17 @@ export function renderStatusPage(s: AdminStatus): string {
         ['name', 'rule', 'service', 'state'],
         s.tcpRouters.map((r) => [e(r.name), `<code>${e(r.rule)}</code>`, e(r.service), r.disabled === undefined ? state(true, 'serving', '') : `<span class="bad">disabled: ${e(r.disabled)}</span>`]),
         'No TCP router.',
+      ) +
+      table(
+        ['TCP service', 'kind', 'servers'],
+        s.tcpServices.map((v) => [
+          e(v.name),
+          e(v.kind),
+          v.weighted
+            ? e(v.weighted.join(', '))
+            : v.servers.map((srv) => `<code>${e(srv.address)}</code>${v.healthChecked ? ` ${state(srv.up, 'up', 'down')}` : ''}`).join('<br>'),
+        ]),
+        'No TCP service.',
       ),
     // Only when the config has UDP: most have none, and an empty section would be noise.
     ...(s.udpRouters.length > 0 || s.entryPoints.some((p) => p.protocol === 'udp')

@@ -30,6 +30,8 @@ export interface AdminSources {
   };
   /** Open client connections per entry point (HTTP keep-alive, TLS and passthrough). */
   connections(): Record<string, number>;
+  /** The TCP services in force (src/tcp/services.ts): each load balancer's servers with their health. */
+  tcpServices?(): ReadonlyMap<string, { readonly kind: string; readonly servers: readonly { readonly backend: { readonly address: string }; readonly up: boolean }[]; readonly healthCheck: unknown }>;
   /** Counters of each bound UDP entry point (src/udp/listener.ts); `connections` holds its open sessions. */
   udpCounters?(): Record<string, Readonly<UdpCounters>>;
 }
@@ -58,7 +60,20 @@ export interface TcpRouterView {
   readonly name: string;
   readonly rule: string;
   readonly service: string;
+  /** As configured; absent: every TLS entry point. */
+  readonly entryPoints?: readonly string[] | undefined;
+  readonly middlewares?: readonly string[] | undefined;
   readonly disabled?: string;
+}
+
+export interface TcpServiceView {
+  readonly name: string;
+  /** loadBalancer or weighted. */
+  readonly kind: string;
+  /** A load balancer's servers with their health (always up without a health check); a weighted one's services. */
+  readonly servers: readonly { readonly address: string; readonly up: boolean }[];
+  readonly weighted?: readonly string[];
+  readonly healthChecked: boolean;
 }
 
 export interface UdpRouterView {
@@ -115,6 +130,7 @@ export interface AdminStatus {
   readonly routers: readonly RouterView[];
   readonly services: readonly ServiceView[];
   readonly tcpRouters: readonly TcpRouterView[];
+  readonly tcpServices: readonly TcpServiceView[];
   readonly udpRouters: readonly UdpRouterView[];
   readonly udpServices: readonly UdpServiceView[];
   readonly certificates: readonly CertificateView[];
@@ -173,8 +189,20 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
       name,
       rule: r.rule,
       service: r.service,
+      ...(r.entryPoints && { entryPoints: r.entryPoints }),
+      ...(r.middlewares && { middlewares: r.middlewares }),
       ...(tcpProblems.has(name) && { disabled: tcpProblems.get(name)! }),
     })),
+    tcpServices: Object.entries(config.tcp?.services ?? {}).map(([name, s]) => {
+      const built = sources.tcpServices?.().get(name);
+      return {
+        name,
+        kind: s.weighted && !s.loadBalancer ? 'weighted' : 'loadBalancer',
+        servers: built ? built.servers.map((v) => ({ address: v.backend.address, up: v.up })) : (s.loadBalancer?.servers ?? []).map((v) => ({ address: v.address, up: true })),
+        ...(s.weighted && !s.loadBalancer && { weighted: s.weighted.services.map((c) => `${c.name} (weight ${c.weight ?? 1})`) }),
+        healthChecked: s.loadBalancer?.healthCheck !== undefined,
+      };
+    }),
     udpRouters: Object.entries(config.udp?.routers ?? {}).map(([name, r]) => ({
       name,
       entryPoints: r.entryPoints,

@@ -74,6 +74,7 @@ beforeAll(async () => {
   const lb = (port: number, extra: object = {}) => ({ loadBalancer: { servers: [{ address: `127.0.0.1:${port}` }], ...extra } });
   gh = await startGatehouse({
     entryPoints: { echo: ep, greet: ep, redis: ep, proxy: ep, idle: ep, byip: ep, denied: ep, limited: ep, weighted: ep, health: ep, web: ep },
+    admin: { address: '127.0.0.1:0' },
     http: { routers: { site: { rule: 'PathPrefix(`/`)', respond: { status: 200, body: 'http here' } } } },
     tcp: {
       routers: {
@@ -303,6 +304,18 @@ describe('TCP services', () => {
     expect(out).toMatchObject({ level: 'warn', code: 'TCP_UNHEALTHY', service: 'checked', reason: 'ECONNREFUSED' });
     const refusedBefore = gh.logs.filter((l) => l['code'] === 'TCP_CONNECT').length;
     expect(await spread(4)).toEqual({ b: 4 });
+    // The status page and /metrics show it down.
+    const admin = `http://127.0.0.1:${(await gh.waitForLog((l) => l.msg === 'admin entry point listening'))['port']}`;
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toContain(`gatehouse_tcp_server_up{service="checked",server="127.0.0.1:${port}"} 0`);
+    expect(metrics).toMatch(/gatehouse_tcp_server_up\{service="checked",server="127\.0\.0\.1:\d+"\} 1/);
+    const status = (await (await fetch(`${admin}/api/status`)).json()) as { tcpServices: { name: string; servers: { address: string; up: boolean }[] }[]; tcpRouters: { name: string; entryPoints?: string[] }[] };
+    expect(status.tcpServices.find((v) => v.name === 'checked')!.servers).toEqual([
+      { address: `127.0.0.1:${port}`, up: false },
+      { address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), up: true },
+    ]);
+    expect(status.tcpRouters.find((r) => r.name === 'health')!.entryPoints).toEqual(['health']);
+    expect(await (await fetch(`${admin}/`)).text()).toMatch(new RegExp(`<code>127\\.0\\.0\\.1:${port}</code> <span class="bad">down`));
     // Skipped, not tried and refused: no connect failure while it is out.
     expect(gh.logs.filter((l) => l['code'] === 'TCP_CONNECT').length).toBe(refusedBefore);
     healthA = await listen((socket) => socket.end('a\n'), port);
