@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { answerQuery, DEFAULT_CLIENT_IP, formatExplanation, loadOffline, UsageError, type ExplainQuery, type HttpExplanation, type SniExplanation } from '../explain/index.js';
+import { answerQuery, DEFAULT_CLIENT_IP, formatExplanation, loadOffline, UsageError, type ExplainQuery, type HttpExplanation, type SniExplanation, type TcpExplanation } from '../explain/index.js';
 import { controlFor } from './state-dir.js';
 import { EXPLAIN_OPTIONS, EXPLAIN_USAGE } from './usage.js';
 
@@ -29,12 +29,13 @@ export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv
     headers: options.headers,
     clientIp: options.clientIp,
     ...(options.entryPoint !== undefined && { entryPoint: options.entryPoint }),
+    ...(options.tcp && { tcp: true }),
   };
-  let explanation: HttpExplanation | SniExplanation;
+  let explanation: HttpExplanation | SniExplanation | TcpExplanation;
   if (options.running) {
     const answer = await controlFor(options.file, { command: 'explain', query }, env);
     if (!answer.ok) return usageFailed(new UsageError(answer.error ?? 'the running instance could not explain this'));
-    explanation = answer.data as HttpExplanation | SniExplanation;
+    explanation = answer.data as HttpExplanation | SniExplanation | TcpExplanation;
   } else {
     const model = await loadOffline(options.file, env);
     try {
@@ -66,6 +67,7 @@ interface ExplainOptions {
   entryPoint: string | undefined;
   json: boolean;
   running: boolean;
+  tcp: boolean;
 }
 
 function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainOptions | 'help' {
@@ -80,7 +82,11 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
   if (!file) throw new UsageError('needs a config file: --config FILE or GATEHOUSE_CONFIG');
   const url = positionals[0];
   if (positionals.length > 1) throw new UsageError(`one URL at a time, got ${positionals.length}`);
-  if ((url === undefined) === (values.sni === undefined)) throw new UsageError('give a URL or --sni NAME (one of them)');
+  if (values.tcp) {
+    if (url !== undefined || values.sni !== undefined || values.method !== undefined || values.header !== undefined || values.alpn !== undefined) {
+      throw new UsageError('--tcp takes no URL, --sni, --method, --header or --alpn (a plain TCP connection has only its client address: --client-ip); --entry-point chooses one');
+    }
+  } else if ((url === undefined) === (values.sni === undefined)) throw new UsageError('give a URL or --sni NAME (one of them)');
   if (values.sni !== undefined && (values.method !== undefined || values.header !== undefined)) throw new UsageError('--method and --header go with a URL, not --sni');
   if (url !== undefined && values.alpn !== undefined) throw new UsageError('--alpn goes with --sni');
   const clientIp = values['client-ip'] ?? DEFAULT_CLIENT_IP;
@@ -96,5 +102,6 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
     entryPoint: values['entry-point'],
     json: values.json ?? false,
     running: values.running ?? false,
+    tcp: values.tcp ?? false,
   };
 }

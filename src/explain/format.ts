@@ -8,9 +8,11 @@ import type { HttpEntryExplanation, HttpExplanation } from './http.js';
 import type { DisabledFacts, RouterTrial } from './routes.js';
 import type { CertificateChoice } from './certificates.js';
 import { certificateText, type SniEntryExplanation, type SniExplanation } from './sni.js';
+import { tcpText, type TcpExplanation } from './tcp.js';
 
 /** The explanation as text, ending with a newline. */
-export function formatExplanation(e: HttpExplanation | SniExplanation): string {
+export function formatExplanation(e: HttpExplanation | SniExplanation | TcpExplanation): string {
+  if (e.kind === 'tcp') return `${tcpText(e).join('\n')}\n`;
   const out: string[] = [];
   if (e.kind === 'http') {
     const r = e.request;

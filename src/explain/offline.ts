@@ -53,6 +53,7 @@ export async function loadOffline(file: string, env: NodeJS.ProcessEnv = process
   const middlewares = buildMiddlewares(config, {});
   const table = buildRouteTable(config, services, middlewares);
   const tcp = buildTcpRoutes(config, log);
+  tcp.stopHealthChecks(); // the same for TCP services' checks: explain never connects to a backend
   const dispose = async (): Promise<void> => {
     await Promise.all([services.close(), tcp.close()]);
   };

@@ -3,6 +3,7 @@ import { explainHttp, type HttpExplanation } from './http.js';
 import type { OfflineModel } from './offline.js';
 import { buildRequest } from './request.js';
 import { explainSni, type SniExplanation } from './sni.js';
+import { explainTcp, type TcpExplanation } from './tcp.js';
 
 /** A URL (HTTP) or an SNI (TLS), with what the request carries. */
 export interface ExplainQuery {
@@ -13,10 +14,13 @@ export interface ExplainQuery {
   readonly headers: readonly string[];
   readonly clientIp: string;
   readonly entryPoint?: string;
+  /** `--tcp`: what the plain TCP entry points do with a new connection from clientIp. */
+  readonly tcp?: boolean;
 }
 
 /** Answers `query` on `model`. Throws UsageError (a bad URL, an unknown entry point). */
-export function answerQuery(model: OfflineModel, query: ExplainQuery): HttpExplanation | SniExplanation {
+export function answerQuery(model: OfflineModel, query: ExplainQuery): HttpExplanation | SniExplanation | TcpExplanation {
+  if (query.tcp === true) return explainTcp(model, query.clientIp, query.entryPoint);
   const entryPoint = query.entryPoint !== undefined ? { entryPoint: query.entryPoint } : {};
   if (query.sni !== undefined) return explainSni(model, { sni: query.sni, alpn: [...query.alpn], clientIp: query.clientIp, ...entryPoint });
   return explainHttp(
