@@ -12,6 +12,10 @@ import { OPT_IN_SUITES, SUITE_NAMES, createContext, missing, startTarget, suites
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 1);
+// BENCH_WARMUP_FIRST: the warm-up of each row's first round (default BENCH_WARMUP). V8 keeps compiling a fresh Node
+// target for ~10k requests (TurboFan was 17–21 % of gatehouse's CPU in its first two 5 s rounds of TLS termination on
+// a loaded machine, 1 % from the third): a long first warm-up keeps that out of the measured rounds.
+const warmupFirst = Number(process.env.BENCH_WARMUP_FIRST ?? warmup);
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const paths = (process.env.BENCH_PATHS ?? 'small,large').split(',').filter(Boolean);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -27,8 +31,8 @@ const allSuites = suites(paths);
 const tables = [];
 
 /** One measurement: `seconds` of load on one URL, with the proxy's CPU time over the same span. */
-async function measure(url, headers, pid, handshakes, perfName) {
-  if (warmup > 0) await load(url, warmup, headers, handshakes);
+async function measure(url, headers, pid, handshakes, perfName, warm = warmup) {
+  if (warm > 0) await load(url, warm, headers, handshakes);
   // BENCH_PERF_DIR: `perf record -g` of the target (and its children) over the measured run, one file per target,
   // workload and round: native frames (OpenSSL, the kernel, Node's C++) that a V8 --cpu-prof shows as idle.
   const perf = pid && process.env.BENCH_PERF_DIR ? perfRecord(pid, path.join(process.env.BENCH_PERF_DIR, `${perfName}.perf.data`)) : undefined;
@@ -85,7 +89,7 @@ async function runSuite(name, ctx) {
       const key = keyOf(row);
       if ((runs.get(key)?.length ?? 0) >= round) continue; // the same URL and headers under another workload
       const target = started.get(row.target);
-      const m = await measure(`${target.url}${row.workload.path}`, row.workload.headers, target.pid, row.workload.handshakes, `${row.target}-${row.workload.name.replace(/[^a-zA-Z0-9]+/g, '-')}-${round}`);
+      const m = await measure(`${target.url}${row.workload.path}`, row.workload.headers, target.pid, row.workload.handshakes, `${row.target}-${row.workload.name.replace(/[^a-zA-Z0-9]+/g, '-')}-${round}`, round === 1 ? warmupFirst : warmup);
       if (!runs.has(key)) runs.set(key, []);
       runs.get(key).push(m);
       console.error(`  ${name} round ${round}: ${row.target} ${row.workload.name}: ${Math.round(m.rps)} req/s${m.cpuUs ? `, ${Math.round(m.cpuUs)} µs/req` : ''}${m.resumed !== undefined ? `, ${Math.round(100 * m.resumed)} % resumed` : ''}, load ${m.load.toFixed(1)}`);
