@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { answerQuery, DEFAULT_CLIENT_IP, formatExplanation, loadOffline, UsageError, type ExplainQuery, type HttpExplanation, type SniExplanation, type TcpExplanation } from '../explain/index.js';
+import { answerQuery, DEFAULT_CLIENT_IP, formatExplanation, loadOffline, UsageError, type ExplainQuery, type HttpExplanation, type SniExplanation, type TcpExplanation, type UdpExplanation } from '../explain/index.js';
 import { controlFor } from './state-dir.js';
 import { EXPLAIN_OPTIONS, EXPLAIN_USAGE } from './usage.js';
 
@@ -29,13 +29,14 @@ export async function runExplain(args: readonly string[], env: NodeJS.ProcessEnv
     headers: options.headers,
     clientIp: options.clientIp,
     ...(options.entryPoint !== undefined && { entryPoint: options.entryPoint }),
+    ...(options.udp && { udp: true }),
     ...(options.tcp && { tcp: true }),
   };
-  let explanation: HttpExplanation | SniExplanation | TcpExplanation;
+  let explanation: HttpExplanation | SniExplanation | UdpExplanation | TcpExplanation;
   if (options.running) {
     const answer = await controlFor(options.file, { command: 'explain', query }, env);
     if (!answer.ok) return usageFailed(new UsageError(answer.error ?? 'the running instance could not explain this'));
-    explanation = answer.data as HttpExplanation | SniExplanation | TcpExplanation;
+    explanation = answer.data as HttpExplanation | SniExplanation | UdpExplanation | TcpExplanation;
   } else {
     const model = await loadOffline(options.file, env);
     try {
@@ -67,6 +68,7 @@ interface ExplainOptions {
   entryPoint: string | undefined;
   json: boolean;
   running: boolean;
+  udp: boolean;
   tcp: boolean;
 }
 
@@ -83,10 +85,14 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
   const url = positionals[0];
   if (positionals.length > 1) throw new UsageError(`one URL at a time, got ${positionals.length}`);
   if (values.tcp) {
-    if (url !== undefined || values.sni !== undefined || values.method !== undefined || values.header !== undefined || values.alpn !== undefined) {
-      throw new UsageError('--tcp takes no URL, --sni, --method, --header or --alpn (a plain TCP connection has only its client address: --client-ip); --entry-point chooses one');
+    if (values.udp || url !== undefined || values.sni !== undefined || values.method !== undefined || values.header !== undefined || values.alpn !== undefined) {
+      throw new UsageError('--tcp takes no URL, --sni, --udp, --method, --header or --alpn (a plain TCP connection has only its client address: --client-ip); --entry-point chooses one');
     }
-  } else if ((url === undefined) === (values.sni === undefined)) throw new UsageError('give a URL or --sni NAME (one of them)');
+  } else if (values.udp) {
+    if (url !== undefined || values.sni !== undefined || values.method !== undefined || values.header !== undefined || values.alpn !== undefined) {
+      throw new UsageError('--udp takes no URL, --sni, --method, --header or --alpn (UDP has nothing to match on); --entry-point chooses one');
+    }
+  } else if ((url === undefined) === (values.sni === undefined)) throw new UsageError('give a URL or --sni NAME (one of them), or --udp');
   if (values.sni !== undefined && (values.method !== undefined || values.header !== undefined)) throw new UsageError('--method and --header go with a URL, not --sni');
   if (url !== undefined && values.alpn !== undefined) throw new UsageError('--alpn goes with --sni');
   const clientIp = values['client-ip'] ?? DEFAULT_CLIENT_IP;
@@ -102,6 +108,7 @@ function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): ExplainO
     entryPoint: values['entry-point'],
     json: values.json ?? false,
     running: values.running ?? false,
+    udp: values.udp ?? false,
     tcp: values.tcp ?? false,
   };
 }

@@ -37,12 +37,14 @@ export const EXPLAIN_OPTIONS = {
   alpn: { type: 'string' },
   json: { type: 'boolean' },
   running: { type: 'boolean' },
+  udp: { type: 'boolean' },
   tcp: { type: 'boolean' },
   help,
 } as const satisfies CommandOptions;
 
 export const EXPLAIN_USAGE = `Usage: gatehouse explain URL [--config FILE] [--method M] [--header 'Name: value' ...] [--client-ip IP] [--entry-point NAME] [--running] [--json]
        gatehouse explain --sni NAME [--alpn P,...] [--config FILE] [--client-ip IP] [--entry-point NAME] [--running] [--json]
+       gatehouse explain --udp [--config FILE] [--entry-point NAME] [--running] [--json]
        gatehouse explain --tcp [--client-ip IP] [--config FILE] [--entry-point NAME] [--running] [--json]
 Which router (or TCP route) a request (or TLS handshake) gets and why, offline on the config file.
 Exit 0 when something matches, 1 when nothing does, 2 on errors.

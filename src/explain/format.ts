@@ -8,10 +8,12 @@ import type { HttpEntryExplanation, HttpExplanation } from './http.js';
 import type { DisabledFacts, RouterTrial } from './routes.js';
 import type { CertificateChoice } from './certificates.js';
 import { certificateText, type SniEntryExplanation, type SniExplanation } from './sni.js';
+import { udpText, type UdpExplanation } from './udp.js';
 import { tcpText, type TcpExplanation } from './tcp.js';
 
 /** The explanation as text, ending with a newline. */
-export function formatExplanation(e: HttpExplanation | SniExplanation | TcpExplanation): string {
+export function formatExplanation(e: HttpExplanation | SniExplanation | UdpExplanation | TcpExplanation): string {
+  if (e.kind === 'udp') return `${udpText(e).join('\n')}\n`;
   if (e.kind === 'tcp') return `${tcpText(e).join('\n')}\n`;
   const out: string[] = [];
   if (e.kind === 'http') {

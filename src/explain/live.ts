@@ -48,6 +48,7 @@ export function liveModel(sources: LiveSources): OfflineModel {
     tcpRoutes: (ep) => runtime.tcpRoutes(ep),
     disabledHttp: runtime.problems.filter((p) => !isTcp(p.error.location.path)),
     disabledTcp: runtime.problems.filter((p) => isTcp(p.error.location.path)),
+    udp: runtime.udp,
     challenges: sources.challenges,
     wanted: wantedCertificates(config).wanted,
     certificates: catalog,

@@ -12,6 +12,7 @@ import { buildRouteTable, type CompiledRoute } from '../http/router.js';
 import { buildServices } from '../http/services.js';
 import { createLogger } from '../log.js';
 import { buildTcpRoutes, type TcpRoute } from '../tcp/index.js';
+import { buildUdpRoutes, type UdpRouteTable } from '../udp/index.js';
 import { loadCertificateCatalog, type CertificateCatalog } from './certificates.js';
 
 /** A router that was disabled, and why. */
@@ -30,6 +31,8 @@ export interface OfflineModel {
   tcpRoutes(entryPoint: string): readonly TcpRoute[];
   readonly disabledHttp: readonly Disabled[];
   readonly disabledTcp: readonly Disabled[];
+  /** The UDP routers and services (`explain --udp`). */
+  readonly udp?: UdpRouteTable;
   readonly challenges: HttpChallengeSettings;
   readonly wanted: readonly WantedCertificate[];
   /** Undefined when no entry point terminates TLS (then no certificate is ever served). */
@@ -67,6 +70,7 @@ export async function loadOffline(file: string, env: NodeJS.ProcessEnv = process
       tcpRoutes: (ep) => tcp.byEntryPoint.get(ep) ?? [],
       disabledHttp: table.problems,
       disabledTcp: tcp.problems,
+      udp: buildUdpRoutes(config),
       challenges: httpChallengeSettings(config, file, wanted),
       wanted,
       certificates: tls ? await loadCertificateCatalog(config, file, env) : undefined,

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { Config } from '../config/index.js';
-import { parseListenAddress } from '../edge/address.js';
+import { listenProtocol, parseListenAddress } from '../edge/address.js';
 import { splitHost } from '../http/context.js';
 import { DEFAULT_ENCODED_CHARACTERS, normalizePath } from '../http/request-path.js';
 import type { HttpMatchInput } from '../rules/index.js';
@@ -110,7 +110,8 @@ export function chooseEntryPoints(config: Config, tls: boolean, port: number | u
     }
     return { names: [given], reason: '--entry-point' };
   }
-  const kind = all.filter((n) => (config.entryPoints[n]!.tls !== undefined) === tls);
+  // UDP entry points carry no HTTP and no TLS (explain --udp explains them).
+  const kind = all.filter((n) => (config.entryPoints[n]!.tls !== undefined) === tls && listenProtocol(config.entryPoints[n]!.address) !== 'udp');
   const label = tls ? 'TLS' : 'plain HTTP';
   if (kind.length === 0) throw usage(`the config has no ${label} entry point`);
   if (port !== undefined) {

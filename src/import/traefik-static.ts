@@ -3,6 +3,7 @@
  * TLS and middlewares, forwarded headers, PROXY protocol, timeouts), certificate resolvers (ACME), logging, and
  * the list of keys that only make sense in Traefik (providers other than file, dashboard, metrics…).
  */
+import { convertUdpEntryPoint } from './traefik-udp.js';
 import { dnsChallengeOf } from './traefik-dns.js';
 import { copyFields } from './traefik-fields.js';
 import type { DropList, Plain, TraefikNode } from './traefik-node.js';
@@ -65,11 +66,7 @@ function entryPoint(name: string, node: TraefikNode, all: TraefikNode[], default
     node.done();
     return undefined;
   }
-  if (address.endsWith('/udp')) {
-    node.drops.add(node.at('address'), 'UDP entry points are not supported');
-    node.done();
-    return undefined;
-  }
+  if (/\/udp$/i.test(address)) return convertUdpEntryPoint(node, address);
   const out: Plain = { address: address.replace(/\/tcp$/, '') };
   const http = node.child('http');
   if (http) {
@@ -122,7 +119,7 @@ function entryPoint(name: string, node: TraefikNode, all: TraefikNode[], default
   transport?.done();
   node.drop('http2', 'HTTP/2 settings are not supported');
   node.drop('http3', 'HTTP/3 is not supported');
-  node.drop('udp', 'UDP is not supported');
+  node.drop('udp', 'udp.timeout applies to UDP entry points only (an address ending in "/udp")');
   node.ignore('asDefault');
   node.done();
   return out;

@@ -14,6 +14,7 @@ import { convertHttpService, convertTcpService } from './traefik-services.js';
 import { addressPort, convertStatic, DYNAMIC_SECTIONS, type EntryPointDefaults } from './traefik-static.js';
 import { convertTls } from './traefik-tls.js';
 import { convertTcpMiddleware, PLAIN_TCP_ROUTERS } from './traefik-tcp.js';
+import { convertUdp } from './traefik-udp.js';
 
 /** One parsed dynamic file. */
 export interface DynamicSource {
@@ -109,7 +110,7 @@ function markTlsEntryPoints(d: Draft): void {
 }
 
 /** The gatehouse config of a draft, empty sections left out. */
-function assemble(d: Draft, tls: Plain | undefined, log: Plain | undefined): Plain {
+function assemble(d: Draft, tls: Plain | undefined, log: Plain | undefined, udp?: Plain): Plain {
   const config: Plain = { entryPoints: d.entryPoints };
   if (log) config['log'] = log;
   const http: Plain = {};
@@ -122,6 +123,7 @@ function assemble(d: Draft, tls: Plain | undefined, log: Plain | undefined): Pla
   if (d.tcpMiddlewares && Object.keys(d.tcpMiddlewares).length > 0) tcp['middlewares'] = d.tcpMiddlewares;
   if (Object.keys(d.tcpServices).length > 0) tcp['services'] = d.tcpServices;
   if (Object.keys(tcp).length > 0) config['tcp'] = tcp;
+  if (udp) config['udp'] = udp;
   if (tls) config['tls'] = tls;
   if (Object.keys(d.resolvers).length > 0) config['certificateResolvers'] = d.resolvers;
   return config;
@@ -141,6 +143,7 @@ function owner(d: Draft, extra: Plain, path: readonly string[]): [Plain, string]
   if (a === 'certificateResolvers' && b) return [d.resolvers, b];
   if (a === 'http' && c) return [b === 'routers' ? d.routers : b === 'services' ? d.services : d.middlewares, c];
   if (a === 'tcp' && c) return [b === 'routers' ? d.tcpRouters : b === 'middlewares' ? (d.tcpMiddlewares ?? {}) : d.tcpServices, c];
+  if (a === 'udp' && c && isPlain(extra['udp']) && isPlain(extra['udp'][b!])) return [extra['udp'][b!] as Plain, c];
   return undefined;
 }
 
@@ -172,7 +175,7 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
   http?.done();
   tcp?.drop('serversTransports', 'serversTransports are not supported');
   tcp?.done();
-  dyn.drop('udp', 'UDP is not supported');
+  const udp = convertUdp(dyn.child('udp'));
   const tlsNode = dyn.child('tls');
   const tls = tlsNode ? convertTls(tlsNode) : undefined;
   for (const key of Object.keys(dyn.value)) if (!(DYNAMIC_SECTIONS as readonly string[]).includes(key)) dyn.drop(key, 'not a section of a dynamic config');
@@ -184,11 +187,11 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
   // Whatever the schema refuses is dropped with its message, then references are settled again; each round
   // removes at least one object, so the loop ends.
   for (let round = 0; round < 50; round++) {
-    const problems = schemaProblems(assemble(d, tls, st.log));
+    const problems = schemaProblems(assemble(d, tls, st.log, udp));
     if (problems.length === 0) break;
     let removed = false;
     for (const p of problems) {
-      const found = owner(d, { tls, log: st.log }, p.path);
+      const found = owner(d, { tls, log: st.log, udp }, p.path);
       if (found && Object.hasOwn(found[0], found[1])) {
         delete found[0][found[1]];
         removed = true;
@@ -198,6 +201,6 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
     if (!removed) break;
     settle(d, seen, drops);
   }
-  const config = validateConfig(assemble(d, tls, st.log));
+  const config = validateConfig(assemble(d, tls, st.log, udp));
   return { config, dropped: drops.items, notes: notes.items };
 }

@@ -183,6 +183,11 @@ export async function listenUdp(name: string, address: ListenAddress, text: stri
   };
 }
 
+/** dgram's `lookup` for addresses that are already IP literals. */
+function literalLookup(address: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  callback(null, address, isIP(address));
+}
+
 function startSweeper(sweep: () => void, timeoutMs: number): NodeJS.Timeout {
   return setInterval(sweep, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 10)))).unref();
 }
@@ -210,7 +215,9 @@ async function bindUdp(address: ListenAddress, name: string, text: string): Prom
   }
   const attempt = (type: 'udp4' | 'udp6', bindHost: string): Promise<Socket> =>
     new Promise((resolve, reject) => {
-      const socket = createSocket({ type });
+      // Replies go to rinfo's address, always an IP literal: a lookup that answers at once spares dns.lookup and a
+      // nextTick per reply (Node's send resolves every address it is given).
+      const socket = createSocket({ type, lookup: literalLookup });
       const onError = (err: NodeJS.ErrnoException): void => {
         socket.close();
         reject(err);
