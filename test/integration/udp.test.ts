@@ -159,6 +159,11 @@ describe('UDP entry points with dnsmasq', () => {
     expect(open.protocol).toBe('udp');
     expect(open.connections).toBe(1);
     expect(open.udp).toMatchObject({ sessionsOpened: 1, datagramsIn: 1, datagramsOut: 1 });
+    // The status page has a UDP section: the entry point's sessions and counters, the router with its servers.
+    const page = (await httpRequest(gh.admin, { path: '/' })).text;
+    expect(page).toContain('<h2>UDP</h2>');
+    expect(page).toMatch(/<td data-label="entry point">dns<\/td><td data-label="open sessions">1<\/td><td data-label="datagrams in \/ out">1 \/ 1<\/td>/);
+    expect(page).toContain(`127.0.0.1:${a.port}`);
     // One sweep a tenth of the timeout: gone within 1.1 timeouts of the answer, never before the timeout.
     const t0 = Date.now();
     const idle = await until(() => entryStatus(gh.admin), (e) => e.connections === 0, 3000);
