@@ -10,7 +10,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns';
 import type { UdpServer } from './balancer.js';
 
-/** Datagrams a session holds while its upstream socket is being set up (a resolver retry, a WireGuard handshake). */
+/** Datagrams a session holds (the first included) while its upstream socket is being set up (a resolver retry, a WireGuard handshake). */
 const PENDING_MAX = 8;
 /** Bytes those may take beyond the first datagram (which is always kept: it opened the session). */
 const PENDING_MAX_BYTES = 16 * 1024;
