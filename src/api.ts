@@ -14,7 +14,7 @@ import { loadAcmeManager, type AcmeManager, type ManagedCertificate } from './ac
 import { createControlHandler, openControl } from './control-handler.js';
 import { challengeSettingsFor, createReloader, logProblems, readConfigText, type LiveState } from './reload/reloader.js';
 import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings, type ChallengeRegistry } from './challenges/index.js';
-import { createCertStore, resolveStateDir, TicketKeys } from './certs/index.js';
+import { createCertStore, resolveStateDir, TicketKeys, type CertStore } from './certs/index.js';
 import { certStoreOptions, needsCertificates } from './certs/store-options.js';
 import { startEdge, type Edge } from './edge/start.js';
 import { listenProtocol } from './edge/address.js';
@@ -30,6 +30,8 @@ import { buildRuntime, type Runtime } from './runtime/index.js';
 import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
 import { legacyDefaultStateDir } from './config/paths.js';
 import { ensureWritableStateDir, warnLegacyState } from './state-dir.js';
+import type { PrimaryRole, WorkerRole } from './cluster/role.js';
+import type { Fleet, WorkerInfo } from './cluster/fleet.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
@@ -112,6 +114,8 @@ export interface GatehouseStatus {
   readonly retiredRuntimes: number;
   /** Where the admin entry point listens (metrics, status page, JSON API); absent when it is off. */
   readonly admin?: { address: string; port: number } | undefined;
+  /** With `workers` > 1: the worker processes (pid, restarts); absent in a single process. */
+  readonly workers?: readonly WorkerInfo[] | undefined;
 }
 
 /**
@@ -119,19 +123,39 @@ export interface GatehouseStatus {
  * does not throw, it is disabled and listed in `problems`.
  */
 export function createGatehouse(options: GatehouseOptions): Gatehouse {
+  return createGatehouseIn(options, undefined);
+}
+
+/**
+ * createGatehouse for `gatehouse start` with `workers` (src/cluster/): `role` is a worker's part, or a function that
+ * makes this process the primary when the config asks for more than one worker. Not for library use: the workers
+ * are forked from the process's own command line. @internal
+ */
+export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | ((initial: Config) => PrimaryRole | undefined) | undefined): Gatehouse {
   const env = options.env ?? process.env;
   const configFile = typeof options.config === 'string' ? options.config : undefined;
-  const initialText = configFile !== undefined ? readConfigText(configFile) : undefined;
+  const worker = typeof role === 'object' ? role : undefined;
+  const initialText = configFile !== undefined && worker === undefined ? readConfigText(configFile) : undefined;
   const initial: Config =
-    configFile !== undefined ? (initialText === undefined ? loadConfigFile(configFile, env) : parseConfigText(initialText, { file: configFile, env })) : validateConfig(options.config);
+    worker !== undefined
+      ? validateConfig(worker.config)
+      : configFile !== undefined
+        ? initialText === undefined
+          ? loadConfigFile(configFile, env)
+          : parseConfigText(initialText, { file: configFile, env })
+        : validateConfig(options.config);
+  const primary = typeof role === 'function' ? role(initial) : undefined;
+  /** The primary's workers, from start() on. */
+  let fleet: Fleet | undefined;
   const logFile = initial.log?.file;
-  const log =
+  const ownLog =
     options.logger ??
     createLogger({
       level: initial.log?.level ?? DEFAULTS.logLevel,
       ...(initial.log?.format !== undefined ? { format: initial.log.format } : {}),
       ...(logFile !== undefined ? { file: resolvePath(configFile !== undefined ? dirname(configFile) : process.cwd(), logFile) } : {}),
     });
+  const log = worker !== undefined ? ownLog.child({ worker: worker.id, pid: process.pid }) : ownLog;
   const plugins: Plugins = { handlers: options.handlers ?? {}, middlewares: options.middlewares ?? {} };
   // The admin entry point (issue 9) when the config has one at start; built below, once what it reads exists.
   let admin: Admin | undefined;
@@ -157,6 +181,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   const certSink = {
     put(source: string, certPem: string, keyPem: string): void {
       live.certs?.put(source, certPem, keyPem);
+      fleet?.certificate([source, certPem, keyPem]);
     },
   };
   /** ACME runs only where its certificates can be served: with a TLS entry point and a resolver in use. */
@@ -176,6 +201,8 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
   };
   /** After `loadAcme(cfg)`. */
   const createManager = (cfg: Config): AcmeManager | undefined => {
+    // A worker serves what the primary's manager orders (src/cluster/): one orderer per gatehouse.
+    if (worker !== undefined) return undefined;
     if (!live.certs || !cfg.certificateResolvers || !createAcmeManager) return undefined;
     storage ??= createStorage(cfg, { stateDir: resolveStateDir(cfg, { configFile, env }), ...(configFile !== undefined ? { configFile } : {}), log });
     return createAcmeManager({
@@ -205,6 +232,8 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     loadAcme,
     createManager,
     graceMs,
+    watch: worker === undefined,
+    ...(worker !== undefined ? { certStoreBuilt: (store: CertStore) => worker.certStoreBuilt(store) } : {}),
   });
 
   const status = (): GatehouseStatus => ({
@@ -216,6 +245,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
     problems: live.runtime.problems.map((p) => p.error.toString()),
     retiredRuntimes: live.retired.size,
     admin: admin?.address(),
+    ...(fleet !== undefined ? { workers: fleet.workers() } : {}),
   });
   /** The admin is loaded (page, metrics, prom-client) only by a config that has one, when it starts. */
   const buildAdmin = async (): Promise<void> => {
@@ -233,8 +263,11 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         instance: status,
         connections: () => live.edge?.connections() ?? {},
         udpCounters: () => live.edge?.udpCounters?.() ?? {},
+        ...(primary !== undefined ? { workerMetrics: () => fleet?.metrics() ?? Promise.resolve([]) } : {}),
       },
       log,
+      // A worker counts its requests for the primary's /metrics; only the primary listens.
+      { listen: worker === undefined },
     );
   };
 
@@ -260,6 +293,12 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         storage = createStorage(live.config, { stateDir: resolveStateDir(live.config, { configFile, env }), ...(configFile !== undefined ? { configFile } : {}), log });
         if (isRedisStorage(storage)) challenges = createSharedChallengeRegistry(storage, log);
       }
+      // Workers answer the challenges the primary's manager puts (sent over IPC, src/cluster/fleet-registry.ts), or,
+      // with Redis, those of the shared registry, which every worker subscribes to like another instance.
+      if (worker !== undefined && !(storage !== undefined && isRedisStorage(storage))) challenges = worker.challenges;
+      if (worker !== undefined && live.certs) worker.certStoreBuilt(live.certs);
+      const fleetRegistry = primary !== undefined ? (await import('./cluster/fleet-registry.js')).createFleetRegistry(challenges, () => fleet) : undefined;
+      if (fleetRegistry) challenges = fleetRegistry;
       live.acme = createManager(live.config);
       await live.acme?.load();
       const sources: TlsSources & UdpSources = {
@@ -277,7 +316,15 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
         challengeDecided: admin?.challengeDecided,
       };
       try {
-        live.edge = await startEdge(live.config, sources, log, () => accessLog, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided });
+        if (primary !== undefined) {
+          // The workers bind the entry points; this process stands in for their edge (src/cluster/fleet.ts).
+          const { createFleet } = await import('./cluster/fleet.js');
+          fleet = createFleet(primary.count, { config: () => live.config, challenges: () => fleetRegistry!.pending(), stats: admin !== undefined }, log);
+          await fleet.start();
+          live.edge = fleet;
+        } else {
+          live.edge = await startEdge(live.config, sources, log, () => accessLog, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided });
+        }
       } catch (err) {
         live.acme?.stop();
         await storage?.close();
@@ -289,13 +336,16 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await admin?.start();
       // `gatehouse reload`, `status` and `renew NAME` reach the instance here; a socket that cannot be made only
       // costs those commands. Only for a config file (the demo and library objects keep the working directory clean).
-      if (configFile !== undefined || live.acme) {
+      if (worker === undefined && (configFile !== undefined || live.acme)) {
         const handler = createControlHandler({ live, configFile, env, reload: reloader.reload, status });
         control = await openControl(resolveStateDir(live.config, { configFile, env }), handler, log, configFile);
       }
       reloader.start();
       startedAt = new Date().toISOString();
-      log.info('gatehouse started');
+      worker?.attach({ admin: () => admin, edge: () => live.edge });
+      // A worker's own line is not 'gatehouse started': supervisors and scripts wait for that one, the primary's.
+      if (worker !== undefined) log.info('worker started');
+      else log.info(primary !== undefined ? { workers: primary.count } : {}, 'gatehouse started');
       await flushLog(log);
     },
     addresses() {
@@ -312,6 +362,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       try {
         const files = reopenLogFiles();
         if (files.length > 0) log.info({ files }, 'log file reopened');
+        fleet?.reopenLogs();
       } catch (err) {
         // The old file stays open and written: a full disk or a removed directory must not stop the proxy.
         log.error({ code: (err as NodeJS.ErrnoException).code, reason: (err as Error).message }, 'log file not reopened');
@@ -343,7 +394,7 @@ export function createGatehouse(options: GatehouseOptions): Gatehouse {
       await storage?.close();
       live.certs?.close();
       ticketKeys?.close();
-      log.info('gatehouse stopped');
+      log.info(worker !== undefined ? 'worker stopped' : 'gatehouse stopped');
       await flushLog(log);
     },
   };

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   PLUGIN_FAILED: 'A custom handler or middleware threw while it was being created from its options.',
   MIDDLEWARE_CONFIG: 'A built-in middleware cannot be built from its options (bad CIDR or regex, unreadable usersFile, chain cycle).',
   LISTEN_FAILED: 'An entry point could not bind its address (in use, no permission, bad address).',
+  WORKER_FAILED: 'A worker process (`workers` > 1) could not start serving, or died before it did.',
   UPSTREAM_CONNECT: 'The upstream refused or dropped the connection before answering (502).',
   UPSTREAM_TIMEOUT: 'The upstream sent no response headers within the timeout (504).',
   UPSTREAM_FAILED: 'The upstream connection failed while the response was being relayed.',

@@ -38,15 +38,19 @@ export interface Admin {
   start(): Promise<void>;
   /** The bound address, once listening. */
   address(): { address: string; port: number } | undefined;
+  /** This process's metrics as prom-client's JSON (a worker answers the primary's scrape with it). */
+  metricsJson(): Promise<unknown[]>;
   close(): Promise<void>;
 }
 
 /** The admin for `spec` (the config's `admin` section at start). */
-export function createAdmin(spec: AdminConfig, sources: AdminSources, log: Logger): Admin {
+export function createAdmin(spec: AdminConfig, sources: AdminSources, log: Logger, options: { listen?: boolean } = {}): Admin {
   const recent = new RecentDecisions();
   const status = (): AdminStatus => buildStatus(sources, recent.list());
   const serviceOf = (router: string): string => sources.config().http?.routers?.[router]?.service ?? '';
-  const metrics = new AdminMetrics(status, serviceOf);
+  const metrics = new AdminMetrics(status, serviceOf, sources.workerMetrics);
+  // A worker (`workers` > 1) only counts: the primary listens and asks it for `metricsJson` at each scrape.
+  const listening = options.listen !== false;
   const adminLog = log.child({ component: 'admin' });
   /** The settings in force (undefined: a reload removed the section) and their JSON, to tell a change. */
   let current: AdminConfig | undefined = spec;
@@ -75,7 +79,7 @@ export function createAdmin(spec: AdminConfig, sources: AdminSources, log: Logge
    * new one cannot listen); the same address (new users) is closed, then bound again. A removed section closes it.
    */
   const apply = async (wanted: AdminConfig | undefined, before: AdminConfig | undefined): Promise<void> => {
-    if (closed) return;
+    if (closed || !listening) return;
     const old = server;
     if (wanted === undefined) {
       server = undefined;
@@ -116,12 +120,13 @@ export function createAdmin(spec: AdminConfig, sources: AdminSources, log: Logge
     },
     async start() {
       settled = settled.then(async () => {
-        if (current === undefined || closed) return;
+        if (current === undefined || closed || !listening) return;
         server = await listen(current);
       });
       await settled;
     },
     address: () => server?.address(),
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
     async close() {
       closed = true;
       await settled;

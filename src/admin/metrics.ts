@@ -27,8 +27,14 @@ export class AdminMetrics {
   readonly #passthroughBytes: Counter<'router' | 'service' | 'direction'>;
   readonly #passthroughConnections: Counter<'router' | 'service'>;
 
-  /** `status()` is read at scrape time for the gauges; `serviceOf` names a router's service (request-metrics.ts). */
-  constructor(status: () => AdminStatus, serviceOf: (router: string) => string) {
+  readonly #workers: (() => Promise<unknown[][]>) | undefined;
+
+  /**
+   * `status()` is read at scrape time for the gauges; `serviceOf` names a router's service (request-metrics.ts);
+   * `workers` (the primary of `workers` > 1) gives each worker's metrics, aggregated into `text()`.
+   */
+  constructor(status: () => AdminStatus, serviceOf: (router: string) => string, workers?: () => Promise<unknown[][]>) {
+    this.#workers = workers;
     const { Counter, Histogram, Registry, collectDefaultMetrics } = promClient();
     this.registry = new Registry();
     const registers = [this.registry];
@@ -64,7 +70,9 @@ export class AdminMetrics {
 
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
-    return this.registry.metrics();
+    if (this.#workers === undefined) return this.registry.metrics();
+    const { aggregateMetrics } = await import('./aggregate.js');
+    return aggregateMetrics(await this.registry.getMetricsAsJSON(), await this.#workers());
   }
 
   private register(m: ScrapedMetric): void {

@@ -34,6 +34,8 @@ export interface AdminSources {
   tcpServices?(): ReadonlyMap<string, { readonly kind: string; readonly servers: readonly { readonly backend: { readonly address: string }; readonly up: boolean }[]; readonly healthCheck: unknown }>;
   /** Counters of each bound UDP entry point (src/udp/listener.ts); `connections` holds its open sessions. */
   udpCounters?(): Record<string, Readonly<UdpCounters>>;
+  /** With `workers` > 1, in the primary: each worker's metrics (prom-client JSON), summed into `/metrics`. */
+  workerMetrics?(): Promise<unknown[][]>;
 }
 
 export interface RouterView {

@@ -73,6 +73,8 @@ export const DEFAULTS = {
    * overrides. With a config file the default is `state/<environment>` beside it (src/config/paths.ts).
    */
   stateDir: 'state',
+  /** One process until a measured default says otherwise (issue 21; bench/README.md has the figures). */
+  workers: 1 as number | 'auto',
   sessionTicketRotation: '12h',
   /** A passed-through connection with no bytes either way for this long is closed. */
   tcpIdleTimeout: '10m',

@@ -300,6 +300,13 @@ export const ConfigSchema = Type.Object(
     challenges: Type.Optional(ChallengesSchema),
     storage: Type.Optional(StorageSchema),
     admin: Type.Optional(AdminSchema),
+    workers: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {
+        description:
+          'How many processes serve the entry points (`gatehouse start` only; the library API runs one). 1 (default): one process, as without this field. N > 1: a primary process owns what must exist once (the control socket, the admin entry point, ACME orders and renewals, config reloads) and N worker processes share the listening sockets; a worker that dies is restarted. `auto`: as many workers as cores this process may use (os.availableParallelism()). Per-process state is not shared: a rate limit of L allows up to N × L across the workers, passive health and round-robin positions are per worker (docs/config.md, "Workers"). Read at start: a reload that changes it is logged and takes effect at the next start.',
+        default: DEFAULTS.workers,
+      }),
+    ),
     stateDir: Type.Optional(
       Type.String({
         minLength: 1,

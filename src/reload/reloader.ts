@@ -73,6 +73,10 @@ export interface ReloaderDeps {
   readonly createManager: (config: Config) => AcmeManager | undefined;
   /** The grace period of the config in force (listeners a reload removes close within it). */
   readonly graceMs: () => number;
+  /** Whether the config file is watched when the config says so; false in a worker (the primary watches). */
+  readonly watch?: boolean;
+  /** Told of each certificate store a reload builds, before it serves (a worker puts its ACME certificates in). */
+  readonly certStoreBuilt?: (store: CertStore) => void;
 }
 
 /** The reloads of one gatehouse. */
@@ -132,6 +136,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
     if (storeChanged) {
       try {
         const fresh = await createCertStore(certStoreOptions(next, configFile, env, log));
+        deps.certStoreBuilt?.(fresh);
         const old = live.certs;
         live.certs = fresh;
         old?.close();
@@ -225,7 +230,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
 
   /** Watch the config file when the config in force says so (a reload may turn the watch on or off). */
   const syncWatcher = (): void => {
-    const wanted = configFile !== undefined && (live.config.lifecycle?.watch ?? DEFAULTS.watchConfig);
+    const wanted = configFile !== undefined && deps.watch !== false && (live.config.lifecycle?.watch ?? DEFAULTS.watchConfig);
     if (!wanted) {
       watcher?.close();
       watcher = undefined;

@@ -3,7 +3,8 @@
  * anywhere (FILE, --config, $GATEHOUSE_CONFIG). SIGTERM/SIGINT stop it gracefully (a second one exits at once),
  * SIGHUP reloads the file.
  */
-import { createGatehouse, type Gatehouse } from '../../api.js';
+import { createGatehouseIn, type Gatehouse } from '../../api.js';
+import { workerCount } from '../../cluster/workers-count.js';
 import { reportError } from '../cli-error.js';
 import { demoConfig } from '../demo-config.js';
 import type { CommandContext } from '../usage.js';
@@ -11,6 +12,12 @@ import type { CommandContext } from '../usage.js';
 /** Starts the proxy; resolves with 0 once it serves (the process then runs until a signal). Exits 1 if it cannot start. */
 export async function runStart(ctx: CommandContext): Promise<number> {
   const { file } = ctx;
+  // A worker of `workers` > 1, forked by the primary with this same command line (src/cluster/fleet.ts).
+  if (ctx.env['GATEHOUSE_WORKER'] !== undefined && process.send !== undefined) {
+    const { runWorker } = await import('../../cluster/worker.js');
+    await runWorker(file, ctx.env);
+    return 0;
+  }
   // Signal handlers first: a supervisor may send SIGTERM as soon as it sees "gatehouse started", and a signal that
   // arrives before its handler would kill the process without draining.
   let gh: Gatehouse | undefined;
@@ -40,7 +47,11 @@ export async function runStart(ctx: CommandContext): Promise<number> {
   process.on('SIGUSR1', () => gh?.reopenLogFile());
 
   try {
-    gh = createGatehouse({ config: file ?? demoConfig(ctx.env), env: ctx.env });
+    // With a config file whose `workers` is above 1 this process becomes the primary and forks the workers at start.
+    gh = createGatehouseIn({ config: file ?? demoConfig(ctx.env), env: ctx.env }, (config) => {
+      const count = file === undefined ? 1 : workerCount(config);
+      return count > 1 ? { kind: 'primary', count } : undefined;
+    });
     await gh.start();
   } catch (err) {
     // Whatever was half set up (a watcher, a timer) must not keep a failed start alive.
