@@ -13,6 +13,8 @@ describe('configWarnings', () => {
     ['the same rule tried first by priority', base({ a: { rule: 'Host(`a.x`)', priority: 50, ...svc }, b: { rule: 'Host(`a.x`)', ...svc } }), /router "b" has the same rule as "a", which is tried first \(priority 50 against 11\)/],
     ['the same rule, other whitespace, equal priority: by name', base({ b: { rule: 'Host( `a.x` )', priority: 5, ...svc }, a: { rule: 'Host(`a.x`)', priority: 5, ...svc } }), /router "b" has the same rule as "a".*then by name/],
     ['a public name on a loopback-only entry point', base({ a: { rule: 'Host(`app.example.com`)', ...svc } }, { local: { address: '127.0.0.1:8080' } }), /only this machine can reach it/],
+    ['the same rule tried first on every entry point HTTP arrives on (a UDP one does not count)', base({ a: { rule: 'Host(`a.x`)', priority: 50, entryPoints: ['web'], ...svc }, b: { rule: 'Host(`a.x`)', ...svc } }, { web: { address: ':80' }, dns: { address: ':53/udp' } }), /router "b" has the same rule as "a", which is tried first/],
+    ['an HTTP router naming a UDP entry point', base({ a: { rule: 'Host(`a.x`)', entryPoints: ['web', 'dns'], ...svc } }, { web: { address: ':80' }, dns: { address: ':53/udp' } }), /router "a" names "dns", a UDP entry point .*HTTP requests never arrive there/],
   ])('%s', (_d, config, message) => {
     const warnings = configWarnings(config);
     expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(message)]);

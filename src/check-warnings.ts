@@ -3,12 +3,13 @@
  * them as warnings (exit 0, or 1 with `--strict`), since the config loads and the other routers serve, but the
  * operator meant something else.
  * - a router with `tls` whose entry points are all plain (it is served only on TLS entry points);
+ * - a router that names a UDP entry point (HTTP never arrives there);
  * - a router whose rule is the same as a router tried before it on every one of its entry points (it never wins);
  * - a `Host` router only on entry points bound to a loopback address, for names that are not loopback names (only
  *   this machine can ever send it a request).
  */
 import type { Config } from './config/index.js';
-import { parseListenAddress } from './edge/address.js';
+import { listenProtocol, parseListenAddress } from './edge/address.js';
 import { parseRule, routerPriority, type RuleNode } from './rules/index.js';
 
 /** One warning: where and what. */
@@ -34,7 +35,12 @@ export function configWarnings(config: Config): ConfigWarning[] {
   for (const [name, spec] of Object.entries(routers)) {
     const path = `/http/routers/${name}`;
     const named = spec.entryPoints ?? (spec.tls ? tlsEntryPoints : all);
-    const on = named.filter((ep) => config.entryPoints[ep] !== undefined && (!spec.tls || tlsEntryPoints.includes(ep)));
+    // HTTP never arrives on a UDP entry point (`:53/udp`): one named there is a slip worth a word.
+    const udp = named.filter((ep) => config.entryPoints[ep] !== undefined && listenProtocol(config.entryPoints[ep]!.address) === 'udp');
+    if (spec.entryPoints !== undefined && udp.length > 0) {
+      out.push({ path: `${path}/entryPoints`, message: `router "${name}" names ${udp.map((ep) => `"${ep}"`).join(', ')}, a UDP entry point (its address ends in "/udp"): HTTP requests never arrive there (UDP is routed by udp.routers)` });
+    }
+    const on = named.filter((ep) => config.entryPoints[ep] !== undefined && !udp.includes(ep) && (!spec.tls || tlsEntryPoints.includes(ep)));
     if (spec.tls && on.length === 0) {
       out.push({
         path,
