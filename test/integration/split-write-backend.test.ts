@@ -15,9 +15,13 @@ import { startHttpUpstream, type HttpUpstream } from '../helpers/upstreams.js';
 
 const certs = fileURLToPath(new URL('../fixtures/certs/', import.meta.url));
 const ca = readFileSync(`${certs}ca.pem`);
-const REQUESTS = 15;
-/** The median request must stay well under Linux's 40 ms minimum delayed ACK. */
-const MAX_MEDIAN_MS = 20;
+const REQUESTS = 30;
+/**
+ * A delayed ACK holds a request up at least 40 ms (Linux's minimum), every request of a keep-alive connection past
+ * its first few. A loaded machine slows some requests down at random but cannot speed a stalled one up, so the
+ * lower quartile is what tells: under 30 ms, where every stalled request is over 40.
+ */
+const MAX_LOWER_QUARTILE_MS = 30;
 
 let backend: HttpUpstream;
 let gh: GatehouseProcess;
@@ -52,7 +56,7 @@ describe.each([
   { entryPoint: 'web', tls: false },
   { entryPoint: 'websecure', tls: true },
 ])('a response written in pieces, through $entryPoint', ({ entryPoint, tls }) => {
-  it(`takes milliseconds per request on a keep-alive connection, not a delayed ACK (median of ${REQUESTS})`, async () => {
+  it(`takes milliseconds per request on a keep-alive connection, not a delayed ACK (lower quartile of ${REQUESTS})`, async () => {
     const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ca, servername: 'left.example' }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
     const get = tls ? httpsGet : httpGet;
     const url = `${tls ? 'https' : 'http'}://127.0.0.1:${gh.ports[entryPoint]}/`;
@@ -73,8 +77,8 @@ describe.each([
       const ms: number[] = [];
       for (let i = 0; i < REQUESTS; i++) ms.push(await one());
       ms.sort((a, b) => a - b);
-      const median = ms[Math.floor(ms.length / 2)]!;
-      expect(median, `per request (ms): ${ms.map((x) => x.toFixed(1)).join(' ')}`).toBeLessThan(MAX_MEDIAN_MS);
+      const quartile = ms[Math.floor(ms.length / 4)]!;
+      expect(quartile, `per request (ms): ${ms.map((x) => x.toFixed(1)).join(' ')}`).toBeLessThan(MAX_LOWER_QUARTILE_MS);
     } finally {
       agent.destroy();
     }
