@@ -38,6 +38,8 @@ interface Bound {
   readonly listener: Listener | UdpListener;
   /** The entry point's config without its hooks' part: a change here needs a new socket. */
   readonly key: string;
+  /** The address it was bound with: a reload that moves it binds the new one before letting this one go. */
+  readonly address?: string;
 }
 
 /** Binding a port that an entry point just released can meet EADDRINUSE for a moment; tries, 50 ms apart. */
@@ -111,7 +113,7 @@ export async function startEdge(
 
   setHooks(config);
   try {
-    for (const [name, spec] of Object.entries(config.entryPoints)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec, tcpPlain.has(name)) });
+    for (const [name, spec] of Object.entries(config.entryPoints)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec, tcpPlain.has(name)), address: spec.address });
   } catch (err) {
     await Promise.allSettled([...bound.values()].map((b) => b.listener.close(0)));
     throw err;
@@ -138,12 +140,26 @@ export async function startEdge(
           if ('reconfigure' in had.listener) had.listener.reconfigure(entryPointSettings(name, spec).udp!);
           continue;
         }
+        if (had !== undefined && had.address !== undefined && movedPort(had.address, spec.address)) {
+          // Moved: the new address is bound first, so a taken port leaves the entry point serving where it was.
+          try {
+            const listener = await open(name, spec);
+            log.info({ entryPoint: name, from: had.address }, 'entry point moved, the old address draining');
+            retire(name, graceMs);
+            bound.set(name, { listener, key, address: spec.address });
+          } catch (err) {
+            if (!(err instanceof GatehouseError)) throw err;
+            log.error({ entryPoint: name, code: err.code, reason: err.message, stillOn: had.address }, 'entry point not listening');
+            failures.push(err);
+          }
+          continue;
+        }
         if (had) {
           log.info({ entryPoint: name }, 'entry point settings changed, binding anew');
           retire(name, graceMs);
         }
         try {
-          bound.set(name, { listener: await bindWithRetry(() => open(name, spec), had !== undefined), key });
+          bound.set(name, { listener: await bindWithRetry(() => open(name, spec), had !== undefined), key, address: spec.address });
         } catch (err) {
           if (!(err instanceof GatehouseError)) throw err;
           log.error({ entryPoint: name, code: err.code, reason: err.message }, 'entry point not listening');
@@ -167,6 +183,15 @@ function listenKey(spec: EntryPointConfig, rawTcp = false): string {
   // `udp` (session timeout and limit) is applied to a bound UDP entry point in place (UdpListener.reconfigure).
   const { http: _hooks, udp: _sessions, ...rest } = spec;
   return JSON.stringify(rest) + (rawTcp ? ' tcp' : '');
+}
+
+/**
+ * Whether a reload moves an entry point to another port (or to port 0), which can be bound while the old one still
+ * listens. The same port on another host may clash with the old socket: that one is let go first, as before.
+ */
+function movedPort(from: string, to: string): boolean {
+  const port = (a: string): string => /:(\d+)(?:\/[a-z]+)?$/i.exec(a.trim())?.[1] ?? '';
+  return from !== to && (port(from) !== port(to) || port(to) === '0');
 }
 
 /** An entry point rebound on the port its predecessor just released may meet EADDRINUSE for a moment. */

@@ -1,14 +1,14 @@
 // TCP routing on plain entry points (issue 17) end to end: a gatehouse process, TCP backends written here (echo,
 // server-first greeting, PROXY reader, named), a real redis-server, node net clients. Half-close both ways, idle
-// timeout, ClientIP rules, ipAllowList and inFlightConn refusals, weighted spread and health checks.
+// timeout, ClientIP rules, ipAllowList and inFlightConn refusals, weighted spread, health checks and where they show
+// (status page, /metrics). Reloads and `check`: tcp-plain-reload.test.ts.
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runGatehouseCli, startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { closeAllTcpServers, firstLine, listenTcp, readToEnd, until } from '../helpers/tcp-sockets.js';
 
-const servers: Server[] = [];
 const clients: Socket[] = [];
 let gh: GatehouseProcess;
 let redis: RedisServer;
@@ -18,20 +18,8 @@ const proxyLines: string[] = [];
 const afterFin: string[] = [];
 /** The first server of the health-checked service: the test stops it and starts it again on the same port. */
 let healthA: { server: Server; port: number };
-let echoPort: number;
 
-async function listen(onConnection: (socket: Socket) => void, port = 0): Promise<{ server: Server; port: number }> {
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  servers.push(server);
-  return { server, port: (server.address() as AddressInfo).port };
-}
+const listen = listenTcp;
 
 const named = (name: string) => listen((socket) => socket.end(`${name}\n`));
 
@@ -48,7 +36,6 @@ beforeAll(async () => {
     });
     socket.once('end', () => socket.end(`\n${n} ${hash.digest('hex')}\n`));
   });
-  echoPort = echo.port;
   // Server-first (as SMTP, MySQL): greets and sends its FIN at once, then still reads what the client sends.
   const greeter = await listen((socket) => {
     socket.end('220 hello\n');
@@ -122,7 +109,7 @@ afterAll(async () => {
   for (const c of clients) c.destroy();
   await stopAllGatehouses();
   await redis?.stop();
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  await closeAllTcpServers();
 });
 
 /** A client of an entry point; with `halfOpen` it keeps writing after the backend's FIN (else it ends too, as most do). */
@@ -133,42 +120,7 @@ function dial(entryPoint: string, opts: { localAddress?: string; halfOpen?: bool
   return socket;
 }
 
-/** Everything the socket receives until its peer's FIN (or close); bounded. */
-function readToEnd(socket: Socket, ms = 5000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const timer = setTimeout(() => reject(new Error(`no end within ${ms} ms; got ${JSON.stringify(got.slice(0, 200))}`)), ms);
-    socket.setEncoding('latin1');
-    socket.on('data', (c: string) => (got += c));
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve(got);
-    };
-    socket.once('end', done);
-    socket.once('close', done);
-  });
-}
 
-/** Resolves with the first line the socket receives; bounded. */
-function firstLine(socket: Socket, ms = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const timer = setTimeout(() => reject(new Error(`no line within ${ms} ms`)), ms);
-    const onData = (c: Buffer): void => {
-      got += c.toString();
-      const nl = got.indexOf('\n');
-      if (nl === -1) return;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      resolve(got.slice(0, nl));
-    };
-    socket.on('data', onData);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
-}
 
 function closed(socket: Socket, ms = 3000): Promise<number> {
   const t0 = performance.now();
@@ -182,13 +134,6 @@ function closed(socket: Socket, ms = 3000): Promise<number> {
   });
 }
 
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await test())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const MiB = 1024 * 1024;
 
@@ -324,89 +269,3 @@ describe('TCP services', () => {
   });
 });
 
-describe('reload and check', () => {
-  const ep = { address: '127.0.0.1:0' };
-  const http = { routers: { site: { rule: 'PathPrefix(`/`)', respond: { status: 200, body: 'http here' } } } };
-  const lb = (port: number) => ({ loadBalancer: { servers: [{ address: `127.0.0.1:${port}` }] } });
-
-  /** Rewrite the process's config and reload it with SIGHUP; resolves on its 'config reloaded…' line. */
-  async function reload(proc: GatehouseProcess, config: object): Promise<void> {
-    const before = proc.logs.filter((l) => String(l.msg).startsWith('config reloaded')).length;
-    await writeFile(proc.file, JSON.stringify(config));
-    proc.signal('SIGHUP');
-    await until('the reload', () => proc.logs.filter((l) => String(l.msg).startsWith('config reloaded')).length > before);
-  }
-
-  it('binds an added plain TCP entry point, closes a removed one while its open pipe runs on, and a port in use is a clear error that keeps the rest', async () => {
-    const proc = await startGatehouse({
-      entryPoints: { web: ep, ssh: ep },
-      http,
-      tcp: { routers: { ssh: { rule: 'HostSNI(`*`)', entryPoints: ['ssh'], service: 'echo' } }, services: { echo: lb(echoPort) } },
-    });
-    const sshPort = proc.ports['ssh']!;
-    const pipe = connect({ host: '127.0.0.1', port: sshPort });
-    pipe.on('error', () => {});
-    clients.push(pipe);
-    const echoed = async (text: string): Promise<string> => {
-      const got = firstLine(pipe);
-      pipe.write(`${text}\n`);
-      return got;
-    };
-    expect(await echoed('before')).toBe('before');
-
-    const withDb = {
-      entryPoints: { web: ep, db: ep },
-      http,
-      tcp: { routers: { db: { rule: 'HostSNI(`*`)', entryPoints: ['db'], service: 'redis' } }, services: { redis: lb(redis.port) } },
-    };
-    await reload(proc, withDb);
-    const db = await proc.waitForLog((l) => l.msg === 'entry point listening' && l['entryPoint'] === 'db');
-    expect(db['protocol']).toBe('tcp');
-    const ping = (): Promise<string> => {
-      const c = connect({ host: '127.0.0.1', port: db['port'] as number });
-      c.on('error', () => {});
-      clients.push(c);
-      const reply = readToEnd(c);
-      c.end('PING\r\n');
-      return reply;
-    };
-    expect(await ping()).toBe('+PONG\r\n');
-    // The removed entry point no longer accepts; the pipe that started on it still carries bytes both ways.
-    const refused = await new Promise<string>((resolve) => {
-      const c = connect({ host: '127.0.0.1', port: sshPort });
-      c.once('connect', () => resolve('connected'));
-      c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-    });
-    expect(refused).toBe('ECONNREFUSED');
-    expect(await echoed('after the reload')).toBe('after the reload');
-
-    // A port another process holds: the reload says which entry point and why, and everything else keeps serving.
-    const blocker = await listen(() => {});
-    await reload(proc, { ...withDb, entryPoints: { ...withDb.entryPoints, taken: { address: `127.0.0.1:${blocker.port}` } }, tcp: { ...withDb.tcp, routers: { ...withDb.tcp.routers, taken: { rule: 'HostSNI(`*`)', entryPoints: ['taken'], service: 'redis' } } } });
-    const failed = await proc.waitForLog((l) => l.msg === 'entry point not listening');
-    expect(failed).toMatchObject({ level: 'error', entryPoint: 'taken', code: 'LISTEN_FAILED' });
-    expect(failed['reason']).toBe(`entry point "taken" cannot listen on 127.0.0.1:${blocker.port}: EADDRINUSE listen EADDRINUSE: address already in use 127.0.0.1:${blocker.port}`);
-    expect(await proc.waitForLog((l) => l.msg === 'config reloaded with problems')).toMatchObject({ level: 'warn', errors: 1 });
-    expect(await ping()).toBe('+PONG\r\n');
-    expect(await (await fetch(`http://127.0.0.1:${proc.ports['web']}/`)).text()).toBe('http here');
-    expect(await echoed('still here')).toBe('still here');
-    pipe.destroy();
-  });
-
-  it('`gatehouse check` refuses HTTP and TCP routers on one plain entry point, naming both and the entry point', async () => {
-    const result = await runGatehouseCli(['check'], {
-      config: {
-        entryPoints: { web: ep, ssh: ep },
-        http: { routers: { site: { rule: 'PathPrefix(`/`)', entryPoints: ['web', 'ssh'], respond: { status: 200 } } } },
-        tcp: { routers: { git: { rule: 'HostSNI(`*`)', entryPoints: ['ssh'], service: 'gitea' } }, services: { gitea: lb(echoPort) } },
-      },
-    });
-    expect(result.code).toBe(1);
-    expect(result.stdout + result.stderr).toContain(
-      'TCP_ENTRY_POINT_CONFLICT',
-    );
-    expect(result.stdout + result.stderr).toContain(
-      'TCP router "git" is disabled: entry point "ssh" has no "tls" and HTTP router "site" listens there too; a plain port cannot tell HTTP from other TCP, so give the TCP router ("git") an entry point of its own, or take "ssh" out of the HTTP router\'s entryPoints',
-    );
-  });
-});
