@@ -7,7 +7,7 @@
  * many idle connections the flood held and how many the target closed.
  *
  *   node scripts/hostile/idle-flood.mjs --target 127.0.0.1:8080 --url http://127.0.0.1:8080/ --pid 1234
- *        [--connections 5000] [--seconds 30] [--rate 20]      (an https:// URL is probed without verifying)
+ *        [--connections 5000] [--seconds 30] [--rate 20] [--no-reconnect]   (https:// is probed without verifying)
  *
  * Loopback only, every wait bounded; the flood child is stopped by its PID.
  */
@@ -25,6 +25,7 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '5000' },
     seconds: { type: 'string', default: '30' },
     rate: { type: 'string', default: '20' },
+    'no-reconnect': { type: 'boolean', default: false },
   },
 });
 
@@ -62,7 +63,7 @@ function flood() {
       if (!stopping) {
         closedByTarget++;
         // Reopen at a bounded pace: an attacker keeps the pressure, but not as a tight loop.
-        setTimeout(openOne, 10);
+        if (!opts['no-reconnect']) setTimeout(openOne, 10);
       }
     });
   };
@@ -83,7 +84,8 @@ function flood() {
 }
 
 async function standalone() {
-  const child = fork(new URL(import.meta.url).pathname, ['--role', 'flood', '--target', opts.target, '--connections', opts.connections], { stdio: 'inherit' });
+  const args = ['--role', 'flood', '--target', opts.target, '--connections', opts.connections, ...(opts['no-reconnect'] ? ['--no-reconnect'] : [])];
+  const child = fork(new URL(import.meta.url).pathname, args, { stdio: 'inherit' });
   const stopChild = () => {
     try {
       process.kill(child.pid, 'SIGKILL');
