@@ -276,6 +276,12 @@ describe('UDP entry points with dnsmasq', () => {
     expect(result.outcome).toBe('problems');
     expect(result.errors.join('\n')).toMatch(new RegExp(`entry point "dns3" cannot listen on 127\\.0\\.0\\.1:${a.port}/udp: EADDRINUSE.*\\[LISTEN_FAILED\\]`));
     expect(await dig(gh.port, 'c9.udp.test')).toBe(a.answerFor(9));
+    // Moving the entry point onto that port: refused the same way, and it keeps serving where it was.
+    const moved = await gh.reload({ ...base, entryPoints: { dns: { address: `127.0.0.1:${a.port}/udp` } } });
+    expect(moved.outcome).toBe('problems');
+    expect(moved.errors.join('\n')).toMatch(/entry point "dns" cannot listen on .*EADDRINUSE/);
+    expect(gh.gh.addresses()['dns']!.port).toBe(gh.port);
+    expect(await dig(gh.port, 'c10.udp.test')).toBe(a.answerFor(10));
   });
 
   it('refuses to start on a UDP port another process holds, naming the entry point and the port', async () => {
