@@ -72,10 +72,10 @@ export function renderStatusPage(s: AdminStatus): string {
         ]),
         'No HTTP service.',
       ),
-    `<h2>TCP routes (passthrough)</h2>` +
+    `<h2>TCP routes (passthrough, plain TCP)</h2>` +
       table(
-        ['name', 'rule', 'service', 'state'],
-        s.tcpRouters.map((r) => [e(r.name), `<code>${e(r.rule)}</code>`, e(r.service), r.disabled === undefined ? state(true, 'serving', '') : `<span class="bad">disabled: ${e(r.disabled)}</span>`]),
+        ['name', 'rule', 'entry points', 'service', 'state'],
+        s.tcpRouters.map((r) => [e(r.name), `<code>${e(r.rule)}</code>`, e((r.entryPoints ?? ['all TLS']).join(', ')), e(r.service), r.disabled === undefined ? state(true, 'serving', '') : `<span class="bad">disabled: ${e(r.disabled)}</span>`]),
         'No TCP router.',
       ) +
       table(
