@@ -28,7 +28,7 @@ import { createLogger, flushLog, reopenLogFiles, type Logger } from './log.js';
 import { accessLogSettings, type AccessLogSettings } from './http/access-log-settings.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
 import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
-import { legacyDefaultStateDir } from './config/paths.js';
+import { configBaseDir, legacyDefaultStateDir } from './config/paths.js';
 import { ensureWritableStateDir, warnLegacyState } from './state-dir.js';
 import type { PrimaryRole, WorkerRole } from './cluster/role.js';
 import type { Fleet, WorkerInfo } from './cluster/fleet.js';
@@ -160,7 +160,7 @@ export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | 
   // The admin entry point (issue 9) when the config has one at start; built below, once what it reads exists.
   let admin: Admin | undefined;
   const passthroughClosed: PassthroughObserver = (route, service, up, down) => admin?.passthroughClosed(route, service, up, down);
-  const firstRuntime = buildRuntime(initial, plugins, log, undefined, passthroughClosed);
+  const firstRuntime = buildRuntime(initial, plugins, log, undefined, passthroughClosed, configBaseDir({ configFile }));
   logProblems(firstRuntime, log);
   // What a reload replaces (src/reload/reloader.ts); the store, the manager and the listeners are built at start.
   const live: LiveState = {

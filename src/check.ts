@@ -6,6 +6,7 @@
 import { checkAdmin } from './admin/check.js';
 import { wantedCertificates } from './acme/index.js';
 import { loadConfigFile, readConfigDraft, type Config } from './config/index.js';
+import { configBaseDir } from './config/paths.js';
 import { entryPointSettings } from './edge/entry-point.js';
 import { redirectionHook } from './edge/start.js';
 import { GatehouseError, GatehouseErrors } from './errors.js';
@@ -31,17 +32,17 @@ export function checkConfig(file: string, env?: NodeJS.ProcessEnv): readonly Gat
     const routers = fatal ? [] : draftRouterProblems(readConfigDraft(file, env));
     return [...err.errors, ...routers.map((e) => withFile(e, file))];
   }
-  return [...entryPointProblems(config), ...configProblems(config)].map((e) => withFile(e, file));
+  return [...entryPointProblems(config), ...configProblems(config, undefined, configBaseDir({ configFile: file }))].map((e) => withFile(e, file));
 }
 
 /**
  * What disables part of a valid config, found by building it without listening: routers (HTTP and TCP) with a
  * broken rule or an unknown service or middleware, certificates that cannot be obtained, storage and admin settings.
  * A reload counts the same problems (src/reload/reloader.ts), so `gatehouse check` and `gatehouse reload` agree.
- * `plugins`: the library's handlers and middlewares (the CLI has none).
+ * `plugins`: the library's handlers and middlewares (the CLI has none). `baseDir`: the config file's directory.
  */
-export function configProblems(config: Config, plugins: Plugins = { handlers: {}, middlewares: {} }): GatehouseError[] {
-  const runtime = buildRuntime(config, plugins, createLogger({ level: 'silent' }));
+export function configProblems(config: Config, plugins: Plugins = { handlers: {}, middlewares: {} }, baseDir?: string): GatehouseError[] {
+  const runtime = buildRuntime(config, plugins, createLogger({ level: 'silent' }), undefined, undefined, baseDir);
   void runtime.dispose();
   return [...sectionProblems(config), ...runtime.problems.map((p) => p.error)];
 }

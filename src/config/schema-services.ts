@@ -10,8 +10,9 @@ export const ServerSchema = Type.Object(
   {
     url: Type.String({
       minLength: 1,
-      description: 'Upstream base URL, http:// only for now; a path here is prefixed to the request path.',
-      examples: ['http://127.0.0.1:3000', 'http://nas.lan:5000'],
+      description:
+        "Upstream base URL: http://, https:// (TLS, verified as the load balancer's serversTransport says: by default against the system's CAs, for the URL's host), or h2c:// (HTTP/2 without TLS, for gRPC-style servers). A path here is prefixed to the request path.",
+      examples: ['http://127.0.0.1:3000', 'https://pve.lan:8006', 'h2c://127.0.0.1:50051'],
     }),
     weight: Type.Optional(
       Type.Integer({
@@ -138,6 +139,13 @@ export const LoadBalancerSchema = Type.Object(
     retry: Type.Optional(RetrySchema),
     sticky: Type.Optional(
       Type.Object({ cookie: StickyCookieSchema }, { additionalProperties: false, description: 'Sticky sessions: a client keeps its server.' }),
+    ),
+    serversTransport: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Name of an entry of http.serversTransports: TLS to https:// servers (CAs, server name, client certificate), pool size, timeouts. Default: the one named `default` if there is one, else verification against the system\'s CAs. A name that does not exist disables this service (CONFIG_REFERENCE).',
+      }),
     ),
     passHostHeader: Type.Optional(
       Type.Boolean({

@@ -10,6 +10,7 @@ import { DEFAULTS } from './defaults.js';
 export const ACCESS_LOG_DROPPABLE = ['query', 'userAgent', 'referer', 'tlsVersion', 'tlsCipher', 'clientIp', 'router', 'service', 'upstream', 'upstreamStatus', 'upstreamMs'] as const;
 import { Duration, Name, PluginSchema, StringMap } from './schema-common.js';
 import { ServiceSchema } from './schema-services.js';
+import { ServersTransportsSchema } from './schema-transports.js';
 import { BUILTIN_MIDDLEWARE_SCHEMAS } from './schema-middlewares.js';
 import { CertificateResolversSchema, ChallengesSchema, StorageSchema, TlsDomainSchema } from './schema-acme.js';
 import { AdminSchema } from './schema-admin.js';
@@ -289,8 +290,9 @@ export const ConfigSchema = Type.Object(
           routers: Type.Optional(Type.Record(Name, RouterSchema, { description: 'Named routers.', additionalProperties: false })),
           services: Type.Optional(Type.Record(Name, ServiceSchema, { description: 'Named services.', additionalProperties: false })),
           middlewares: Type.Optional(Type.Record(Name, MiddlewareSchema, { description: 'Named middlewares.', additionalProperties: false })),
+          serversTransports: Type.Optional(ServersTransportsSchema),
         },
-        { additionalProperties: false, description: 'HTTP routing: routers, services, middlewares.' },
+        { additionalProperties: false, description: 'HTTP routing: routers, services, middlewares, and the transports services connect to their servers with.' },
       ),
     ),
     tcp: Type.Optional(TcpSchema),
@@ -328,6 +330,7 @@ export type Config = Static<typeof ConfigSchema>;
 export type EntryPointConfig = Static<typeof EntryPointSchema>;
 export type RouterConfig = Static<typeof RouterSchema>;
 export type { LoadBalancerConfig, MirroringConfig, ServiceConfig, WeightedConfig } from './schema-services.js';
+export type { ServersTransportConfig } from './schema-transports.js';
 export type MiddlewareConfig = Static<typeof MiddlewareSchema>;
 export type RespondConfig = Static<typeof RespondSchema>;
 export type RedirectConfig = Static<typeof RedirectSchema>;

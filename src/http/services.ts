@@ -8,7 +8,7 @@ import type { Config, LoadBalancerConfig, MirroringConfig, ServiceConfig, Weight
 import { DEFAULTS, parseDuration } from '../config/index.js';
 import { GatehouseError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createUpstream, serverId, type StickyCookieOptions, type Upstream, type UpstreamOptions } from '../upstream/index.js';
+import { compileTransports, createUpstream, serverId, TransportError, type StickyCookieOptions, type Transport, type Upstream, type UpstreamOptions } from '../upstream/index.js';
 import type { Handler, Plugins } from './contract.js';
 import { createMirroring } from './mirroring.js';
 import { createWeighted } from './weighted.js';
@@ -37,10 +37,13 @@ export interface PoolEntry {
 
 /**
  * Build every service in `config.http.services`. Never throws: failures become entries holding the error.
- * `previous` (a reload): its upstreams whose service has the same name and spec are taken over, not rebuilt.
+ * `previous` (a reload): its upstreams whose service has the same name and spec (its transport's files included)
+ * are taken over, not rebuilt. `baseDir`: what relative paths in serversTransports are relative to (the config
+ * file's directory; default the working directory).
  */
-export function buildServices(config: Config, plugins: Plugins, log: Logger, previous?: ServiceSet): ServiceSet {
+export function buildServices(config: Config, plugins: Plugins, log: Logger, previous?: ServiceSet, baseDir: string = process.cwd()): ServiceSet {
   const specs = config.http?.services ?? {};
+  const transports = compileTransports(config.http?.serversTransports, baseDir);
   const handlers = new Map<string, Handler | GatehouseError>();
   const pools = new Map<string, PoolEntry>();
   // Dropped once built: the closures returned below share this scope, and holding the previous set would chain
@@ -87,7 +90,13 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger, pre
       });
     }
     if (spec.loadBalancer) {
-      const key = JSON.stringify(spec.loadBalancer);
+      const transport = transportOf(spec.loadBalancer, transports, `${path}/loadBalancer`);
+      if (transport instanceof GatehouseError) return transport;
+      if (transport?.tls.insecureSkipVerify && spec.loadBalancer.servers.some((s) => s.url.startsWith('https:'))) {
+        // Once per start and per reload: a config that turns verification off should never be forgotten about.
+        log.warn({ service: name, transport: transport.name }, 'upstream certificates not verified (insecureSkipVerify)');
+      }
+      const key = `${JSON.stringify(spec.loadBalancer)}|${transport?.key ?? ''}`;
       const prior = predecessor?.pools?.get(name);
       let upstream: Upstream;
       if (prior !== undefined && prior.key === key && !prior.handedOver) {
@@ -95,9 +104,17 @@ export function buildServices(config: Config, plugins: Plugins, log: Logger, pre
         upstream = prior.upstream;
       } else {
         try {
-          upstream = createUpstream(upstreamOptions(spec.loadBalancer, name), log.child({ service: name }));
+          const serviceLog = log.child({ service: name });
+          upstream = createUpstream(
+            {
+              ...upstreamOptions(spec.loadBalancer, name, transport),
+              service: name,
+              onCertificateRequested: (server, message) => serviceLog.warn({ code: 'UPSTREAM_TLS', upstream: server, reason: message }, 'upstream asked for a client certificate'),
+            },
+            serviceLog,
+          );
         } catch (cause) {
-          // A server URL the schema lets through but the forwarder cannot use (https://, ftp://): this service only.
+          // A server URL the schema lets through but the forwarder cannot use (ftp://): this service only.
           return new GatehouseError('CONFIG_SCHEMA', (cause as Error).message, { cause, location: { path: `${path}/loadBalancer` } });
         }
       }
@@ -159,8 +176,31 @@ function buildMirroring(name: string, spec: MirroringConfig, path: string, refer
   });
 }
 
-/** The load balancer config of service `name` with every default applied and durations in ms. */
-export function upstreamOptions(lb: LoadBalancerConfig, name: string): UpstreamOptions {
+/**
+ * The transport a load balancer uses: the one it names, else the one named `default`, else undefined (the built-in
+ * one). A name that does not exist, or a transport that could not be built, is the error that disables the service.
+ */
+export function transportOf(lb: LoadBalancerConfig, transports: ReadonlyMap<string, Transport | TransportError>, path: string): Transport | undefined | GatehouseError {
+  const name = lb.serversTransport;
+  const found = transports.get(name ?? 'default');
+  if (found === undefined) {
+    if (name === undefined) return undefined;
+    const known = [...transports.keys()];
+    return new GatehouseError('CONFIG_REFERENCE', `serversTransport "${name}" does not exist in http.serversTransports${known.length ? ` (defined: ${known.join(', ')})` : ''}`, {
+      location: { path: `${path}/serversTransport` },
+    });
+  }
+  if (found instanceof TransportError) {
+    return new GatehouseError('TRANSPORT_CONFIG', `serversTransport "${name ?? 'default'}" cannot be built: ${found.message}`, { cause: found, location: { path: found.path } });
+  }
+  return found;
+}
+
+/**
+ * The load balancer config of service `name` with every default applied and durations in ms. Timeouts and pool
+ * size: the load balancer's own, else its transport's, else the defaults.
+ */
+export function upstreamOptions(lb: LoadBalancerConfig, name: string, transport?: Transport): UpstreamOptions {
   const t = lb.timeouts ?? {};
   const hc = lb.healthCheck;
   const passive = lb.passiveHealthCheck;
@@ -169,10 +209,12 @@ export function upstreamOptions(lb: LoadBalancerConfig, name: string): UpstreamO
   return {
     servers: lb.servers.map((s) => ({ url: s.url, weight: s.weight ?? DEFAULTS.serverWeight })),
     passHostHeader: lb.passHostHeader ?? DEFAULTS.passHostHeader,
-    connectTimeoutMs: parseDuration(t.connect ?? DEFAULTS.connectTimeout),
-    responseHeadersTimeoutMs: parseDuration(t.responseHeaders ?? DEFAULTS.responseHeadersTimeout),
-    idleTimeoutMs: parseDuration(t.idle ?? DEFAULTS.upstreamIdleTimeout),
-    maxConnections: lb.maxConnections ?? DEFAULTS.upstreamConnections,
+    connectTimeoutMs: t.connect !== undefined ? parseDuration(t.connect) : (transport?.connectTimeoutMs ?? parseDuration(DEFAULTS.connectTimeout)),
+    responseHeadersTimeoutMs:
+      t.responseHeaders !== undefined ? parseDuration(t.responseHeaders) : (transport?.responseHeadersTimeoutMs ?? parseDuration(DEFAULTS.responseHeadersTimeout)),
+    idleTimeoutMs: t.idle !== undefined ? parseDuration(t.idle) : (transport?.idleTimeoutMs ?? parseDuration(DEFAULTS.upstreamIdleTimeout)),
+    maxConnections: lb.maxConnections ?? transport?.maxConnections ?? DEFAULTS.upstreamConnections,
+    ...(transport && { transport }),
     strategy: lb.strategy ?? DEFAULTS.lbStrategy,
     ...(hc &&
       interval !== undefined && {

@@ -12,7 +12,7 @@ import type { Admin } from '../admin/index.js';
 import type { ReloadResult } from '../api.js';
 import { httpChallengeSettings, type HttpChallengeSettings } from '../challenges/http-settings.js';
 import { createCertStore, resolveStateDir, type CertStore } from '../certs/index.js';
-import type { PathContext } from '../config/paths.js';
+import { configBaseDir, type PathContext } from '../config/paths.js';
 import { certStoreOptions, needsCertificates } from '../certs/store-options.js';
 import { DEFAULTS, loadConfigFile, parseConfigText, parseDuration, validateConfig, type Config } from '../config/index.js';
 import type { Edge } from '../edge/start.js';
@@ -106,7 +106,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
 
   /** Swap in `next`: the runtime first (requests from now on use it), then the listeners, then ACME. */
   const apply = async (next: Config, t0: number): Promise<ReloadResult> => {
-    const nextRuntime = buildRuntime(next, plugins, log, live.runtime, passthroughClosed);
+    const nextRuntime = buildRuntime(next, plugins, log, live.runtime, passthroughClosed, configBaseDir({ configFile }));
     logProblems(nextRuntime, log);
     // What `gatehouse check` counts besides the routers (src/check.ts), so the two give the same verdict.
     const sections = sectionProblems(next);
@@ -192,7 +192,7 @@ export function createReloader(deps: ReloaderDeps): Reloader {
       // lifecycle.reload strict: a config that would disable part of itself is refused before anything is swapped.
       // The problems are found by a build of its own (the real one takes over upstreams from the runtime in force).
       if ((next.lifecycle?.reload ?? DEFAULTS.reloadMode) === 'strict') {
-        const found = [...configProblems(next, plugins)];
+        const found = [...configProblems(next, plugins, configBaseDir({ configFile }))];
         if (found.length > 0) {
           for (const e of found) log.warn({ code: e.code, path: e.location.path, reason: e.message }, 'config reload refused (lifecycle.reload strict), the running config stays');
           const shown = found.map((e) => inFile(e).toString());

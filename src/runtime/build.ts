@@ -57,9 +57,10 @@ const NO_TCP_ROUTES: readonly TcpRoute[] = [];
  * Compile a validated config. Never throws for a broken router: it is disabled and listed in `problems`.
  * `previous` (a reload): the runtime in force, whose upstreams of unchanged services are taken over.
  * `onPassthroughClosed`: told of each passthrough connection that closed (the admin's byte counters).
+ * `baseDir`: the config file's directory, which relative paths in it (serversTransports' PEM files) are relative to.
  */
-export function buildRuntime(config: Config, plugins: Plugins, log: Logger, previous?: Runtime, onPassthroughClosed?: PassthroughObserver): Runtime {
-  const services = buildServices(config, plugins, log, previous?.services);
+export function buildRuntime(config: Config, plugins: Plugins, log: Logger, previous?: Runtime, onPassthroughClosed?: PassthroughObserver, baseDir?: string): Runtime {
+  const services = buildServices(config, plugins, log, previous?.services, baseDir);
   const middlewares = buildMiddlewares(config, plugins);
   const table = buildRouteTable(config, services, middlewares);
   const tcp = buildTcpRoutes(config, log, onPassthroughClosed);

@@ -40,6 +40,8 @@ class ClientGoneError extends Error {
  */
 function classify(err: Error & { code?: string }): { status: number; code: ErrorCode } {
   if (err.code === 'UND_ERR_HEADERS_TIMEOUT') return { status: 504, code: 'UPSTREAM_TIMEOUT' };
+  // TLS to an https:// upstream failed (tls-connector.ts wrote the message in words an operator acts on).
+  if (err.code === 'UPSTREAM_TLS') return { status: 502, code: 'UPSTREAM_TLS' };
   return { status: 502, code: 'UPSTREAM_CONNECT' };
 }
 
@@ -139,7 +141,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
     this.#connected = true;
-    claimReads(this.#reads);
+    // Only http:// sockets read into slabs; for the others read-slabs' notion of the socket being read is not theirs.
+    if (this.#server.slabReads) claimReads(this.#reads);
     if (this.#clientGone) abort(new ClientGoneError('client closed the connection'));
   }
 
@@ -149,7 +152,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     // undici has turned the head into `rawHeaders` views; the strings below are made before anything is reused.
     const res = this.#res;
     if (res.destroyed) {
-      headersDone(this.#reads);
+      if (this.#server.slabReads) headersDone(this.#reads);
       return true;
     }
     this.#resume = resume;
@@ -158,7 +161,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     this.#info.upstreamMs = performance.now() - this.#sentAt;
     const headers = clientResponseHeaders(rawHeaders);
     if (this.#setCookie) headers.push('Set-Cookie', (this.#lb.sticky as StickyCookie).setCookie(this.#server));
-    headersDone(this.#reads);
+    if (this.#server.slabReads) headersDone(this.#reads);
     const head: PendingHead = { status: statusCode, statusText: statusText || undefined, headers };
     // Node's HTTP/1.1 response only queues a head until the first body write, so holding it here until the body
     // starts (or the response ends) sends the same bytes at the same time, and keeps a 502 possible if the upstream

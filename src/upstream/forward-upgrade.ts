@@ -15,6 +15,11 @@
  *   already de-chunked body: we drop that header and mark the response `Connection: close`, so the body is
  *   delimited by the close (RFC 9112 §6.3);
  * - no timeout for the upstream's answer: we apply responseHeadersTimeoutMs until 101 or a response arrives.
+ *
+ * wss: an https:// server's upgrade goes through an Agent whose connections come from the server's own TLS connector
+ * (tls-connector.ts): the transport's CAs, server name and client certificate, the same verification and messages
+ * as its requests, and its resumed sessions. An h2c:// server gets its upgrade over HTTP/1.1 (RFC 9113 §3.2 has no
+ * Upgrade in HTTP/2; a server speaking only h2c answers it with an error).
  */
 import type { IncomingMessage, ClientRequest, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -25,6 +30,8 @@ import type { ErrorCode } from '../errors.js';
 import { upstreamRequestHeaders, HOP_BY_HOP_UPGRADE } from './forwarded-headers.js';
 import type { ForwardInfo } from './forward-http.js';
 import type { UpstreamServer } from './upstream-server.js';
+import type { Agent } from 'node:http';
+import { ConnectorAgent } from './tls-connector.js';
 
 /** Client socket → upstream socket of every websocket whose upgrade succeeded (for closeWebSocket). */
 const websockets = new WeakMap<Duplex, Socket>();
@@ -84,6 +91,20 @@ class UpgradeTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
 }
 
+/** Where http-proxy sends the upgrade of `server`, and the agent it goes through (https:// only). */
+interface UpgradeTarget {
+  target: string;
+  agent: Agent | undefined;
+}
+
+function upgradeTarget(server: UpstreamServer): UpgradeTarget {
+  if (server.protocol === 'https' && server.connect !== undefined) {
+    return { target: server.url, agent: new ConnectorAgent(server.connect) };
+  }
+  // h2c://: the same host over HTTP/1.1 (http-proxy knows http: and https: only).
+  return { target: server.protocol === 'h2c' ? `${server.origin}${server.pathPrefix}` : server.url, agent: undefined };
+}
+
 /** Headers for the upstream as the object http-proxy copies; repeated request headers become arrays. */
 function headerObject(flat: readonly string[]): OutgoingHttpHeaders {
   const out: Record<string, string | string[]> = {};
@@ -102,6 +123,7 @@ export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersT
   const { createProxyServer } = createRequire(import.meta.url)('http-proxy') as typeof httpProxy;
   const proxy = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
   const pending = new WeakMap<IncomingMessage, Pending>();
+  const targets = new WeakMap<UpstreamServer, UpgradeTarget>();
   /** Everything open that close() must end: client sockets, upstream sockets, upstream requests. */
   const owned = new Set<{ destroy(): void }>();
 
@@ -155,7 +177,7 @@ export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersT
     if (state) clearTimeout(state.timer);
     if (socket.destroyed) return;
     const timedOut = err instanceof UpgradeTimeoutError;
-    const code: ErrorCode = state?.upgraded ? 'UPSTREAM_FAILED' : timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_CONNECT';
+    const code: ErrorCode = state?.upgraded ? 'UPSTREAM_FAILED' : timedOut ? 'UPSTREAM_TIMEOUT' : err.code === 'UPSTREAM_TLS' ? 'UPSTREAM_TLS' : 'UPSTREAM_CONNECT';
     state?.info.log.warn({ code, reason: err.message, upstream: state.server.url }, 'upstream failed');
     if (state?.upgraded) {
       socket.destroy();
@@ -178,7 +200,9 @@ export function createUpgradeForwarder(passHostHeader: boolean, responseHeadersT
       try {
         req.headers = headerObject(upstreamRequestHeaders(req.rawHeaders, info, passHostHeader ? undefined : server.host, HOP_BY_HOP_UPGRADE)) as IncomingMessage['headers'];
         pending.set(req, { info, server, timer: undefined, upgraded: false });
-        proxy.ws(req, socket, head, { target: server.url }, onProxyError as unknown as httpProxy.ErrorCallback);
+        let to = targets.get(server);
+        if (to === undefined) targets.set(server, (to = upgradeTarget(server)));
+        proxy.ws(req, socket, head, { target: to.target, ...(to.agent && { agent: to.agent }) }, onProxyError as unknown as httpProxy.ErrorCallback);
       } catch (err) {
         onProxyError(err as Error, req, socket);
       }

@@ -16,6 +16,7 @@ import type { PassiveHealthOptions } from './passive-health.js';
 import type { Strategy } from './selection.js';
 import type { StickyCookieOptions } from './sticky-cookie.js';
 import { createServer, isUsable, type ServerSpec } from './upstream-server.js';
+import type { Transport } from './transport.js';
 
 export type { ForwardInfo } from './forward-http.js';
 export type { HealthCheckOptions } from './health-check.js';
@@ -26,10 +27,12 @@ export type { ServerSpec } from './upstream-server.js';
 export { serverId } from './upstream-server.js';
 export { HOP_BY_HOP, HOP_BY_HOP_UPGRADE, displayIp } from './forwarded-headers.js';
 export { closeWebSocket } from './forward-upgrade.js';
+export { compileTransports, DEFAULT_TRANSPORT, TransportError, type Transport } from './transport.js';
+export { tlsHandshakes } from './tls-connector.js';
 
 /** A service's upstream settings, already resolved from the config (durations in ms, 0 = off). */
 export interface UpstreamOptions {
-  /** http:// base URLs (or URL and weight); a path in the URL is prefixed to the request path. */
+  /** http://, https:// or h2c:// base URLs (or URL and weight); a path in the URL is prefixed to the request path. */
   servers: readonly ServerSpec[];
   /** true: the client's Host goes upstream; false: the server URL's host. */
   passHostHeader: boolean;
@@ -48,6 +51,12 @@ export interface UpstreamOptions {
   retry?: { attempts?: number; nonIdempotent?: boolean };
   /** Sticky sessions; absent = off. */
   sticky?: StickyCookieOptions;
+  /** TLS (https://) and connection settings of the service's serversTransport; absent = the built-in default. */
+  transport?: Transport;
+  /** The service's name, for messages that say where a fix goes. */
+  service?: string;
+  /** A server asked for a client certificate the transport does not have (called once per server). */
+  onCertificateRequested?: (server: string, message: string) => void;
 }
 
 /** Forwards requests of one service to its servers. */
@@ -105,7 +114,7 @@ async function closePool(pool: Pool, log: Logger): Promise<void> {
 
 /**
  * Build the upstream of one service and start its health checks (if any). Parses the server URLs and opens no
- * pool connection yet (connections are made on first use); throws a TypeError for a URL that is not http://,
+ * pool connection yet (connections are made on first use); throws a TypeError for a URL that is not http://, https:// or h2c://,
  * a bad weight, or an empty server list.
  */
 export function createUpstream(options: UpstreamOptions, log: Logger): Upstream {

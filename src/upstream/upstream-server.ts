@@ -1,10 +1,14 @@
 /**
  * One upstream server of a service: what can be worked out once (origin, path prefix, Host value, sticky id, its
  * keep-alive undici Pool) and the little mutable state the load balancer keeps on it (requests in flight, health).
+ * http:// servers read into reused slabs (read-slabs.ts); https:// and h2c:// ones connect through tls-connector.ts
+ * with their service's transport.
  */
 import { createHash } from 'node:crypto';
-import type { Pool as PoolType } from 'undici';
+import type { Pool as PoolType, buildConnector as BuildConnector } from 'undici';
 import { slabConnector } from './read-slabs.js';
+import { h2cConnector, tlsConnector } from './tls-connector.js';
+import { DEFAULT_TRANSPORT, type Transport } from './transport.js';
 import { Pool } from './undici-parts.js';
 
 /** Pool settings shared by every server of a service; times in ms, 0 = off. */
@@ -12,15 +16,35 @@ export interface PoolSettings {
   connectTimeoutMs: number;
   responseHeadersTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Connections per server; -1: one connection per request (a transport's maxIdleConnsPerHost -1). */
   maxConnections: number;
+  /** TLS and the rest for https:// and h2c:// servers; default: the built-in one (system CAs). */
+  transport?: Transport;
+  /** The service's name, for messages that say where a fix goes. */
+  service?: string;
+  /** A server asked for a client certificate the transport does not have (logged once per server). */
+  onCertificateRequested?: (server: string, message: string) => void;
 }
+
+/** How a server is spoken to. */
+export type UpstreamProtocol = 'http' | 'https' | 'h2c';
 
 /** One upstream server, precomputed so the per-request path only concatenates strings and compares numbers. */
 export interface UpstreamServer {
   /** The configured URL, as logs and the access log show it. */
   readonly url: string;
-  /** `http://host:port`, the target of upgrades. */
+  /** `http://host:port` or `https://host:port` (h2c:// servers: http://), the target of upgrades and health checks. */
   readonly origin: string;
+  readonly protocol: UpstreamProtocol;
+  /** Its sockets read into read-slabs.ts's reused buffers (http:// only): the forwarder tracks those reads. */
+  readonly slabReads: boolean;
+  /** The transport its connections use (the built-in default for http:// servers, which it does not affect). */
+  readonly transport: Transport;
+  /**
+   * Its connector for https:// (TLS with the transport's verification, sessions resumed) and h2c:// (TCP marked
+   * for HTTP/2); undefined for http://. Upgrades and health checks connect through it too.
+   */
+  readonly connect: BuildConnector.connector | undefined;
   /** Path of the URL without its trailing slash (`''` for none), prefixed to every request path. */
   readonly pathPrefix: string;
   /** The URL's host (with port when given), sent as Host when passHostHeader is false. */
@@ -54,23 +78,43 @@ export function serverId(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 16);
 }
 
+/** Concurrent streams per h2c connection: undici's h2c client's default, and Node's h2 server's. */
+const H2C_STREAMS = 100;
+
+const PROTOCOLS: Readonly<Record<string, UpstreamProtocol>> = { 'http:': 'http', 'https:': 'https', 'h2c:': 'h2c' };
+
 /**
- * Build one server: parses the URL once; throws a TypeError on a URL that is not http:// or a weight that is
- * not a positive integer.
+ * Build one server: parses the URL once; throws a TypeError on a URL that is not http://, https:// or h2c://, or a
+ * weight that is not a positive integer.
  */
 export function createServer(spec: ServerSpec, index: number, settings: PoolSettings): UpstreamServer {
   const url = typeof spec === 'string' ? spec : spec.url;
   const weight = typeof spec === 'string' ? 1 : (spec.weight ?? 1);
   if (!Number.isInteger(weight) || weight < 1) throw new TypeError(`upstream weight must be a positive integer, got ${weight}`);
   const parsed = new URL(url);
-  if (parsed.protocol !== 'http:') throw new TypeError(`upstream URL must be http://, got ${url}`);
+  const protocol = PROTOCOLS[parsed.protocol];
+  if (protocol === undefined) throw new TypeError(`upstream URL must be http://, https:// or h2c://, got ${url}`);
+  // h2c:// is not a special scheme for WHATWG URL: its origin is "null", so it is rebuilt as http:// here.
+  const origin = protocol === 'h2c' ? `http://${parsed.host}` : parsed.origin;
+  const transport = settings.transport ?? DEFAULT_TRANSPORT;
+  const context = {
+    url,
+    service: settings.service ?? '',
+    transport,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    onCertificateRequested: onceFor(url, settings.onCertificateRequested),
+  };
+  const connect = protocol === 'https' ? tlsConnector(context) : protocol === 'h2c' ? h2cConnector(context) : undefined;
   const idle = settings.idleTimeoutMs > 0 ? settings.idleTimeoutMs : NO_LIMIT_MS;
-  const pool = new Pool(parsed.origin, {
-    connections: settings.maxConnections,
+  const pool = new Pool(origin, {
+    connections: settings.maxConnections > 0 ? settings.maxConnections : null,
     // One request per connection at a time: pipelining makes one slow response stall the ones queued behind it.
-    pipelining: 1,
-    // Sockets that read into reused buffers (read-slabs.ts): no fresh 64 KiB ArrayBuffer per read.
-    connect: slabConnector(settings.connectTimeoutMs),
+    // HTTP/2 multiplexes streams instead, each with its own flow control.
+    // No reuse asked for (maxIdleConnsPerHost -1): 0 is undici's "no keep-alive", one request per connection.
+    pipelining: protocol === 'h2c' ? H2C_STREAMS : settings.maxConnections < 0 ? 0 : 1,
+    ...(protocol === 'h2c' && { allowH2: true, maxConcurrentStreams: H2C_STREAMS }),
+    // http://: sockets that read into reused buffers (read-slabs.ts), no fresh 64 KiB ArrayBuffer per read.
+    connect: connect ?? slabConnector(settings.connectTimeoutMs),
     headersTimeout: settings.responseHeadersTimeoutMs,
     // No body timeout: a server-sent event stream or long poll may be silent for minutes; the client side's
     // own timeouts and disconnects end those.
@@ -82,7 +126,11 @@ export function createServer(spec: ServerSpec, index: number, settings: PoolSett
   const pathname = parsed.pathname.endsWith('/') ? parsed.pathname.slice(0, -1) : parsed.pathname;
   return {
     url,
-    origin: parsed.origin,
+    origin,
+    protocol,
+    slabReads: protocol === 'http',
+    transport,
+    connect,
     pathPrefix: pathname,
     host: parsed.host,
     pool,
@@ -94,6 +142,17 @@ export function createServer(spec: ServerSpec, index: number, settings: PoolSett
     activeDown: false,
     passiveDownUntil: 0,
     currentWeight: 0,
+  };
+}
+
+/** `notify` called at most once for `url` (a server that asks for a client certificate asks on every connection). */
+function onceFor(url: string, notify: ((server: string, message: string) => void) | undefined): ((message: string) => void) | undefined {
+  if (notify === undefined) return undefined;
+  let told = false;
+  return (message) => {
+    if (told) return;
+    told = true;
+    notify(url, message);
   };
 }
 

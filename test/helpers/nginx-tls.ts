@@ -1,0 +1,158 @@
+/**
+ * nginx as HTTPS upstreams: one `server` block per named backend, each on its own loopback port with its own
+ * certificate (and, for mutual TLS, the CA its clients' certificates must chain to). Every backend answers
+ * `<name> client=<client certificate subject> sni=<server name> host=<Host>` and logs one line per request with the
+ * connection's serial number, its request count and whether the TLS session was resumed, so a test can count TLS
+ * handshakes per request from the server's side. Foreground, no master process, its own prefix; stopped by its PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, nginxBinary } from './nginx.js';
+import type { PemPair } from './test-pki.js';
+
+const START_TIMEOUT_MS = 5000;
+const STOP_TIMEOUT_MS = 5000;
+
+/** One HTTPS backend. */
+export interface TlsBackendSpec {
+  readonly name: string;
+  readonly pair: PemPair;
+  /** Require a client certificate signed by this CA (PEM); nginx answers 400 without one. */
+  readonly clientCa?: string;
+}
+
+/** One request as the backend logged it. */
+export interface BackendHit {
+  readonly backend: string;
+  /** nginx's connection serial number: equal for requests on one connection. */
+  readonly connection: number;
+  /** The request's position on its connection (1 = first). */
+  readonly requestOnConnection: number;
+  /** The TLS session was resumed (an abbreviated handshake). */
+  readonly resumed: boolean;
+  readonly protocol: string;
+  /** The request's Host (without port). */
+  readonly host: string;
+}
+
+/** A running nginx with its HTTPS backends. */
+export interface NginxTls {
+  readonly pid: number;
+  /** Port of each backend, by name. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** `https://127.0.0.1:<port>` of a backend. */
+  url(name: string): string;
+  /** Requests logged so far (nginx writes each line when the request ends). */
+  hits(): Promise<BackendHit[]>;
+  stop(): Promise<void>;
+}
+
+function serverBlock(dir: string, spec: TlsBackendSpec, port: number): string {
+  const mtls = spec.clientCa ? `ssl_client_certificate ${dir}/${spec.name}-client-ca.pem; ssl_verify_client on;` : '';
+  return `
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/${spec.name}.pem;
+    ssl_certificate_key ${dir}/${spec.name}-key.pem;
+    ssl_session_cache shared:${spec.name}:1m;
+    ${mtls}
+    access_log ${dir}/access.log hits;
+    keepalive_requests 10000;
+    location /ws { return 404; }
+    location / { default_type text/plain; return 200 "${spec.name} client=$ssl_client_s_dn sni=$ssl_server_name host=$host\\n"; }
+  }`;
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Start nginx with `backends`; rejects (after stopping it) if it is not listening on all of them within 5 s. */
+export async function startNginxTls(backends: readonly TlsBackendSpec[]): Promise<NginxTls> {
+  const binary = nginxBinary();
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-tls-'));
+  await mkdir(join(dir, 'tmp'));
+  const ports: Record<string, number> = {};
+  for (const b of backends) {
+    ports[b.name] = await freePort();
+    await writeFile(join(dir, `${b.name}.pem`), b.pair.cert);
+    await writeFile(join(dir, `${b.name}-key.pem`), b.pair.key, { mode: 0o600 });
+    if (b.clientCa) await writeFile(join(dir, `${b.name}-client-ca.pem`), b.clientCa);
+  }
+  const conf = `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  log_format hits '$server_port $connection $connection_requests $ssl_session_reused $server_protocol $host';
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  ${backends.map((b) => serverBlock(dir, b, ports[b.name]!)).join('\n')}
+}
+`;
+  await writeFile(join(dir, 'nginx.conf'), conf);
+  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGQUIT');
+      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const until = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const up = await Promise.all(Object.values(ports).map(reachable));
+    if (up.every(Boolean)) break;
+    if (child.exitCode !== null || Date.now() > until) {
+      const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+      await stop();
+      throw new Error(`nginx did not start listening on ${JSON.stringify(ports)}: ${stderr}${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const byPort = new Map(Object.entries(ports).map(([name, port]) => [port, name]));
+  return {
+    pid: child.pid!,
+    ports,
+    url: (name) => `https://127.0.0.1:${ports[name]}`,
+    hits: async () => {
+      const text = await readFile(join(dir, 'access.log'), 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((line) => {
+          const [port, connection, requests, reused, protocol, host] = line.split(' ');
+          return {
+            backend: byPort.get(Number(port)) ?? '?',
+            connection: Number(connection),
+            requestOnConnection: Number(requests),
+            resumed: reused === 'r',
+            protocol: protocol ?? '',
+            host: host ?? '',
+          };
+        });
+    },
+    stop,
+  };
+}
