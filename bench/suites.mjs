@@ -2,7 +2,7 @@
 // ratio columns of its table; a target is a process (or an address) started once per suite. Processes shared by
 // several targets (one gatehouse with two entry points) start once. Rows with the same URL and headers are one
 // measurement (`direct-tls` serves S2 and S4).
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { peerMissing, startPeer } from './peers.mjs';
@@ -73,10 +73,10 @@ async function script(file, env, scheme = 'http') {
 }
 
 /** The gatehouse CLI on core 1 with `config` and one port per name in `ports`; resolves with { pid, ports }. */
-async function gatehouse(config, ports, env, level, gh = GH) {
+async function gatehouse(config, ports, env, level, gh = GH, core = 1) {
   const portOf = {};
   for (const name of ports) portOf[name] = await freePort();
-  const child = start(1, [...profile, gh, 'start', '--config', config], {
+  const child = start(core, [...profile, gh, 'start', '--config', config], {
     ...env,
     ...Object.fromEntries(Object.entries(portOf).map(([name, port]) => [name, String(port)])),
     GATEHOUSE_LOG_LEVEL: level,
@@ -146,6 +146,23 @@ const TARGETS = {
   'gatehouse-plain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
   'gatehouse-chain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_CHAIN_PORT') },
 };
+
+// BENCH_WORKERS=N (issue 21): targets gatehouse-w1 and gatehouse-wN, bench/gatehouse.json with `workers` 1 and N, both
+// unpinned (cores 0 and 1, shared with the load generator and the backend), in the http suite's rows: throughput and
+// CPU per request (every process of the gatehouse counted) of N workers against one, in the same run.
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+const workerTargets = WORKERS > 1 ? ['gatehouse-w1', `gatehouse-w${WORKERS}`] : [];
+for (const n of WORKERS > 1 ? [1, WORKERS] : []) {
+  TARGETS[`gatehouse-w${n}`] = {
+    needs: GH,
+    start: async (ctx) => {
+      const file = path.join(ctx.tempDir('gatehouse-bench-workers-'), 'gatehouse.json');
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(path.join(root, 'bench/gatehouse.json'), 'utf8')), workers: n }));
+      const g = await gatehouse(file, ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, logLevel, GH, '0,1');
+      return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
+    },
+  };
+}
 
 if (GH_B) {
   TARGETS['gatehouse@b'] = {
@@ -276,7 +293,7 @@ export function suites(paths) {
       title: 'HTTP forwarding',
       workloadHead: 'path',
       rows: paths.flatMap((p) =>
-        rows({ name: `/${p}`, path: `/${p}`, headers: [] }, ['direct', 'bare-undici', 'bare-http-proxy', 'upstream-only', 'gatehouse', 'gatehouse-nolog']),
+        rows({ name: `/${p}`, path: `/${p}`, headers: [] }, ['direct', 'bare-undici', 'bare-http-proxy', 'upstream-only', 'gatehouse', 'gatehouse-nolog', ...workerTargets]),
       ),
       columns: [
         { head: 'x direct', base: () => 'direct' },
@@ -285,6 +302,8 @@ export function suites(paths) {
         // CPU per request, paired by round: above 1, this target spends less CPU per request than the base.
         { head: 'CPU eff. x bare-undici', base: () => 'bare-undici', efficiency: true },
         { head: 'CPU eff. x bare-http-proxy', base: () => 'bare-http-proxy', efficiency: true },
+        // BENCH_WORKERS: gatehouse-wN against one worker (throughput ratio; CPU per request: w1's ÷ wN's).
+        ...(workerTargets.length > 0 ? [{ head: 'x gatehouse-w1', base: () => 'gatehouse-w1' }, { head: 'CPU eff. x gatehouse-w1', base: () => 'gatehouse-w1', efficiency: true }] : []),
       ],
     },
     tls: {
