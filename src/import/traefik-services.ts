@@ -4,6 +4,7 @@
  * services inside weighted and mirroring services are returned raw; the caller resolves `@provider` suffixes.
  */
 import { copyFields } from './traefik-fields.js';
+import { transportReference } from './traefik-transports.js';
 import type { Plain, TraefikNode } from './traefik-node.js';
 import { convertTcpHealthCheck } from './traefik-tcp.js';
 
@@ -44,8 +45,8 @@ function loadBalancer(node: TraefikNode): Plain | undefined {
     s.drop('preservePath', 'preservePath is not supported; gatehouse prefixes a server URL\'s path to the request path');
     s.done();
     if (url === undefined) continue;
-    if (!url.startsWith('http://')) {
-      s.drops.add(s.path, `server ${url}: only http:// upstreams are supported`);
+    if (!/^(https?|h2c):\/\//.test(url)) {
+      s.drops.add(s.path, `server ${url}: only http://, https:// and h2c:// upstreams are supported`);
       continue;
     }
     servers.push(weight !== undefined ? { url, weight } : { url });
@@ -70,7 +71,9 @@ function loadBalancer(node: TraefikNode): Plain | undefined {
   if (st) out['sticky'] = st;
   const strategy = node.str('strategy');
   if (strategy !== undefined && strategy.toLowerCase() !== 'wrr') node.drops.add(node.at('strategy'), `strategy ${strategy} is not supported; round robin is used`);
-  node.drop('serversTransport', 'serversTransports are not supported (upstream TLS and timeouts are set per service)');
+  const transport = node.str('serversTransport');
+  const reference = transport === undefined ? undefined : transportReference(transport);
+  if (reference !== undefined) out['serversTransport'] = reference;
   node.drop('responseForwarding', 'responses are streamed as they arrive; flushInterval is not needed');
   node.done();
   return { loadBalancer: out };

@@ -274,7 +274,7 @@ export function convertStatic(root: TraefikNode, notes: DropList): StaticPart {
   root.drop('metrics', 'metrics are not in gatehouse yet');
   root.drop('tracing', 'tracing is not supported');
   root.drop('experimental', 'plugins and experimental features are not supported');
-  root.drop('serversTransport', 'serversTransports are not supported');
+  root.ignore('serversTransport'); // read by traefik.ts: the transport named `default` (traefik-transports.ts)
   // A single-file setup keeps its dynamic sections here too; the caller reads them as a dynamic source.
   for (const section of DYNAMIC_SECTIONS) root.ignore(section);
   root.done();

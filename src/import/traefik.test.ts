@@ -105,7 +105,7 @@ describe('references', () => {
         services: {
           canary: { weighted: { services: [{ name: 'v1', weight: 3 }, { name: 'v2', weight: 1 }] } },
           v1: { loadBalancer: { servers: [{ url: 'http://10.0.0.1' }] } },
-          v2: { loadBalancer: { servers: [{ url: 'https://10.0.0.2' }] } },
+          v2: { loadBalancer: { servers: [{ url: 'ftp://10.0.0.2' }] } },
         },
       },
     });
@@ -148,6 +148,52 @@ describe('services', () => {
     });
   });
 
+  it('serversTransports: TLS settings, the first client certificate, timeouts; the static serversTransport is `default`; what gatehouse lacks is dropped', () => {
+    const { config, dropped } = convertTraefik(
+      { entryPoints: { web: { address: ':80' } }, serversTransport: { insecureSkipVerify: true, maxIdleConnsPerHost: 4 } },
+      [
+        {
+          file: 'dyn.yml',
+          value: {
+            http: {
+              serversTransports: {
+                pve: {
+                  serverName: 'pve.local',
+                  rootCAs: ['/etc/ssl/pve-ca.pem'],
+                  certificates: [{ certFile: 'c.pem', keyFile: 'k.pem' }, { certFile: 'c2.pem', keyFile: 'k2.pem' }],
+                  forwardingTimeouts: { dialTimeout: '5s', responseHeaderTimeout: 30, idleConnTimeout: '90s', pingTimeout: '15s' },
+                  minVersion: 'VersionTLS12',
+                  spiffe: {},
+                },
+              },
+              services: {
+                pve: { loadBalancer: { servers: [{ url: 'https://10.0.0.5:8006' }], serversTransport: 'pve@file' } },
+                grpc: { loadBalancer: { servers: [{ url: 'h2c://10.0.0.6:50051' }], serversTransport: 'default@internal' } },
+              },
+            },
+          },
+        },
+      ],
+    );
+    expect(config.http?.serversTransports).toEqual({
+      pve: {
+        serverName: 'pve.local',
+        rootCAs: ['/etc/ssl/pve-ca.pem'],
+        certificates: [{ certFile: 'c.pem', keyFile: 'k.pem' }],
+        forwardingTimeouts: { dialTimeout: '5s', responseHeaderTimeout: '30s', idleConnTimeout: '90s' },
+      },
+      default: { insecureSkipVerify: true, maxIdleConnsPerHost: 4 },
+    });
+    expect(config.http?.services?.['pve']).toEqual({ loadBalancer: { servers: [{ url: 'https://10.0.0.5:8006' }], serversTransport: 'pve' } });
+    expect(config.http?.services?.['grpc']).toEqual({ loadBalancer: { servers: [{ url: 'h2c://10.0.0.6:50051' }] } });
+    expect(dropped.map((d) => d.path).sort()).toEqual([
+      'http.serversTransports.pve.certificates[1]',
+      'http.serversTransports.pve.forwardingTimeouts.pingTimeout',
+      'http.serversTransports.pve.minVersion',
+      'http.serversTransports.pve.spiffe',
+    ]);
+  });
+
   it('mirroring', () => {
     const lb = { loadBalancer: { servers: [{ url: 'http://10.0.0.1' }] } };
     const { config, dropped } = conv({ http: { services: { main: lb, copy: lb, m: { mirroring: { service: 'main@file', mirrors: [{ name: 'copy', percent: 10 }], maxBodySize: 1024 } } } } });
@@ -157,8 +203,8 @@ describe('services', () => {
 
   it.each([
     ['failover', { failover: { service: 'a', fallback: 'b' } }, 'http.services.s.failover', /failover/],
-    ['serversTransport', { loadBalancer: { servers: [{ url: 'http://a' }], serversTransport: 'tr' } }, 'http.services.s.loadBalancer.serversTransport', /serversTransports/],
-    ['an https server', { loadBalancer: { servers: [{ url: 'https://a' }] } }, 'http.services.s.loadBalancer.servers[0]', /only http:\/\//],
+    ['a serversTransport that is not defined', { loadBalancer: { servers: [{ url: 'http://a' }], serversTransport: 'tr' } }, 'http.services.s.loadBalancer.serversTransport', /serversTransport tr is not defined/],
+    ['an ftp server', { loadBalancer: { servers: [{ url: 'ftp://a' }] } }, 'http.services.s.loadBalancer.servers[0]', /only http:\/\/, https:\/\/ and h2c:\/\//],
   ])('%s is dropped', (_d, svc, path, reason) => {
     const { dropped } = conv({ http: { services: { s: svc } } });
     expect(dropped).toContainEqual({ path, reason: expect.stringMatching(reason) });

@@ -11,6 +11,7 @@ import { DropList, isPlain, TraefikNode, type Dropped, type Plain } from './trae
 import { settle, type Draft, type Seen } from './traefik-references.js';
 import { convertHttpRouter, convertTcpRouter } from './traefik-routers.js';
 import { convertHttpService, convertTcpService } from './traefik-services.js';
+import { convertServersTransport } from './traefik-transports.js';
 import { addressPort, convertStatic, DYNAMIC_SECTIONS, type EntryPointDefaults } from './traefik-static.js';
 import { convertTls } from './traefik-tls.js';
 import { convertTcpMiddleware, PLAIN_TCP_ROUTERS } from './traefik-tcp.js';
@@ -109,14 +110,25 @@ function markTlsEntryPoints(d: Draft): void {
   }
 }
 
+/** A load balancer naming a transport that is not defined would be disabled: it keeps the default instead. */
+function dropUnknownTransports(services: Record<string, Plain>, transports: Plain, drops: DropList): void {
+  for (const [name, service] of Object.entries(services)) {
+    const lb = service['loadBalancer'];
+    if (!isPlain(lb) || typeof lb['serversTransport'] !== 'string' || Object.hasOwn(transports, lb['serversTransport'])) continue;
+    drops.add(`http.services.${name}.loadBalancer.serversTransport`, `serversTransport ${lb['serversTransport']} is not defined (or was dropped); the default transport is used`);
+    delete lb['serversTransport'];
+  }
+}
+
 /** The gatehouse config of a draft, empty sections left out. */
-function assemble(d: Draft, tls: Plain | undefined, log: Plain | undefined, udp?: Plain): Plain {
+function assemble(d: Draft, tls: Plain | undefined, log: Plain | undefined, udp?: Plain, transports?: Plain): Plain {
   const config: Plain = { entryPoints: d.entryPoints };
   if (log) config['log'] = log;
   const http: Plain = {};
   if (Object.keys(d.routers).length > 0) http['routers'] = d.routers;
   if (Object.keys(d.services).length > 0) http['services'] = d.services;
   if (Object.keys(d.middlewares).length > 0) http['middlewares'] = d.middlewares;
+  if (transports && Object.keys(transports).length > 0) http['serversTransports'] = transports;
   if (Object.keys(http).length > 0) config['http'] = http;
   const tcp: Plain = {};
   if (Object.keys(d.tcpRouters).length > 0) tcp['routers'] = d.tcpRouters;
@@ -171,7 +183,14 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
     tcpServices: convertNamed(tcp?.entries('services') ?? [], convertTcpService),
     tcpMiddlewares: convertNamed(tcp?.entries('middlewares') ?? [], convertTcpMiddleware),
   };
-  http?.drop('serversTransports', 'serversTransports are not supported');
+  const transports = convertNamed(http?.entries('serversTransports') ?? [], convertServersTransport);
+  const staticTransport = root.child('serversTransport');
+  if (staticTransport) {
+    // Traefik's default@internal: gatehouse applies a transport named `default` to load balancers naming none.
+    if (Object.hasOwn(transports, 'default')) drops.add('serversTransport', 'http.serversTransports.default is defined too; that one is kept');
+    else transports['default'] = convertServersTransport(staticTransport);
+  }
+  dropUnknownTransports(d.services, transports, drops);
   http?.done();
   tcp?.drop('serversTransports', 'serversTransports are not supported');
   tcp?.done();
@@ -187,7 +206,7 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
   // Whatever the schema refuses is dropped with its message, then references are settled again; each round
   // removes at least one object, so the loop ends.
   for (let round = 0; round < 50; round++) {
-    const problems = schemaProblems(assemble(d, tls, st.log, udp));
+    const problems = schemaProblems(assemble(d, tls, st.log, udp, transports));
     if (problems.length === 0) break;
     let removed = false;
     for (const p of problems) {
@@ -201,6 +220,6 @@ export function convertTraefik(staticValue: unknown, sources: readonly DynamicSo
     if (!removed) break;
     settle(d, seen, drops);
   }
-  const config = validateConfig(assemble(d, tls, st.log, udp));
+  const config = validateConfig(assemble(d, tls, st.log, udp, transports));
   return { config, dropped: drops.items, notes: notes.items };
 }
