@@ -17,7 +17,7 @@ export interface PlainEntryPoints {
 
 /** The plain entry points a config gives to TCP routers, and those that HTTP and TCP routers both name. */
 export function plainEntryPoints(config: Config): PlainEntryPoints {
-  const plain = (ep: string): boolean => config.entryPoints[ep] !== undefined && config.entryPoints[ep]!.tls === undefined;
+  const plain = (ep: string): boolean => config.entryPoints[ep] !== undefined && config.entryPoints[ep]!.tls === undefined && !isUdpEntryPoint(config, ep);
   const tcpOn = new Map<string, string[]>();
   for (const [name, spec] of Object.entries(config.tcp?.routers ?? {})) {
     for (const ep of spec.entryPoints ?? []) if (plain(ep)) tcpOn.set(ep, [...(tcpOn.get(ep) ?? []), name]);
@@ -34,4 +34,9 @@ export function plainEntryPoints(config: Config): PlainEntryPoints {
     else conflicts.set(ep, { tcpRouters, httpRouters });
   }
   return { tcp, conflicts };
+}
+
+/** An entry point whose address ends in `/udp` (Traefik's form) carries datagrams, never TCP routers. */
+export function isUdpEntryPoint(config: Config, ep: string): boolean {
+  return /\/udp$/i.test(config.entryPoints[ep]?.address.trim() ?? '');
 }

@@ -17,7 +17,7 @@ type HttpRouters = NonNullable<NonNullable<Config['http']>['routers']>;
 /** A validated config: the schema has its say first, as at load time. */
 function build(routers: NonNullable<Tcp['routers']>, services: Tcp['services'] = {}, httpRouters?: HttpRouters, middlewares?: Tcp['middlewares']): TcpRouteTable {
   const config = validateConfig({
-    entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} }, alt: { address: '127.0.0.1:0', tls: {} }, web: { address: '127.0.0.1:0' } },
+    entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} }, alt: { address: '127.0.0.1:0', tls: {} }, web: { address: '127.0.0.1:0' }, dns: { address: '127.0.0.1:0/udp' } },
     ...(httpRouters ? { http: { routers: httpRouters } } : {}),
     tcp: {
       routers,
@@ -109,6 +109,7 @@ describe('broken routers are disabled, the others serve', () => {
   it.each([
     ['a missing service', { rule: 'HostSNI(`a.example`)', service: 'mv' }, 'CONFIG_REFERENCE', /TCP service "mv" does not exist; did you mean "vm"\?/, '/tcp/routers/bad/service'],
     ['a HostSNI name on a plain entry point (Traefik: "has HostSNI matcher, but no TLS")', { rule: 'HostSNI(`a.example`)', service: 'vm', entryPoints: ['web'] }, 'RULE_MATCHER', /entry point "web" has no "tls", so nothing is read before routing and its rule can only use HostSNI\(`\*`\) and ClientIP, not HostSNI\(`a\.example`\)/, '/tcp/routers/bad/rule'],
+    ['a UDP entry point', { rule: 'HostSNI(`*`)', service: 'vm', entryPoints: ['dns'] }, 'CONFIG_REFERENCE', /entry point "dns" is a UDP one \(its address ends in "\/udp"\); name a TCP entry point/, '/tcp/routers/bad/entryPoints/0'],
     ['ALPN on a plain entry point', { rule: 'HostSNI(`*`) && ALPN(`h2`)', service: 'vm', entryPoints: ['web'] }, 'RULE_MATCHER', /not ALPN\(`h2`\)/, '/tcp/routers/bad/rule'],
     ['a missing TCP middleware', { rule: 'HostSNI(`a.example`)', service: 'vm', middlewares: ['nope'] }, 'CONFIG_REFERENCE', /TCP middleware "nope" does not exist \(defined: lan, two, badCidr\)/, '/tcp/routers/bad/middlewares/0'],
     ['a bad CIDR in ipAllowList', { rule: 'HostSNI(`a.example`)', service: 'vm', middlewares: ['two', 'badCidr'] }, 'MIDDLEWARE_CONFIG', /TCP middleware "badCidr": CIDR "10\.0\.0\.0\/33" needs a prefix length from 0 to 32/, '/tcp/middlewares/badCidr/ipAllowList/sourceRange/0'],

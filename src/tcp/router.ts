@@ -16,7 +16,7 @@ import { suggestClosest } from '../suggest.js';
 import { createTcpForwarder, type PassthroughObserver, type TcpForwarder } from './forward.js';
 import { startTcpHealthChecks, type TcpHealthChecks } from './health-check.js';
 import { buildTcpGates, type NamedTcpGate } from './middlewares.js';
-import { plainEntryPoints } from './plain-entry-points.js';
+import { isUdpEntryPoint, plainEntryPoints } from './plain-entry-points.js';
 import { buildTcpServices, type TcpServiceSpec } from './services.js';
 import { decide, httpsClaims, tlsSteps, type TlsStep } from './tls-order.js';
 
@@ -76,7 +76,7 @@ export function buildTcpRoutes(config: Config, log: Logger, onClosed?: Passthrou
     for (const c of checks.splice(0)) c.stop();
   };
   for (const [name, spec] of Object.entries(config.tcp?.routers ?? {})) {
-    const compiled = compileRouter(name, spec, allEntryPoints, tlsEntryPoints, services, plain.conflicts);
+    const compiled = compileRouter(config, name, spec, allEntryPoints, tlsEntryPoints, services, plain.conflicts);
     const gates = compiled instanceof GatehouseError ? compiled : buildTcpGates(name, spec.middlewares ?? [], middlewares);
     if (compiled instanceof GatehouseError || gates instanceof GatehouseError) {
       problems.push({ router: name, error: compiled instanceof GatehouseError ? compiled : (gates as GatehouseError) });
@@ -169,6 +169,7 @@ function plainRuleProblem(rule: string): string | undefined {
 }
 
 function compileRouter(
+  config: Config,
   name: string,
   spec: TcpRouterConfig,
   allEntryPoints: readonly string[],
@@ -187,6 +188,11 @@ function compileRouter(
   for (const [i, ep] of (spec.entryPoints ?? []).entries()) {
     if (!allEntryPoints.includes(ep)) return missing(name, 'entry point', ep, allEntryPoints, `${path}/entryPoints/${i}`);
     if (tlsEntryPoints.includes(ep)) continue;
+    if (isUdpEntryPoint(config, ep)) {
+      return new GatehouseError('CONFIG_REFERENCE', `TCP router "${name}" is disabled: entry point "${ep}" is a UDP one (its address ends in "/udp"); name a TCP entry point`, {
+        location: { path: `${path}/entryPoints/${i}` },
+      });
+    }
     const conflict = conflicts.get(ep);
     if (conflict !== undefined) {
       const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
