@@ -323,7 +323,8 @@ export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | 
           await fleet.start();
           live.edge = fleet;
         } else {
-          live.edge = await startEdge(live.config, sources, log, () => accessLog, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided });
+          // With workers, the first one owns the UDP entry points (their sessions live with the socket).
+          live.edge = await startEdge(live.config, sources, log, () => accessLog, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided }, { bindUdp: worker === undefined || worker.id === 1 });
         }
       } catch (err) {
         live.acme?.stop();

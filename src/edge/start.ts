@@ -9,6 +9,7 @@ import { chainHooks, createAcmeResponder, type AcmeChallengeSources } from '../h
 import { createHttpsRedirect } from '../http/https-redirect.js';
 import type { AccessLogSwitch, EntryHook } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
+import { listenProtocol } from './address.js';
 import { entryPointSettings } from './entry-point.js';
 import { listenHttp, type Listener } from './http-listener.js';
 import { listenTls, type TlsSources } from './tls-listener.js';
@@ -52,7 +53,11 @@ export async function startEdge(
   log: Logger,
   accessLog: AccessLogSwitch,
   challenges?: Pick<AcmeChallengeSources, 'registry' | 'settings' | 'decided'>,
+  options: { readonly bindUdp?: boolean } = {},
 ): Promise<Edge> {
+  // With workers (node:cluster) a UDP socket is one process's: sessions live in the process that has the socket, and
+  // two workers cannot bind one port exclusively. The others leave UDP entry points alone.
+  const skipUdp = (spec: EntryPointConfig): boolean => options.bindUdp === false && listenProtocol(spec.address) === 'udp';
   const bound = new Map<string, Bound>();
   const draining = new Set<Promise<void>>();
   // Read per request through one stable closure per entry point, so a reload swaps them under a bound listener.
@@ -113,7 +118,7 @@ export async function startEdge(
 
   setHooks(config);
   try {
-    for (const [name, spec] of Object.entries(config.entryPoints)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec, tcpPlain.has(name)), address: spec.address });
+    for (const [name, spec] of Object.entries(config.entryPoints)) if (!skipUdp(spec)) bound.set(name, { listener: await open(name, spec), key: listenKey(spec, tcpPlain.has(name)), address: spec.address });
   } catch (err) {
     await Promise.allSettled([...bound.values()].map((b) => b.listener.close(0)));
     throw err;
@@ -135,6 +140,10 @@ export async function startEdge(
       for (const [name, spec] of Object.entries(next.entryPoints)) {
         const key = listenKey(spec, tcpPlain.has(name));
         const had = bound.get(name);
+        if (skipUdp(spec)) {
+          if (had) retire(name, graceMs);
+          continue;
+        }
         if (had?.key === key) {
           // A UDP entry point's session settings apply to the socket it has (and its sessions): no rebind.
           if ('reconfigure' in had.listener) had.listener.reconfigure(entryPointSettings(name, spec).udp!);
