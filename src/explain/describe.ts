@@ -22,6 +22,8 @@ export interface ServiceFacts {
   /** `up`: the server's health now, on a running instance (absent offline). */
   readonly servers?: readonly { readonly url: string; readonly weight: number; readonly up?: boolean }[];
   readonly strategy?: string;
+  /** How it connects to https:// and h2c:// servers: its serversTransport and what that checks (absent: http:// only). */
+  readonly transport?: string;
   /** The active health check as configured, e.g. `GET /health every 10s`; health itself is not known offline. */
   readonly healthCheck?: string;
   /** Weighted: the services and their weights; mirroring: the main service first, then the mirrors with their percent. */
@@ -58,6 +60,25 @@ export function describeTarget(config: Config, router: RouterConfig, health?: He
 /** Each server's health by service name, on a running instance. */
 export type Health = (service: string) => readonly { readonly url: string; readonly up: boolean }[] | undefined;
 
+/** The transport line of a load balancer with https:// or h2c:// servers, from the config alone. */
+function transportFacts(config: Config, lb: NonNullable<ServiceConfig['loadBalancer']>): { transport?: string } {
+  const https = lb.servers.some((s) => s.url.startsWith('https:'));
+  const h2c = lb.servers.some((s) => s.url.startsWith('h2c:'));
+  if (!https && !h2c) return {};
+  const transports = config.http?.serversTransports ?? {};
+  const name = lb.serversTransport ?? (Object.hasOwn(transports, 'default') ? 'default' : undefined);
+  const t = name === undefined ? undefined : transports[name];
+  const parts: string[] = [name === undefined ? 'built-in default' : t === undefined ? `"${name}" (NOT DEFINED: the service is disabled)` : `"${name}"`];
+  if (https && t !== undefined && t.insecureSkipVerify) parts.push('https certificates NOT verified (insecureSkipVerify)');
+  else if (https) {
+    parts.push(`https verified against ${t?.rootCAs ? `rootCAs (${t.rootCAs.length} ${t.rootCAs.length === 1 ? 'entry' : 'entries'})` : "the system's CAs"}`);
+    parts.push(`for ${t?.serverName !== undefined ? `'${t.serverName}' (serverName, also sent as SNI)` : "each server's URL host"}`);
+  }
+  if (https && t?.certificates) parts.push('client certificate sent');
+  if (h2c) parts.push('h2c: HTTP/2 without TLS');
+  return { transport: parts.join(', ') };
+}
+
 /** A service by name, recursively (weighted and mirroring name other services; a cycle stops at the repeat). */
 export function describeService(config: Config, name: string, seen: ReadonlySet<string> = new Set(), health?: Health): ServiceFacts {
   const spec: ServiceConfig | undefined = config.http?.services?.[name];
@@ -75,6 +96,7 @@ export function describeService(config: Config, name: string, seen: ReadonlySet<
         return { url: s.url, weight: s.weight ?? DEFAULTS.serverWeight, ...(up !== undefined && { up }) };
       }),
       strategy: lb.strategy ?? DEFAULTS.lbStrategy,
+      ...transportFacts(config, lb),
       ...(hc && { healthCheck: `${hc.method ?? DEFAULTS.healthCheckMethod} ${hc.path} every ${hc.interval ?? DEFAULTS.healthCheckInterval}` }),
     };
   }

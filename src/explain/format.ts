@@ -129,6 +129,7 @@ function service(out: string[], s: ServiceFacts, first: string, indent: string):
   const detail = s.kind === 'loadBalancer' ? `loadBalancer, ${s.strategy}` : s.kind === 'plugin' ? `plugin ${s.plugin ?? ''}` : s.kind;
   out.push(`${first}${s.name} (${detail})`);
   for (const srv of s.servers ?? []) out.push(`${indent}${srv.url}  weight ${srv.weight}${srv.up === undefined ? '' : srv.up ? '  up' : '  DOWN'}`);
+  if (s.transport) out.push(`${indent}transport: ${s.transport}`);
   const known = (s.servers ?? []).some((srv) => srv.up !== undefined);
   if (s.healthCheck) out.push(`${indent}health check: ${s.healthCheck}${known ? '' : ' (health is not known offline)'}`);
   for (const c of s.children ?? []) {
