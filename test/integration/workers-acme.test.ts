@@ -31,7 +31,7 @@ describe('ACME with workers: 2 against Pebble', () => {
           },
         },
       },
-      { env: { GATEHOUSE_STATE_DIR: await freshStateDir() }, startTimeoutMs: 20_000 },
+      { env: { GATEHOUSE_STATE_DIR: await freshStateDir() }, startTimeoutMs: 30_000 },
     );
     const workers = new Set(gh.logs.filter((l) => l.msg === 'worker serving').map((l) => l['pid']));
     expect(workers.size).toBe(2);
