@@ -17,6 +17,13 @@ const server = https.createServer(
 );
 server.keepAliveTimeout = 60_000;
 server.on('tlsClientError', () => {});
+// COUNT_HANDSHAKES (bench/https-upstream.mjs): count TLS handshakes, full and resumed; SIGUSR2 prints the counts.
+if (process.env.COUNT_HANDSHAKES) {
+  let full = 0;
+  let resumed = 0;
+  server.on('secureConnection', (socket) => (socket.isSessionReused() ? resumed++ : full++));
+  process.on('SIGUSR2', () => process.stdout.write(`handshakes ${full + resumed} resumed ${resumed}\n`));
+}
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`);
 });
