@@ -151,14 +151,16 @@ const TARGETS = {
 // unpinned (cores 0 and 1, shared with the load generator and the backend), in the http suite's rows: throughput and
 // CPU per request (every process of the gatehouse counted) of N workers against one, in the same run.
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
-const workerTargets = WORKERS > 1 ? ['gatehouse-w1', `gatehouse-w${WORKERS}`] : [];
-for (const n of WORKERS > 1 ? [1, WORKERS] : []) {
-  TARGETS[`gatehouse-w${n}`] = {
+// gatehouse-wN-shared: the same with cluster's shared handles (NODE_CLUSTER_SCHED_POLICY=none: every worker accepts
+// on the one socket, the kernel picks) instead of the primary's round-robin hand-off.
+const workerTargets = WORKERS > 1 ? ['gatehouse-w1', `gatehouse-w${WORKERS}`, `gatehouse-w${WORKERS}-shared`] : [];
+for (const [n, policy] of WORKERS > 1 ? [[1, 'rr'], [WORKERS, 'rr'], [WORKERS, 'none']] : []) {
+  TARGETS[`gatehouse-w${n}${policy === 'none' ? '-shared' : ''}`] = {
     needs: GH,
     start: async (ctx) => {
       const file = path.join(ctx.tempDir('gatehouse-bench-workers-'), 'gatehouse.json');
       writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(path.join(root, 'bench/gatehouse.json'), 'utf8')), workers: n }));
-      const g = await gatehouse(file, ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, logLevel, GH, '0,1');
+      const g = await gatehouse(file, ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend(), NODE_CLUSTER_SCHED_POLICY: policy }, logLevel, GH, '0,1');
       return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
     },
   };

@@ -50,6 +50,17 @@ export function renderStatusPage(s: AdminStatus): string {
   const sections = [
     `<h1>gatehouse</h1>
 <p>Config <code>${e(s.configFile ?? '(object)')}</code>, started ${e(s.startedAt ?? 'not yet')}, ${e(s.reloads)} reloads. Last reload: ${reload}</p>`,
+    // Only with `workers` > 1: a single process has no worker to list.
+    ...(s.workers
+      ? [
+          `<h2>Workers</h2>` +
+            table(
+              ['worker', 'pid', 'serving', 'started', 'restarts'],
+              s.workers.map((w) => [e(w.id), e(w.pid ?? '-'), state(w.ready, 'serving', 'starting'), e(w.startedAt), e(w.restarts)]),
+              'No worker.',
+            ),
+        ]
+      : []),
     `<h2>Entry points</h2>` +
       table(
         ['name', 'address', 'listening', 'TLS', 'open connections'],

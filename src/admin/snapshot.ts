@@ -27,6 +27,8 @@ export interface AdminSources {
     readonly reloads: number;
     readonly lastReload: { readonly ok: boolean; readonly outcome: 'ok' | 'problems' | 'refused'; readonly summary: string; readonly at: string; readonly ms: number; readonly errors: readonly string[]; readonly problems: readonly string[] } | undefined;
     readonly entryPoints: Record<string, { address: string; port: number }>;
+    /** With `workers` > 1: the worker processes. */
+    readonly workers?: readonly WorkerView[] | undefined;
   };
   /** Open client connections per entry point (HTTP keep-alive, TLS and passthrough). */
   connections(): Record<string, number>;
@@ -36,6 +38,15 @@ export interface AdminSources {
   udpCounters?(): Record<string, Readonly<UdpCounters>>;
   /** With `workers` > 1, in the primary: each worker's metrics (prom-client JSON), summed into `/metrics`. */
   workerMetrics?(): Promise<unknown[][]>;
+}
+
+/** A worker process of `workers` > 1. */
+export interface WorkerView {
+  readonly id: number;
+  readonly pid: number | undefined;
+  readonly ready: boolean;
+  readonly startedAt: string;
+  readonly restarts: number;
 }
 
 export interface RouterView {
@@ -127,6 +138,8 @@ export interface AdminStatus {
   readonly startedAt: string | undefined;
   readonly reloads: number;
   readonly lastReload: ReturnType<AdminSources['instance']>['lastReload'];
+  /** With `workers` > 1 (docs/workers.md): each worker's pid, whether it serves, its restarts. */
+  readonly workers?: readonly WorkerView[];
   /** `connections`: open client connections; of a UDP entry point, its open sessions (`udp` has its counters). */
   readonly entryPoints: readonly { name: string; address: string; tls: boolean; protocol: 'tcp' | 'udp'; bound?: { address: string; port: number }; connections: number; udp?: Readonly<UdpCounters> }[];
   readonly routers: readonly RouterView[];
@@ -164,6 +177,7 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
     startedAt: instance.startedAt,
     reloads: instance.reloads,
     lastReload: instance.lastReload,
+    ...(instance.workers !== undefined && { workers: instance.workers }),
     entryPoints: Object.entries(config.entryPoints).map(([name, spec]) => ({
       name,
       address: spec.address,

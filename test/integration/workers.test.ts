@@ -87,6 +87,11 @@ describe('workers: 2', () => {
     expect(served).toEqual(pids);
     const metrics = (await httpRequest(adminPort(gh), { path: '/metrics' })).text;
     expect(metrics).toMatch(new RegExp(`gatehouse_http_requests_total\\{router="all",service="",status_class="2xx"\\} ${n}\\n`));
+    // The status lists the workers (the page renders the same list).
+    const workersOf = async (): Promise<{ id: number; pid: number; ready: boolean; restarts: number }[]> =>
+      (JSON.parse((await httpRequest(adminPort(gh), { path: '/api/status' })).text) as { workers: { id: number; pid: number; ready: boolean; restarts: number }[] }).workers;
+    expect(new Set((await workersOf()).map((w) => w.pid))).toEqual(pids);
+    expect((await httpRequest(adminPort(gh), { path: '/' })).text).toContain('<h2>Workers</h2>');
 
     // Keep-alive load on 6 connections (over both workers) while the file changes three times.
     const agent = new Agent({ keepAlive: true, maxSockets: 6 });
@@ -143,6 +148,7 @@ describe('workers: 2', () => {
     // It started on the config in force ('four'), not on the refused file.
     for (let i = 0; i < 6; i++) expect((await httpRequest(port)).text).toBe('four');
     await until(() => gh.logs.some((l) => l.msg === 'request' && l['pid'] === back['pid']), 5_000, 'a request served by the new worker');
+    expect((await workersOf()).find((w) => w.id === 1)).toMatchObject({ pid: back['pid'], ready: true, restarts: 1 });
   });
 
   it('SIGTERM drains the requests in flight on every worker, then everything exits 0', async () => {
