@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   UPSTREAM_FAILED: 'The upstream connection failed while the response was being relayed.',
   UPSTREAM_UNHEALTHY: 'An upstream server failed its health check (active) or too many requests (passive) and was taken out.',
   UPSTREAM_UNAVAILABLE: 'No server of a service is usable (all down or cooling off); requests are answered 503.',
+  UPSTREAM_BUSY: "A server was at its maxConnections limit for longer than timeouts.queue, or maxQueued requests already waited; the request got 503 with Retry-After.",
   UPSTREAM_TLS: "TLS to an https:// upstream failed (certificate not trusted, for another name, expired; client certificate missing or refused) (502).",
   TRANSPORT_CONFIG: 'A serversTransport cannot be built (a rootCAs or certificate file missing or not PEM, a key that does not match); the services using it are disabled.',
   CERT_INVALID: 'A certificate or key handed to the certificate store is unusable (not PEM, no matching key, unsupported key type).',

@@ -31,8 +31,17 @@ export const DEFAULTS = {
   responseHeadersTimeout: '60s',
   /** How long an idle upstream keep-alive connection is kept in the pool. */
   upstreamIdleTimeout: '30s',
-  /** Connections per upstream in the keep-alive pool. */
-  upstreamConnections: 128,
+  /**
+   * Requests in flight (each on its own connection) per upstream server; 0 = no limit, as nginx, HAProxy, Caddy and
+   * Traefik have by default. 128 was a limit 1000 slow readers held whole (issue 20).
+   */
+  upstreamConnections: 0,
+  /** Longest wait for a connection of a server at its maxConnections limit (HAProxy's `timeout queue`); then 503. */
+  upstreamQueueTimeout: '10s',
+  /** Requests that may wait per server at its maxConnections limit (HAProxy's `maxqueue`); one more gets 503. */
+  upstreamMaxQueued: 1024,
+  /** Bytes per read from an http:// upstream connection: about what a response whose client stops reading holds. */
+  upstreamReadBufferSize: 32768,
   passHostHeader: true,
   /** How a load balancer picks a server for each request. */
   lbStrategy: 'roundRobin',

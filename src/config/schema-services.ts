@@ -161,12 +161,39 @@ export const LoadBalancerSchema = Type.Object(
             Duration('Time from sending a request to receiving the response headers; past it, 504.', DEFAULTS.responseHeadersTimeout),
           ),
           idle: Type.Optional(Duration('How long an idle upstream keep-alive connection is kept.', DEFAULTS.upstreamIdleTimeout)),
+          queue: Type.Optional(
+            Duration(
+              'With a `maxConnections` limit: how long a request may wait for one of a server\'s connections; past it, 503 with Retry-After (this many seconds) and the warn line `upstream busy, request not sent` (UPSTREAM_BUSY). 0: no waiting.',
+              DEFAULTS.upstreamQueueTimeout,
+            ),
+          ),
         },
         { additionalProperties: false, description: 'Upstream-side timeouts of this load balancer.' },
       ),
     ),
     maxConnections: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Connections per upstream server in the keep-alive pool.', default: DEFAULTS.upstreamConnections }),
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Requests in flight to one server at once; 0 = no limit (as nginx, HAProxy, Caddy and Traefik by default). Each holds one keep-alive connection from the moment it is sent until its whole response has been read from the server, and the response is read only as fast as the client reads it (backpressure): a slow client holds its connection that long. Past the limit a request waits (at most `timeouts.queue`, behind at most `maxQueued` others), then gets 503 with Retry-After.',
+        default: DEFAULTS.upstreamConnections,
+      }),
+    ),
+    maxQueued: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'With a `maxConnections` limit: requests that may wait per server for a connection; one more gets 503 with Retry-After at once (UPSTREAM_BUSY).',
+        default: DEFAULTS.upstreamMaxQueued,
+      }),
+    ),
+    readBufferSize: Type.Optional(
+      Type.Integer({
+        minimum: 4096,
+        maximum: 1048576,
+        description:
+          'Bytes per read from an http:// server\'s connection (reused buffers). A response whose client stops reading holds about one such buffer plus ~25 KB of connection state until the client reads on or leaves (1000 stalled readers: +55 MB at the default, +90 MB at 65536). Larger reads cost less CPU on large bodies (65536: ~1.6 ms per MiB against ~2 ms at 32768, measured on a loaded machine). https:// servers read TLS records (16 KiB) instead.',
+        default: DEFAULTS.upstreamReadBufferSize,
+      }),
     ),
   },
   { additionalProperties: false, description: 'Forward requests to one or more upstream servers.' },

@@ -214,6 +214,9 @@ export function upstreamOptions(lb: LoadBalancerConfig, name: string, transport?
       t.responseHeaders !== undefined ? parseDuration(t.responseHeaders) : (transport?.responseHeadersTimeoutMs ?? parseDuration(DEFAULTS.responseHeadersTimeout)),
     idleTimeoutMs: t.idle !== undefined ? parseDuration(t.idle) : (transport?.idleTimeoutMs ?? parseDuration(DEFAULTS.upstreamIdleTimeout)),
     maxConnections: lb.maxConnections ?? transport?.maxConnections ?? DEFAULTS.upstreamConnections,
+    queueTimeoutMs: parseDuration(t.queue ?? DEFAULTS.upstreamQueueTimeout),
+    maxQueued: lb.maxQueued ?? DEFAULTS.upstreamMaxQueued,
+    readBufferBytes: lb.readBufferSize ?? DEFAULTS.upstreamReadBufferSize,
     ...(transport && { transport }),
     strategy: lb.strategy ?? DEFAULTS.lbStrategy,
     ...(hc &&

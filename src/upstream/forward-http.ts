@@ -12,7 +12,8 @@ import { clientResponseHeaders, upstreamRequestHeaders, HOP_BY_HOP, type Forward
 import type { LoadBalancer } from './load-balancer.js';
 import type { StickyCookie } from './sticky-cookie.js';
 import type { UpstreamServer } from './upstream-server.js';
-import { claimReads, headersDone, responseDone, writeView, type SlabClaim } from './read-slabs.js';
+import { claimReads, headersDone, readsPaused, readsResumed, responseDone, writeView, type SlabClaim } from './read-slabs.js';
+import type { SlotQueue, Waiter } from './queue.js';
 
 /** What the forwarder needs of the client side; the HTTP handler's request context satisfies it structurally. */
 export interface ForwardInfo extends ForwardedFrom {
@@ -27,6 +28,7 @@ export interface ForwardInfo extends ForwardedFrom {
 
 const BAD_GATEWAY = Buffer.from('Bad Gateway\n');
 const GATEWAY_TIMEOUT = Buffer.from('Gateway Timeout\n');
+const BUSY = Buffer.from('Service Unavailable: upstream busy\n');
 
 /** A client that went away: the reason we abort the upstream request with (recognised, not logged as a fault). */
 class ClientGoneError extends Error {
@@ -53,7 +55,7 @@ interface PendingHead {
 }
 
 /** Relays one upstream response into `res`; one instance per request (across its retries), driven by undici. */
-class ResponseRelay implements Dispatcher.DispatchHandler {
+class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #clientGone = false;
@@ -66,6 +68,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   #head: PendingHead | undefined;
   /** The current attempt counts in its server's inFlight. */
   #counted = false;
+  /** The slot queue of the server whose slot the current attempt holds (a server with a maxConnections limit). */
+  #slot: SlotQueue | undefined;
+  /** Takes this request out of its server's slot queue while it waits there. */
+  #leave: (() => void) | undefined;
   #attempt = 1;
   /** Bits of the servers this request tried (UpstreamServer.bit). */
   #tried = 0;
@@ -90,9 +96,66 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     res.once('close', this.#onClientClose);
   }
 
-  /** Send the request to the current server. */
+  /** Send the request to the current server: once the client can take its response, and a slot is free. */
   dispatch(): void {
     if (this.#clientGone) return;
+    const res = this.#res;
+    // A pipelined HTTP/1.1 request (sent before the response to the one ahead of it) gets its socket only when that
+    // response is done (Node's ServerResponse.assignSocket). Sent upstream now, its response would hold an upstream
+    // connection (and, paused behind the first, its read buffers) for as long as the client takes to read the one
+    // ahead: one slow reader pipelining k requests held k connections (issue 20). nginx and HAProxy also take
+    // pipelined requests one at a time.
+    if (res.socket === null && res instanceof ServerResponse && !res.destroyed) {
+      res.once('socket', this.#onSocket);
+      return;
+    }
+    const queue = this.#lb.queues[this.#server.index];
+    if (queue !== undefined) {
+      const slot = queue.acquire(this);
+      if (slot === 'refused') return;
+      if (slot !== 'now') {
+        this.#leave = slot;
+        return;
+      }
+      this.#slot = queue;
+    }
+    this.send();
+  }
+
+  #onSocket = (): void => {
+    this.dispatch();
+  };
+
+  /** A slot freed for this request, which waited in its server's queue (SlotQueue calls this). */
+  start(): void {
+    this.#leave = undefined;
+    this.#slot = this.#lb.queues[this.#server.index];
+    // Not from inside the finishing request's undici callback: this dispatch starts on a clean stack.
+    process.nextTick(send, this);
+  }
+
+  /** Not sent: its server's slots stayed busy past the queue's bound (SlotQueue calls this). 503 + Retry-After. */
+  turnAway(reason: 'queue full' | 'queue timeout', waitedMs: number): void {
+    this.#leave = undefined;
+    this.#done = true;
+    const server = this.#server;
+    this.#info.upstream = server.url;
+    this.#info.log.warn(
+      { code: 'UPSTREAM_BUSY', upstream: server.url, reason, waitedMs, maxConnections: this.#lb.maxConnections },
+      'upstream busy, request not sent',
+    );
+    const res = this.#res;
+    if (res.destroyed || res.headersSent) return;
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BUSY.length, 'retry-after': this.#lb.retryAfter });
+    res.end(BUSY);
+  }
+
+  /** Send the request to the current server (its slot, if it has a limit, is held). */
+  send(): void {
+    if (this.#clientGone) {
+      this.#releaseSlot();
+      return;
+    }
     const server = this.#server;
     const req = this.#req;
     this.#info.upstream = server.url;
@@ -121,20 +184,31 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   }
 
   #release(): void {
+    this.#releaseSlot();
     if (!this.#counted) return;
     this.#counted = false;
     this.#server.inFlight--;
+  }
+
+  #releaseSlot(): void {
+    const slot = this.#slot;
+    if (slot === undefined) return;
+    this.#slot = undefined;
+    slot.release();
   }
 
   /** The client's response closed: if that was before we finished, cancel the upstream request too. */
   #onClientClose = (): void => {
     if (this.#done) return;
     this.#clientGone = true;
+    this.#leave?.();
+    this.#leave = undefined;
     // Aborting destroys the upstream socket, so a half-read response never goes back into the pool.
     this.#abort?.(new ClientGoneError('client closed the connection'));
   };
 
   #onDrain = (): void => {
+    if (this.#server.slabReads) readsResumed(this.#reads);
     this.#resume?.();
   };
 
@@ -191,6 +265,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     // mark-compacts per 1000 responses of 1 MiB, 1.05-1.10x less CPU per response (bench/README.md, 2026-11-23).
     if (writeView(res, chunk)) return true;
     res.once('drain', this.#onDrain);
+    if (this.#server.slabReads) readsPaused(this.#reads);
     return false;
   }
 
@@ -262,6 +337,10 @@ const DROPPED_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 function redispatch(relay: ResponseRelay): void {
   relay.dispatch();
+}
+
+function send(relay: ResponseRelay): void {
+  relay.send();
 }
 
 /** True when the request carries a body (RFC 9112 §6.3): a Content-Length above 0 or a Transfer-Encoding. */

@@ -39,8 +39,14 @@ export interface UpstreamOptions {
   connectTimeoutMs: number;
   responseHeadersTimeoutMs: number;
   idleTimeoutMs: number;
-  /** Connections per server. */
+  /** Requests in flight (so connections) per server; 0: no limit. Past it requests wait (see queueTimeoutMs). */
   maxConnections: number;
+  /** Longest wait for a slot of a server at its maxConnections limit; past it, 503 with Retry-After. Default 10 s. */
+  queueTimeoutMs?: number;
+  /** Most requests waiting per server; one more gets 503 at once. Default 1024. */
+  maxQueued?: number;
+  /** http:// servers: bytes per read from a connection, about what a response whose client stalls holds. */
+  readBufferBytes?: number;
   /** Default roundRobin. */
   strategy?: Strategy;
   /** Active checks; absent = every server counts as up. */
@@ -86,6 +92,8 @@ export interface ServerHealth {
   /** Taken out by passive checks until this time (epoch ms); 0 when not. */
   readonly passiveDownUntil: number;
   readonly inFlight: number;
+  /** Requests waiting for one of its connections (a maxConnections limit reached). */
+  readonly queued: number;
 }
 
 /** In-flight requests get this long to finish on a retired pool before their connections are cut. */
@@ -130,6 +138,7 @@ export function createUpstream(options: UpstreamOptions, log: Logger): Upstream 
       },
       ...(options.passiveHealthCheck && { passiveHealthCheck: options.passiveHealthCheck }),
       ...(options.sticky && { sticky: options.sticky }),
+      slots: { maxConnections: options.maxConnections, timeoutMs: options.queueTimeoutMs ?? 10_000, maxLength: options.maxQueued ?? 1024 },
     },
     log,
   );
@@ -158,7 +167,7 @@ export function createUpstream(options: UpstreamOptions, log: Logger): Upstream 
     },
     health() {
       const now = Date.now();
-      return servers.map((s) => ({ url: s.url, up: isUsable(s, now), activeDown: s.activeDown, passiveDownUntil: s.passiveDownUntil, inFlight: s.inFlight }));
+      return servers.map((s) => ({ url: s.url, up: isUsable(s, now), activeDown: s.activeDown, passiveDownUntil: s.passiveDownUntil, inFlight: s.inFlight, queued: lb.queues[s.index]?.waiting ?? 0 }));
     },
     stopHealthChecks() {
       checks?.stop();
@@ -168,6 +177,7 @@ export function createUpstream(options: UpstreamOptions, log: Logger): Upstream 
       closed = true;
       checks?.stop();
       upgrades.close();
+      for (const queue of lb.queues) queue?.close();
       await Promise.all(servers.map((s) => closePool(s.pool, log)));
     },
   };

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { PassiveHealth, type PassiveHealthOptions } from './passive-health.js';
+import { SlotQueue } from './queue.js';
 import { createPolicy, type SelectionPolicy, type Strategy } from './selection.js';
 import { StickyCookie, type StickyCookieOptions } from './sticky-cookie.js';
 import { isUsable, type UpstreamServer } from './upstream-server.js';
@@ -26,6 +27,11 @@ export interface LoadBalancerOptions {
   retry: RetryOptions;
   passiveHealthCheck?: PassiveHealthOptions;
   sticky?: StickyCookieOptions;
+  /**
+   * Requests in flight per server (> 0; absent or 0: no limit) and the bound of the wait for one: past `timeoutMs`,
+   * or behind `maxLength` others, a request gets 503.
+   */
+  slots?: { maxConnections: number; timeoutMs: number; maxLength: number };
 }
 
 /** RFC 9110 §9.2.2: the methods a client (or proxy) may repeat automatically after a communication failure. */
@@ -38,6 +44,12 @@ export class LoadBalancer {
   readonly passHostHeader: boolean;
   /** Whether the last `choose` used the server named by the request's sticky cookie; read it right after. */
   pinnedHit = false;
+  /** Each server's slot queue (by UpstreamServer.index), or none when requests per server are not limited. */
+  readonly queues: readonly (SlotQueue | undefined)[];
+  /** The limit of requests in flight per server; 0: none. */
+  readonly maxConnections: number;
+  /** The Retry-After (seconds) of a 503 for a request whose wait for a slot ran out: the queue's timeout. */
+  readonly retryAfter: string;
   readonly #policy: SelectionPolicy;
   readonly #passive: PassiveHealth | undefined;
   readonly #retry: RetryOptions;
@@ -54,6 +66,10 @@ export class LoadBalancer {
     this.#retry = options.retry;
     this.passHostHeader = options.passHostHeader;
     this.#log = log;
+    const slots = options.slots;
+    this.maxConnections = slots !== undefined && slots.maxConnections > 0 ? slots.maxConnections : 0;
+    this.queues = servers.map(() => (slots !== undefined && this.maxConnections > 0 ? new SlotQueue(slots.maxConnections, slots.timeoutMs, slots.maxLength) : undefined));
+    this.retryAfter = String(Math.max(1, Math.ceil((slots?.timeoutMs ?? 0) / 1000)));
   }
 
   /**

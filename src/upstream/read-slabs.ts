@@ -28,15 +28,19 @@ import { writeCallsBack } from '../http/write-callbacks.js';
 import { buildConnector } from './undici-parts.js';
 
 /**
- * The size of one read, as libuv's own. Larger reads were tried only with fresh buffers (forwarder-onread.mjs:
- * within noise), not with reuse; each would also cost memory per upstream connection.
+ * The default size of one read (a load balancer's `readBufferSize`). A response whose client stops reading keeps
+ * about one read's slab (the view its last client write holds) until the client reads on or leaves: libuv's own 64
+ * KiB cost ~90 KB per stalled response, 1000 slow readers +88 to +98 MB (issue 20), against ~55 KB at 32 KiB. Larger
+ * reads cost less CPU per large body; see docs/config.md for the figures.
  */
-export const SLAB_BYTES = 64 * 1024;
-/** At most this many free slabs are kept (8 MiB); more go to the GC. */
-const MAX_FREE = 128;
+export const SLAB_BYTES = 32 * 1024;
+/** At most this many bytes of free slabs are kept per size (8 MiB); more go to the GC. */
+const MAX_FREE_BYTES = 8 * 1024 * 1024;
 
 class Slab {
-  readonly buf: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  readonly buf: Buffer;
+  /** The free list of its size. */
+  readonly home: Slab[];
   /** The socket's hold and one per pending client write of a view. */
   refs = 0;
   /** Given to code that does not report when it is done with it: never reused. */
@@ -52,9 +56,30 @@ class Slab {
       lose(this);
     } else if (--this.refs === 0) recycle(this);
   };
+
+  constructor(bytes: number, home: Slab[]) {
+    this.buf = Buffer.allocUnsafeSlow(bytes);
+    this.home = home;
+  }
 }
 
-const free: Slab[] = [];
+/** The free slabs of each size in use. */
+const freeLists = new Map<number, Slab[]>();
+
+function freeListOf(bytes: number): Slab[] {
+  let list = freeLists.get(bytes);
+  if (list === undefined) {
+    list = [];
+    freeLists.set(bytes, list);
+  }
+  return list;
+}
+
+function freeCount(): number {
+  let n = 0;
+  for (const list of freeLists.values()) n += list.length;
+  return n;
+}
 const slabOf = new WeakMap<ArrayBufferLike, Slab>();
 let seq = 0;
 
@@ -68,10 +93,10 @@ export const slabStats = {
   dropped: 0,
   /** A slab read into while something still held it: must stay 0 (the tests check it). */
   misuse: 0,
-  free: (): number => free.length,
+  free: freeCount,
 };
 
-function take(): Slab {
+function take(free: Slab[], bytes: number): Slab {
   for (let slab = free.pop(); slab !== undefined; slab = free.pop()) {
     slab.free = false;
     if (slab.refs === 0 && !slab.lost) {
@@ -82,14 +107,15 @@ function take(): Slab {
     lose(slab);
   }
   slabStats.allocated++;
-  const fresh = new Slab();
+  const fresh = new Slab(bytes, free);
   slabOf.set(fresh.buf.buffer, fresh);
   return fresh;
 }
 
 function recycle(slab: Slab): void {
   if (slab.lost || slab.free) return;
-  if (free.length >= MAX_FREE) slabStats.dropped++;
+  const free = slab.home;
+  if ((free.length + 1) * slab.buf.length > MAX_FREE_BYTES) slabStats.dropped++;
   else {
     slab.free = true;
     free.push(slab);
@@ -114,6 +140,10 @@ interface Tracking {
   current: Slab | undefined;
   /** The slab the next read fills (handed out by the generator after each read). */
   armed: Slab | undefined;
+  /** The response it carries is paused for a client that does not keep up: reads are small (SLOW_READ_BYTES). */
+  slow: boolean;
+  /** The readable high-water mark to restore when it is no longer slow (0: not lowered). */
+  highWaterMark: number;
   /** The response whose body this socket carries now (its head was handed over, its end not yet parsed). */
   body: SlabClaim | undefined;
 }
@@ -144,12 +174,19 @@ function onSlabRead(this: TrackedSocket, nread: number, buf: Buffer): boolean {
   return this.push(buf.subarray(0, nread));
 }
 
+/**
+ * Reads of a socket whose response waits for a slow client. While undici is paused the socket still reads until its
+ * readable buffer passes the high-water mark, and each such read kept a whole slab: these keep it to a few KiB.
+ */
+const SLOW_READ_BYTES = 4096;
+const slowFree = freeListOf(SLOW_READ_BYTES);
+
 /** The first slab of a socket being created, armed inside net.connect before `track` sees the socket. */
 let firstArmed: Slab | undefined;
 
-function armNext(): Buffer {
-  const slab = take();
+function armNext(free: Slab[], bytes: number): Buffer {
   const socket = arming;
+  const slab = socket?.[TRACKING].slow === true ? take(slowFree, SLOW_READ_BYTES) : take(free, bytes);
   arming = undefined;
   if (socket !== undefined) socket[TRACKING].armed = slab;
   else firstArmed = slab;
@@ -241,13 +278,14 @@ function onClose(this: TrackedSocket): void {
   t.body = undefined;
   if (t.armed !== undefined && t.armed.refs === 0) recycle(t.armed);
   t.armed = undefined;
+  t.slow = false;
 }
 
 function track(socket: Socket): void {
   const s = socket as TrackedSocket;
   socketRead ??= Object.getPrototypeOf(socket).read as ReadFn;
   socketUnshift ??= Object.getPrototypeOf(socket).unshift as UnshiftFn;
-  s[TRACKING] = { queued: [], queuedBytes: 0, otherBytes: 0, parsed: [], current: undefined, armed: firstArmed, body: undefined };
+  s[TRACKING] = { queued: [], queuedBytes: 0, otherBytes: 0, parsed: [], current: undefined, armed: firstArmed, body: undefined, slow: false, highWaterMark: 0 };
   firstArmed = undefined;
   s.read = trackedRead as Socket['read'];
   s.unshift = trackedUnshift as Socket['unshift'];
@@ -256,10 +294,12 @@ function track(socket: Socket): void {
 
 /**
  * undici's own connector (timeout, keep-alive, no-delay) for plain-HTTP upstreams, with sockets reading into slabs.
- * `timeout`: the connect timeout in ms.
+ * `timeout`: the connect timeout in ms; `readBytes`: the size of each read (and slab).
  */
-export function slabConnector(timeout: number): BuildConnector.connector {
-  const base = buildConnector({ timeout, onread: { buffer: armNext, callback: onSlabRead } } as BuildConnector.BuildOptions);
+export function slabConnector(timeout: number, readBytes: number = SLAB_BYTES): BuildConnector.connector {
+  const free = freeListOf(readBytes);
+  const buffer = (): Buffer => armNext(free, readBytes);
+  const base = buildConnector({ timeout, onread: { buffer, callback: onSlabRead } } as BuildConnector.BuildOptions);
   // undici's connector returns the socket, though its type says void.
   return (options, callback) => {
     const socket = (base as unknown as (o: BuildConnector.Options, c: BuildConnector.Callback) => Socket)(options, callback);
@@ -355,4 +395,65 @@ export function writeView(res: Writer, chunk: Buffer): boolean {
     return res.write(chunk);
   }
   return res.write(chunk, holds.hold(slab));
+}
+
+/** The socket's native handle, for swapping the buffer its next read goes into (what Node's own onread does). */
+type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void };
+
+/**
+ * Node's record of a socket's next read buffer (stream_base_commons.js `kBuffer`): its read callback is handed this,
+ * not the buffer the handle read into, so a swap must change both. Found on the first socket; never found: no swap.
+ */
+let kBuffer: symbol | null | undefined;
+
+function bufferSymbol(socket: Socket): symbol | null {
+  if (kBuffer === undefined) kBuffer = Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'kBuffer') ?? null;
+  return kBuffer;
+}
+
+/** The readable side's state: its high-water mark is how much a socket reads ahead while undici is paused. */
+type ReadableState = { highWaterMark: number };
+
+/**
+ * A relay paused its response for a client that does not keep up. A paused socket still reads until its readable
+ * buffer reaches the high-water mark (64 KiB, undici's), each read into a slab: a stalled response kept ~76 KiB of
+ * read-ahead besides the slab its client write holds (issue 20, row 2). Until the client drains, the socket reads
+ * ahead one small read only: its high-water mark is lowered, and the slab armed for its next read (nothing read into
+ * it yet) is swapped for a small one.
+ */
+export function readsPaused(claim: SlabClaim): void {
+  const socket = claim.socket;
+  if (socket === undefined) return;
+  const t = socket[TRACKING];
+  if (t.slow || t.body !== claim) return;
+  t.slow = true;
+  const state = (socket as unknown as { _readableState?: ReadableState })._readableState;
+  if (state !== undefined && typeof state.highWaterMark === 'number') {
+    t.highWaterMark = state.highWaterMark;
+    state.highWaterMark = SLOW_READ_BYTES;
+  }
+  const armed = t.armed;
+  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
+  if (armed === undefined || armed.refs !== 0 || armed.buf.length === SLOW_READ_BYTES || typeof handle?.useUserBuffer !== 'function') return;
+  const sym = bufferSymbol(socket);
+  const record = socket as unknown as Record<symbol, unknown>;
+  // Only when Node's record is the armed slab, i.e. the layout is the one this was written against.
+  if (sym === null || record[sym] !== armed.buf) return;
+  const small = take(slowFree, SLOW_READ_BYTES);
+  handle.useUserBuffer(small.buf);
+  record[sym] = small.buf;
+  t.armed = small;
+  recycle(armed);
+}
+
+/** The client drained: reads are full size again from the one after the next. */
+export function readsResumed(claim: SlabClaim): void {
+  const socket = claim.socket;
+  if (socket === undefined) return;
+  const t = socket[TRACKING];
+  if (!t.slow) return;
+  t.slow = false;
+  const state = (socket as unknown as { _readableState?: ReadableState })._readableState;
+  if (state !== undefined && t.highWaterMark !== 0) state.highWaterMark = t.highWaterMark;
+  t.highWaterMark = 0;
 }

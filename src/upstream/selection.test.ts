@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import type { Pool } from 'undici';
 import { PassiveHealth } from './passive-health.js';
 import { LeastConnections, SmoothWeightedRoundRobin } from './selection.js';
+import { DEFAULT_TRANSPORT } from './transport.js';
 import { serverId, type UpstreamServer } from './upstream-server.js';
 
 const NOW = 1_700_000_000_000;
@@ -12,6 +13,10 @@ function servers(weights: number[]): UpstreamServer[] {
   return weights.map((weight, index) => ({
     url: `http://127.0.0.1:${9000 + index}`,
     origin: `http://127.0.0.1:${9000 + index}`,
+    protocol: 'http' as const,
+    slabReads: true,
+    transport: DEFAULT_TRANSPORT,
+    connect: undefined,
     pathPrefix: '',
     host: `127.0.0.1:${9000 + index}`,
     pool: null as unknown as Pool,

@@ -18,6 +18,8 @@ export interface PoolSettings {
   idleTimeoutMs: number;
   /** Connections per server; -1: one connection per request (a transport's maxIdleConnsPerHost -1). */
   maxConnections: number;
+  /** http:// servers: bytes per socket read (read-slabs.ts); default its SLAB_BYTES. */
+  readBufferBytes?: number;
   /** TLS and the rest for https:// and h2c:// servers; default: the built-in one (system CAs). */
   transport?: Transport;
   /** The service's name, for messages that say where a fix goes. */
@@ -114,7 +116,7 @@ export function createServer(spec: ServerSpec, index: number, settings: PoolSett
     pipelining: protocol === 'h2c' ? H2C_STREAMS : settings.maxConnections < 0 ? 0 : 1,
     ...(protocol === 'h2c' && { allowH2: true, maxConcurrentStreams: H2C_STREAMS }),
     // http://: sockets that read into reused buffers (read-slabs.ts), no fresh 64 KiB ArrayBuffer per read.
-    connect: connect ?? slabConnector(settings.connectTimeoutMs),
+    connect: connect ?? slabConnector(settings.connectTimeoutMs, settings.readBufferBytes),
     headersTimeout: settings.responseHeadersTimeoutMs,
     // No body timeout: a server-sent event stream or long poll may be silent for minutes; the client side's
     // own timeouts and disconnects end those.
