@@ -57,6 +57,8 @@ export interface UdpListener {
 
 /** One line at most per this interval for each kind of drop. */
 const DROP_LOG_INTERVAL_MS = 10_000;
+/** The entry socket's receive buffer asked for (memory the kernel takes only while datagrams wait in it). */
+const RECV_BUFFER_BYTES = 1024 * 1024;
 /** Replies waiting in the entry socket's send queue past which more are dropped. */
 const REPLY_QUEUE_MAX = 1024;
 
@@ -225,6 +227,13 @@ async function bindUdp(address: ListenAddress, name: string, text: string): Prom
       socket.once('error', onError);
       socket.bind({ address: bindHost, port: address.port, exclusive: true }, () => {
         socket.off('error', onError);
+        // Room for a burst while the event loop is busy elsewhere (every client shares this one socket): the default
+        // (net.core.rmem_default, 208 KiB) holds ~250 small datagrams. The kernel caps it at net.core.rmem_max.
+        try {
+          socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+        } catch {
+          // Refused: the default stays.
+        }
         resolve(socket);
       });
     });
