@@ -30,6 +30,8 @@ const EXIT_MARGIN_MS = 5_000;
 interface Slot {
   readonly id: number;
   worker: Worker | undefined;
+  /** Sent its `hello`: from then on it gets every reload, certificate and challenge (before, the hello carries them). */
+  greeted: boolean;
   ready: boolean;
   startedAt: number;
   /** Deaths in a row (reset by a long enough life): the backoff's exponent. */
@@ -81,6 +83,7 @@ export function createFleet(count: number, sources: FleetSources, log: Logger): 
   const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
     id: i + 1,
     worker: undefined,
+    greeted: false,
     ready: false,
     startedAt: 0,
     deaths: 0,
@@ -127,6 +130,7 @@ export function createFleet(count: number, sources: FleetSources, log: Logger): 
   const fork = (slot: Slot): void => {
     const worker = cluster.fork({ GATEHOUSE_WORKER: String(slot.id) });
     slot.worker = worker;
+    slot.greeted = false;
     slot.ready = false;
     slot.startedAt = Date.now();
     slot.connections = {};
@@ -141,6 +145,7 @@ export function createFleet(count: number, sources: FleetSources, log: Logger): 
     switch (msg.t) {
       case 'waiting':
         // Read now, not at fork: a reload or a certificate since then is in it.
+        slot.greeted = true;
         send(slot, { t: 'hello', id: slot.id, config: sources.config(), certificates: [...certificates.values()], challenges: sources.challenges(), stats: sources.stats });
         return;
       case 'ready':
@@ -233,7 +238,7 @@ export function createFleet(count: number, sources: FleetSources, log: Logger): 
     await Promise.all(exits);
   };
 
-  const running = (): Slot[] => slots.filter((s) => s.worker !== undefined && s.worker.isConnected());
+  const running = (): Slot[] => slots.filter((s) => s.greeted && s.worker !== undefined && s.worker.isConnected());
 
   // Asserted: the UDP entry points' counters (Edge.udpCounters) are passed through as the workers give them.
   return {

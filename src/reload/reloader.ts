@@ -128,6 +128,10 @@ export function createReloader(deps: ReloaderDeps): Reloader {
       log.level = next.log?.level ?? DEFAULTS.logLevel;
     }
     deps.syncAccessLog();
+    // `workers` is read at start (src/cluster/); the process that reads the file says so once, not every worker.
+    if (deps.watch !== false && JSON.stringify(next.workers ?? DEFAULTS.workers) !== JSON.stringify(before.workers ?? DEFAULTS.workers)) {
+      log.warn({ workers: next.workers ?? DEFAULTS.workers, running: before.workers ?? DEFAULTS.workers }, 'workers changed: it takes effect at the next start');
+    }
     // The certificate store is built anew when what it loads changed (or TLS appears); ACME with it, or when the
     // certificates wanted changed. A retired manager finishes the orders under way; the new one starts after them,
     // so a name is never ordered twice, and finds their certificates in storage.
