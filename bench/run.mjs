@@ -166,7 +166,9 @@ function printSummary(summary, find, results) {
     for (const [base, target] of bases) {
       const label = `${base}${forWhom}`;
       const b = find(target, workload);
-      if (!b) console.log(`| ${workload.name} | ${label} | - | ${results.find((r) => r.target === target)?.skipped ?? 'not run'} | | | | | |`);
+      const skipped = results.find((r) => r.target === target)?.skipped;
+      if (!b && !skipped) continue; // not asked for (BENCH_ONLY)
+      if (!b) console.log(`| ${workload.name} | ${label} | - | ${skipped} | | | | | |`);
       else console.log(`| ${workload.name}${workload.handshakes ? ` (resumed: ${cell(gh.all, (m) => 100 * m.resumed)} % / ${cell(b.all, (m) => 100 * m.resumed)} %)` : ''} | ${label} | ${cell(gh.all, (m) => m.rps)} | ${cell(b.all, (m) => m.rps)} | ${spread(pairs(gh, b, rpsRatio))} | ${cell(gh.all, (m) => m.cpuUs)} | ${cell(b.all, (m) => m.cpuUs)} | ${spread(pairs(gh, b, cpuRatio))} | ${cell(b.all, (m) => m.cpuPct)} |`);
     }
   }
