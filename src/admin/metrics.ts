@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type { Counter, Histogram, Metric, Registry } from 'prom-client';
 import type { ChallengeDecision } from '../challenges/decision.js';
+import { tlsHandshakes } from '../upstream/tls-connector.js';
 import { RequestMetrics, scraped, type MetricValue, type ScrapedMetric } from './request-metrics.js';
 import type { AdminStatus } from './snapshot.js';
 
@@ -117,6 +118,11 @@ function scrapeTimeMetrics(status: () => AdminStatus): ScrapedMetric[] {
       { value: s.routers.filter((r) => r.disabled !== undefined).length + s.tcpRouters.filter((r) => r.disabled !== undefined).length + s.udpRouters.filter((r) => r.disabled !== undefined).length, labels: {} },
     ]),
     ...udpMetrics(now),
+    // Module-wide counts (tls-connector.ts): with keep-alive and session resumption, far fewer than requests.
+    scraped('gatehouse_upstream_tls_handshakes_total', 'TLS handshakes to https:// upstreams since start: full, or resumed (an abbreviated handshake on a session from an earlier connection).', 'counter', () => [
+      { value: tlsHandshakes.full, labels: { kind: 'full' } },
+      { value: tlsHandshakes.resumed, labels: { kind: 'resumed' } },
+    ]),
   ];
 }
 

@@ -81,12 +81,13 @@ beforeAll(async () => {
     noReuse: lb(nginx.url('private'), 'noReuse'),
     retried: { loadBalancer: { servers: [{ url: nginx.url('wrongname') }, { url: nginx.url('private') }], serversTransport: 'lab' } },
     checked: {
-      loadBalancer: { servers: [{ url: nginx.url('wrongname') }, { url: nginx.url('private') }], serversTransport: 'lab', healthCheck: { path: '/', interval: '200ms', timeout: '2s' } },
+      loadBalancer: { servers: [{ url: nginx.url('wrongname') }, { url: nginx.url('private') }], serversTransport: 'lab', healthCheck: { path: '/', interval: '5s', timeout: '2s' } },
     },
     wss: lb(`https://127.0.0.1:${wssPort}`, 'lab'),
     h2c: lb(`h2c://127.0.0.1:${h2cPort}`, undefined, { healthCheck: { path: '/health', interval: '200ms', timeout: '2s' } }),
   };
   config = {
+    admin: { address: '127.0.0.1:0' },
     entryPoints: { web: { address: '127.0.0.1:0' } },
     http: {
       serversTransports: {
@@ -180,6 +181,22 @@ describe('keep-alive and TLS sessions, counted on the backend', () => {
     expect(new Set(hits.map((h) => h.connection)).size).toBe(5);
     // The first may be a full handshake; every later one resumes.
     expect(hits.slice(1).every((h) => h.resumed)).toBe(true);
+  });
+
+  it('counts the handshakes in the metrics: 30 requests on a kept-alive connection take none', async () => {
+    const admin = Number((await gh.waitForLog((l) => l.msg === 'admin entry point listening'))['port']);
+    const handshakes = async () => {
+      const text = (await httpRequest(admin, { path: '/metrics' })).text;
+      const count = (kind: string) => Number(new RegExp(`^gatehouse_upstream_tls_handshakes_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return { full: count('full'), resumed: count('resumed') };
+    };
+    const before = await handshakes();
+    // The no-reuse test before this one resumed a session on each of its connections.
+    expect(before.resumed).toBeGreaterThanOrEqual(4);
+    for (let i = 0; i < 30; i++) expect((await get('privateOk')).status).toBe(200);
+    const after = await handshakes();
+    // At most one, should the kept-alive connection have been closed in between (health checks run every 5 s).
+    expect(after.full + after.resumed - (before.full + before.resumed)).toBeLessThanOrEqual(1);
   });
 });
 
