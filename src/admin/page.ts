@@ -78,7 +78,7 @@ export function renderStatusPage(s: AdminStatus): string {
         ['name', 'kind', 'servers'],
         s.services.map((v) => [
           e(v.name),
-          e(v.kind),
+          e(v.kind) + (v.transport === undefined ? '' : `<br><span class="muted">transport ${e(v.transport)}</span>`),
           (v.servers ?? []).map((srv) => `<code>${e(srv.url)}</code> ${state(srv.up, 'up', 'down')}${srv.inFlight > 0 ? ` <span class="muted">${e(srv.inFlight)} in flight</span>` : ''}`).join('<br>'),
         ]),
         'No HTTP service.',

@@ -67,6 +67,8 @@ export interface ServiceView {
   readonly kind: string;
   /** Load balancers only. */
   readonly servers?: readonly ServerHealth[];
+  /** Load balancers with https:// or h2c:// servers: the serversTransport they use (`default`, or `built-in`), and `insecure` when it does not verify. */
+  readonly transport?: string;
 }
 
 export interface TcpRouterView {
@@ -199,7 +201,8 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
     })),
     services: Object.entries(config.http?.services ?? {}).map(([name, s]) => {
       const servers = upstreams.get(name);
-      return { name, kind: Object.keys(s)[0] ?? '', ...(servers && { servers }) };
+      const transport = s.loadBalancer && transportName(config, s.loadBalancer);
+      return { name, kind: Object.keys(s)[0] ?? '', ...(servers && { servers }), ...(transport && { transport }) };
     }),
     tcpRouters: Object.entries(config.tcp?.routers ?? {}).map(([name, r]) => ({
       name,
@@ -251,4 +254,13 @@ export function buildStatus(sources: AdminSources, recent: readonly DecisionView
     })),
     challenges: recent,
   };
+}
+
+/** The transport a load balancer with https:// or h2c:// servers uses, as the status shows it; undefined for http:// only. */
+function transportName(config: Config, lb: NonNullable<NonNullable<Config['http']>['services']>[string]['loadBalancer']): string | undefined {
+  if (lb === undefined || !lb.servers.some((s) => !s.url.startsWith('http:'))) return undefined;
+  const transports = config.http?.serversTransports ?? {};
+  const name = lb.serversTransport ?? (Object.hasOwn(transports, 'default') ? 'default' : undefined);
+  if (name === undefined) return 'built-in';
+  return transports[name]?.insecureSkipVerify ? `${name} (insecure)` : name;
 }

@@ -200,6 +200,14 @@ describe('keep-alive and TLS sessions, counted on the backend', () => {
   });
 });
 
+it('the status shows each https:// and h2c:// service\'s transport (api and page)', async () => {
+  const admin = Number((await gh.waitForLog((l) => l.msg === 'admin entry point listening'))['port']);
+  const status = JSON.parse((await httpRequest(admin, { path: '/api/status' })).text) as { services: { name: string; transport?: string }[] };
+  const transport = Object.fromEntries(status.services.map((s) => [s.name, s.transport]));
+  expect(transport).toMatchObject({ privateOk: 'lab', selfsignedBad: 'built-in', insecure: 'insecure (insecure)', h2c: 'built-in' });
+  expect((await httpRequest(admin, { path: '/' })).text).toContain('transport lab');
+});
+
 describe('load balancing, retries and health checks over TLS', () => {
   it('a server failing verification is retried on the next one, and the line says why', async () => {
     for (let i = 0; i < 4; i++) {
