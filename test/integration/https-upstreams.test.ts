@@ -26,6 +26,7 @@ let h2c: Http2Server;
 const h2cSeen: string[] = [];
 let config: Record<string, unknown>;
 let strictUrl: string;
+let wssUrl: string;
 
 const listen = async <T extends { listen(port: number, host: string, cb: () => void): unknown; address(): unknown }>(server: T): Promise<number> => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -57,6 +58,7 @@ beforeAll(async () => {
   wss = new WebSocketServer({ server: wssBackend });
   wss.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
   const wssPort = await listen(wssBackend);
+  wssUrl = `https://127.0.0.1:${wssPort}`;
   h2c = createH2Server((req, res) => {
     h2cSeen.push(`${req.httpVersion} ${req.method} ${req.url}`);
     res.end('h2c\n');
@@ -84,6 +86,7 @@ beforeAll(async () => {
       loadBalancer: { servers: [{ url: nginx.url('wrongname') }, { url: nginx.url('private') }], serversTransport: 'lab', healthCheck: { path: '/', interval: '5s', timeout: '2s' } },
     },
     wss: lb(`https://127.0.0.1:${wssPort}`, 'lab'),
+    wssBad: lb(`https://127.0.0.1:${wssPort}`, 'nameOnly'),
     h2c: lb(`h2c://127.0.0.1:${h2cPort}`, undefined, { healthCheck: { path: '/health', interval: '200ms', timeout: '2s' } }),
   };
   config = {
@@ -239,6 +242,23 @@ it('a websocket reaches a wss backend through the transport', async () => {
     const echoed = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
     ws.send('over wss');
     expect(await echoed).toBe('over wss');
+  } finally {
+    ws.terminate();
+  }
+});
+
+it('a websocket to a wss backend whose certificate is not trusted gets a 502 and the line that says why', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${gh.ports['web']!}/chat`, { headers: { host: 'wssbad.test' }, handshakeTimeout: 5_000 });
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('upgraded through an untrusted certificate')));
+      ws.once('error', reject);
+    });
+    expect(status).toBe(502);
+    const line = await gh.waitForLog((l) => l.msg === 'upstream failed' && l['upstream'] === wssUrl);
+    expect(line['code']).toBe('UPSTREAM_TLS');
+    expect(String(line['reason'])).toMatch(/presented a certificate for 'backend\.lab' signed by an unknown CA/);
   } finally {
     ws.terminate();
   }
