@@ -8,7 +8,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
-import { clientResponseHeaders, upstreamRequestHeaders, HOP_BY_HOP, type ForwardedFrom } from './forwarded-headers.js';
+import { clientResponseHeaders, clientResponseTrailers, upstreamRequestHeaders, HOP_BY_HOP, type ForwardedFrom, type UpstreamTrailers } from './forwarded-headers.js';
 import type { LoadBalancer } from './load-balancer.js';
 import type { StickyCookie } from './sticky-cookie.js';
 import type { UpstreamServer } from './upstream-server.js';
@@ -171,7 +171,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
         {
           path: server.pathPrefix === '' ? url : server.pathPrefix + url,
           method: req.method as Dispatcher.HttpMethod,
-          headers: upstreamRequestHeaders(req.rawHeaders, this.#info, this.#lb.passHostHeader ? undefined : server.host, HOP_BY_HOP),
+          // `te: trailers` goes on to HTTP/2 servers: gRPC asks for it (forwarded-headers' listsTrailers).
+          headers: upstreamRequestHeaders(req.rawHeaders, this.#info, this.#lb.passHostHeader ? undefined : server.host, HOP_BY_HOP, server.protocol === 'h2c'),
           // Streamed, never buffered: undici reads `req` as the upstream socket accepts bytes.
           body: hasBody(req) ? req : null,
         },
@@ -242,7 +243,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
     // dies before any body byte: once writeHead ran, Node would drop the queued head on destroy and the client got
     // an empty reply (issue 20). An HTTP/2 response sends its HEADERS frame at writeHead: written now, as streaming
     // responses (server-sent events) expect.
-    if (res instanceof ServerResponse) this.#head = head;
+    // A gRPC head with grpc-status is held too: it may be a trailers-only response (the status in the one HEADERS
+    // frame, END_STREAM set), which gRPC clients read as such only when it reaches them the same way (onComplete).
+    if (res instanceof ServerResponse || hasGrpcStatus(headers)) this.#head = head;
     else sendHead(res, head);
     return true;
   }
@@ -269,12 +272,22 @@ class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers: string[] | null): void {
     this.#done = true;
     responseDone(this.#reads);
     this.#release();
+    const res = this.#res;
+    // HTTP/1.1 servers hand over an empty array when they sent no trailers: that common case costs one length test.
+    const relayed = trailers === null || (trailers as { length?: number }).length === 0 ? undefined : clientResponseTrailers(trailers as UpstreamTrailers);
+    if (this.#head !== undefined && relayed === undefined && !(res instanceof ServerResponse)) {
+      // A held HTTP/2 head and no body: sent by end(), as HEADERS with END_STREAM (a gRPC trailers-only response).
+      endWithHead(res, this.#head);
+      this.#head = undefined;
+      return;
+    }
     this.#flushHead();
-    this.#res.end();
+    if (relayed !== undefined) addTrailers(res, relayed, this.#info.log);
+    res.end();
   }
 
   onError(err: Error & { code?: string }): void {
@@ -326,6 +339,47 @@ const FAILED_MID_RESPONSE = { status: 502, code: 'UPSTREAM_FAILED' } as const;
 
 function sendHead(res: ServerResponse, head: PendingHead): void {
   res.writeHead(head.status, head.statusText, head.headers);
+}
+
+/** Whether flat response headers carry `grpc-status` (HTTP/2 clients only: the HTTP/1.1 path never asks). */
+function hasGrpcStatus(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === 11 && name.toLowerCase() === 'grpc-status') return true;
+  }
+  return false;
+}
+
+/** End an HTTP/2 response whose head was held: Node's compatibility response sends it with END_STREAM from end(). */
+function endWithHead(res: ServerResponse, head: PendingHead): void {
+  res.statusCode = head.status;
+  const h = head.headers;
+  for (let i = 0; i < h.length; i += 2) res.appendHeader(h[i] as string, h[i + 1] as string);
+  res.end();
+}
+
+/**
+ * Relay an upstream's trailers. An HTTP/2 client gets them as a trailing HEADERS frame (RFC 9113 §8.1), an HTTP/1.1
+ * one in the last chunk (RFC 9112 §7.1.2): Node sends them only on a chunked response and drops them otherwise (a
+ * Content-Length response, an HTTP/1.0 client), as RFC 9110 §6.5.1 lets a recipient do. Node's HTTP/2 response takes
+ * an object, its HTTP/1.1 one pairs. A field Node refuses is dropped with a debug line; the response still ends.
+ */
+function addTrailers(res: ServerResponse, pairs: [string, string][], log: Logger): void {
+  try {
+    if (res instanceof ServerResponse) {
+      res.addTrailers(pairs);
+      return;
+    }
+    const fields: Record<string, string | string[]> = {};
+    for (const [name, value] of pairs) {
+      const key = name.toLowerCase();
+      const prior = fields[key];
+      fields[key] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+    }
+    (res as unknown as { addTrailers(fields: Record<string, string | string[]>): void }).addTrailers(fields);
+  } catch (err) {
+    log.debug({ reason: (err as Error).message }, 'upstream trailers not relayed');
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientResponseHeaders, displayIp, HOP_BY_HOP, HOP_BY_HOP_UPGRADE, upstreamRequestHeaders, type ForwardedFrom } from './forwarded-headers.js';
+import { clientResponseHeaders, clientResponseTrailers, displayIp, HOP_BY_HOP, HOP_BY_HOP_UPGRADE, upstreamRequestHeaders, type ForwardedFrom } from './forwarded-headers.js';
 
 const untrusted: ForwardedFrom = { clientIp: '::ffff:10.1.2.3', scheme: 'https', trustForwarded: false };
 const trusted: ForwardedFrom = { ...untrusted, trustForwarded: true };
@@ -67,6 +67,30 @@ describe('upstreamRequestHeaders', () => {
     expect(out['connection']).toEqual(['Upgrade']);
     expect(out['upgrade']).toEqual(['websocket']);
     expect(out['te']).toBeUndefined();
+  });
+});
+
+describe('TE toward HTTP/2 upstreams (teTrailers)', () => {
+  it.each([
+    ['te: trailers kept', ['TE', 'trailers'], true, ['trailers']],
+    ['a list with trailers becomes te: trailers alone (RFC 9113 §8.2.2)', ['TE', 'gzip;q=0.5, Trailers'], true, ['trailers']],
+    ['a TE without trailers removed', ['TE', 'gzip'], true, undefined],
+    ['HTTP/1.1 upstreams: te: trailers removed as hop-by-hop', ['TE', 'trailers'], false, undefined],
+    ['listed in Connection: still kept as te: trailers', ['Connection', 'TE', 'TE', 'trailers'], true, ['trailers']],
+  ])('%s', (_desc, raw, teTrailers, expected) => {
+    expect(asMap(upstreamRequestHeaders(raw, untrusted, undefined, HOP_BY_HOP, teTrailers))['te']).toEqual(expected);
+  });
+});
+
+describe('clientResponseTrailers', () => {
+  it.each([
+    ['HTTP/1.1 raw pairs', [Buffer.from('Grpc-Status'), Buffer.from('0'), Buffer.from('X-A'), Buffer.from('1')], [['Grpc-Status', '0'], ['X-A', '1']]],
+    ['an HTTP/2 object, repeated fields as arrays', { 'grpc-status': '5', 'x-a': ['1', '2'] }, [['grpc-status', '5'], ['x-a', '1'], ['x-a', '2']]],
+    ['hop-by-hop and connection-specific fields dropped', { connection: 'close', 'transfer-encoding': 'chunked', 'http2-settings': 'x', 'x-b': 'y' }, [['x-b', 'y']]],
+    ['none left: undefined', [], undefined],
+    ['an empty object: undefined', {}, undefined],
+  ])('%s', (_desc, trailers, expected) => {
+    expect(clientResponseTrailers(trailers)).toEqual(expected);
   });
 });
 

@@ -92,13 +92,15 @@ function connectionListed(raw: readonly string[]): Set<string> | undefined {
  * Request headers for the upstream, as a flat `[name, value, …]` array: hop-by-hop removed (`dropped` is
  * HOP_BY_HOP, HOP_BY_HOP_UPGRADE or another subset of HOP_BY_HOP), Host replaced when `host` is given,
  * X-Forwarded-For/Proto/Host/Port set. From a trusted client, incoming X-Forwarded-* are kept (For is appended
- * to); from anyone else, replaced.
+ * to); from anyone else, replaced. `teTrailers`: a TE that lists `trailers` goes on as `te: trailers` (for HTTP/2
+ * upstreams, see teTrailers).
  */
 export function upstreamRequestHeaders(
   raw: readonly string[],
   from: ForwardedFrom,
   host: string | undefined,
   dropped: ReadonlySet<string>,
+  teTrailers = false,
 ): string[] {
   const out: string[] = [];
   const listed = connectionListed(raw);
@@ -112,7 +114,11 @@ export function upstreamRequestHeaders(
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     const lower = lowerName(name);
-    if (isDropped(lower, dropped) || (listed !== undefined && listed.has(lower))) continue;
+    if (isDropped(lower, dropped) || (listed !== undefined && listed.has(lower))) {
+      // Only reached for hop-by-hop names: requests without them pay nothing for this.
+      if (teTrailers && lower === 'te' && listsTrailers(value)) out.push(name, 'trailers');
+      continue;
+    }
     if (lower === 'host') {
       clientHost ??= value;
       if (host !== undefined) continue;
@@ -138,6 +144,21 @@ export function upstreamRequestHeaders(
   // the former builds a URL that works for the client. As Traefik does; without a port, the scheme's default.
   if (!hasPort) out.push('x-forwarded-port', hostPort(clientHost) ?? (from.scheme === 'https' ? '443' : '80'));
   return out;
+}
+
+/**
+ * Whether a TE value lists `trailers` (RFC 9110 §10.1.4: a list of transfer codings and `trailers`). TE is
+ * hop-by-hop, but gRPC servers may require `te: trailers` to tell a proxy that would drop trailers, and RFC 9113
+ * §8.2.2 lets HTTP/2 carry TE with that value alone; so toward an HTTP/2 upstream it goes on as `te: trailers`
+ * (Go's ReverseProxy, which Traefik uses, does the same for every upstream).
+ */
+function listsTrailers(value: string): boolean {
+  if (value === 'trailers') return true;
+  for (const token of value.split(',')) {
+    const semi = token.indexOf(';');
+    if ((semi < 0 ? token : token.slice(0, semi)).trim().toLowerCase() === 'trailers') return true;
+  }
+  return false;
 }
 
 /** The port of a Host header value (`a.test:8443` → `8443`, `[::1]:80` → `80`), or undefined when it has none. */
@@ -179,5 +200,37 @@ export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
     out[w++] = out[i + 1] as string;
   }
   out.length = w;
+  return out;
+}
+
+/**
+ * An upstream's trailers as undici hands them over: raw pairs from HTTP/1.1 (Buffers, typed as strings by undici),
+ * Node's header object from HTTP/2.
+ */
+export type UpstreamTrailers = readonly (Buffer | string)[] | Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * Trailer fields for the client as `[name, value]` pairs (what ServerResponse.addTrailers takes), hop-by-hop fields
+ * and HTTP/2's HTTP2-Settings left out (RFC 9110 §6.5.1: a trailer must not carry framing or routing fields, and
+ * Node's HTTP/2 stream throws on connection-specific ones); undefined when none remain.
+ */
+export function clientResponseTrailers(trailers: UpstreamTrailers): [string, string][] | undefined {
+  let out: [string, string][] | undefined;
+  const keep = (name: string, value: string): void => {
+    if (isDropped(name, HOP_BY_HOP) || name.charCodeAt(0) === 58 /* : */ || lowerName(name) === 'http2-settings') return;
+    (out ??= []).push([name, value]);
+  };
+  if (Array.isArray(trailers)) {
+    const raw = trailers as readonly (Buffer | string)[];
+    const text = (b: Buffer | string): string => (typeof b === 'string' ? b : b.toString('latin1'));
+    for (let i = 0; i < raw.length; i += 2) keep(text(raw[i] as Buffer | string), text(raw[i + 1] as Buffer | string));
+  } else {
+    // Object.keys leaves out Node's sensitiveHeaders symbol; repeated fields come as arrays.
+    for (const name of Object.keys(trailers)) {
+      const value = (trailers as Record<string, string | string[] | undefined>)[name];
+      if (typeof value === 'string') keep(name, value);
+      else if (value !== undefined) for (const v of value) keep(name, v);
+    }
+  }
   return out;
 }
