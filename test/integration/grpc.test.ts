@@ -191,6 +191,9 @@ it('an error before any message (a trailers-only response) arrives with its code
   expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
   expect(err?.details).toBe('lab is closed');
   expect(err?.metadata.get('reason')).toEqual(['maintenance']);
+  // The access log has HTTP's status: a gRPC error is an HTTP 200 (its code is in grpc-status, which it does not show).
+  const line = await gh.waitForLog((l) => l.msg === 'request' && l['path'] === '/lab.Lab/Refuse', 3_000);
+  expect(line).toMatchObject({ method: 'POST', status: 200, upstreamStatus: 200, router: 'grpc' });
 });
 
 /** Reads a server stream: its messages, its end status, and calls firstReceived() on the first message. */
