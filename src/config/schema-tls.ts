@@ -12,7 +12,7 @@ import { DURATION_PATTERN, Duration, Name, NamedMap } from './schema-common.js';
 export const EntryPointTlsSchema = Type.Object(
   {
     clientHelloTimeout: Type.Optional(
-      Duration('Time a client has to send its whole ClientHello; a silent client is closed after it.', DEFAULTS.clientHelloTimeout),
+      Duration("Time a client has to send its whole ClientHello, counted from the accept. A client that sends nothing is closed after it silently (no alert, no line of its own: one 'connections closed before sending anything' line sums them up at most every 10 s).", DEFAULTS.clientHelloTimeout),
     ),
     maxClientHelloSize: Type.Optional(
       Type.Integer({

@@ -46,7 +46,7 @@ export const EntryPointSchema = Type.Object(
     timeouts: Type.Optional(
       Type.Object(
         {
-          headers: Type.Optional(Duration('Time a client has to send its request headers (slowloris guard).', DEFAULTS.headersTimeout)),
+          headers: Type.Optional(Duration("Time a client has to send its request head (slowloris guard), counted from the head's first byte. A connection that sends nothing at all is closed after this time without an answer or a line of its own: such closes are summed up in one 'connections closed before sending anything' line at most every 10 s (an idle flood costs a socket each, not a parser and a 408).", DEFAULTS.headersTimeout)),
           request: Type.Optional(Duration('Time a client has to send a whole request, body included.', DEFAULTS.requestTimeout)),
           idle: Type.Optional(Duration('How long an idle keep-alive client connection stays open.', DEFAULTS.idleTimeout)),
         },

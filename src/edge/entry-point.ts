@@ -15,6 +15,13 @@ import { addressMatcher, AddressListError, compileAddressList } from '../ip/addr
 import { parseListenAddress, type ListenAddress } from './address.js';
 import { udpEntrySettings, type UdpEntrySettings } from '../udp/settings.js';
 
+/**
+ * Read and write buffer bound of every client socket (plain, TLS, raw TCP), the same on every Node line: Node 22 raised
+ * the streams' default from 16 KiB to 64 KiB, which let a client that stops reading hold 64 KiB of response written
+ * ahead on its socket (issue 20, row 2: 102 KiB per stalled response on Node 24 against 45 KiB on Node 20).
+ */
+export const CLIENT_SOCKET_HIGH_WATER_MARK = 16 * 1024;
+
 /** The compiled settings of one entry point. */
 export interface EntryPointSettings {
   readonly name: string;

@@ -7,7 +7,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import type { AccessLogSwitch, EntryHook, RouteSource } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
 import { bind, boundAddress, drain } from './bind.js';
-import type { EntryPointSettings } from './entry-point.js';
+import { CLIENT_SOCKET_HIGH_WATER_MARK, type EntryPointSettings } from './entry-point.js';
 import { createHttpEntry, startFedServer } from './http-entry.js';
 import { createFirstByteGate } from './first-byte-gate.js';
 import { acceptProxyHeader } from './proxy-accept.js';
@@ -49,7 +49,7 @@ export async function listenHttp(settings: EntryPointSettings, text: string, sou
       : handOver,
   });
   // allowHalfOpen and noDelay as Node's http server sets them for the sockets it accepts itself.
-  const listener: Server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => gate.admit(socket));
+  const listener: Server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true, highWaterMark: CLIENT_SOCKET_HIGH_WATER_MARK }, (socket) => gate.admit(socket));
   await bind(listener, settings.address, settings.name, text);
   listener.on('error', (err) => log.error({ err, entryPoint: settings.name }, 'entry point error'));
   return {

@@ -10,7 +10,7 @@ import { clientAddressOf } from '../http/context.js';
 import type { Logger } from '../log.js';
 import { matchTcpRoute, type TcpRoute } from '../tcp/index.js';
 import { bind, boundAddress } from './bind.js';
-import type { EntryPointSettings } from './entry-point.js';
+import { CLIENT_SOCKET_HIGH_WATER_MARK, type EntryPointSettings } from './entry-point.js';
 import { openConnections, type Listener } from './http-listener.js';
 import { acceptProxyHeader } from './proxy-accept.js';
 
@@ -44,7 +44,7 @@ export async function listenTcp(settings: EntryPointSettings, text: string, sour
 
   const trusted = settings.proxyProtocolFrom;
   // allowHalfOpen: a client's FIN is one direction's end (pipe.ts forwards it); the backend may still answer.
-  const listener: Server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => {
+  const listener: Server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true, highWaterMark: CLIENT_SOCKET_HIGH_WATER_MARK }, (socket) => {
     socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ entryPoint: name, code: err.code }, 'client socket error'));
     if (trusted === undefined) return route(socket);
     acceptProxyHeader(socket, trusted, settings, log).then(

@@ -6,7 +6,7 @@
  * ClientHello: certificate selection reads an index.
  */
 import { createServer as createNetServer, type Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import type { TicketKeys } from '../certs/index.js';
 import type { PeerSettings } from '../challenges/index.js';
 import type { ChallengeObserver } from '../challenges/decision.js';
@@ -17,7 +17,7 @@ import { matchTcpRoute, type TcpRoute } from '../tcp/index.js';
 import { isFromPeer, relayToPeers } from './alpn-relay.js';
 import { bind, boundAddress, drain } from './bind.js';
 import type { PeekFailure } from './client-hello.js';
-import type { EntryPointSettings } from './entry-point.js';
+import { CLIENT_SOCKET_HIGH_WATER_MARK, type EntryPointSettings } from './entry-point.js';
 import { createFirstByteGate } from './first-byte-gate.js';
 import { createH2Entry } from './h2-entry.js';
 import { createHttpServer, startFedServer } from './http-entry.js';
@@ -82,7 +82,14 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
     }
     // The peeked bytes go back into the socket's buffer; TLSSocket reads what is buffered before the handle.
     socket.unshift(replay);
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: sources.ticketKeys.applyTo(context), ALPNProtocols: alpn });
+    // highWaterMark: TLSSocket hands it to its net.Socket (Node 20 and 24; @types/node does not list it).
+    const options: TLSSocketOptions & { highWaterMark: number } = {
+      isServer: true,
+      secureContext: sources.ticketKeys.applyTo(context),
+      ALPNProtocols: alpn,
+      highWaterMark: CLIENT_SOCKET_HIGH_WATER_MARK,
+    };
+    const secure = new TLSSocket(socket, options);
     const client = clientAddressOf(socket);
     if (client.address !== socket.remoteAddress) setClientAddress(secure, client.address, client.port);
     const timer = setTimeout(() => secure.destroy(), HANDSHAKE_TIMEOUT_MS);
@@ -185,7 +192,7 @@ export async function listenTls(settings: EntryPointSettings, text: string, sour
   });
   // noDelay: a response's records leave as they are written. With Nagle's algorithm a small record written while
   // the previous one is unacknowledged waits for the client's delayed ACK, ~40 ms on Linux (issue 20, row 7).
-  const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => gate.admit(socket));
+  const listener = createNetServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true, highWaterMark: CLIENT_SOCKET_HIGH_WATER_MARK }, (socket) => gate.admit(socket));
   await bind(listener, settings.address, name, text);
   listener.on('error', (err) => log.error({ err, entryPoint: name }, 'entry point error'));
   return {
