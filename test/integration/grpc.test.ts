@@ -3,10 +3,12 @@
  * on loopback (insecure: HTTP/2 with prior knowledge), gatehouse in front with a TLS entry point (ALPN h2), and a
  * grpc-js client trusting the test CA. gRPC needs what plain HTTP/2 proxying may drop: trailers (grpc-status,
  * grpc-message, trailing metadata), `te: trailers` (RFC 9113 §8.2.2), trailers-only responses (an error before any
- * message: grpc-status in the one HEADERS frame) and messages relayed as they come (server streaming).
+ * message: grpc-status in the one HEADERS frame) and messages relayed as they come (server streaming). Also: an
+ * HTTP/1.1 upstream's trailers reach an HTTP/2 client.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as h2Connect, createServer as createH2Server, type Http2Server } from 'node:http2';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,6 +42,7 @@ let gh: GatehouseProcess;
 let server: grpc.Server;
 let upstreamUrl: string;
 let teBackend: Http2Server;
+let h1Backend: HttpServer;
 let client: LabClient;
 /** Resolved by the test when the client has the first streamed message; the server waits for it to send the rest. */
 let firstReceived: () => void = () => {};
@@ -124,6 +127,15 @@ beforeAll(async () => {
   teBackend = createH2Server((req, res) => res.end(`te=${req.headers['te'] ?? '(none)'}`));
   await new Promise<void>((resolve) => teBackend.listen(0, '127.0.0.1', resolve));
   const tePort = (teBackend.address() as AddressInfo).port;
+  // An HTTP/1.1 backend whose chunked response ends with trailers (undici hands them over as raw pairs).
+  h1Backend = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+    res.write('body\n');
+    res.addTrailers({ 'x-checksum': 'abc123' });
+    res.end();
+  });
+  await new Promise<void>((resolve) => h1Backend.listen(0, '127.0.0.1', resolve));
+  const h1Port = (h1Backend.address() as AddressInfo).port;
 
   const certsDir = tempDir('gatehouse-grpc-certs-');
   copyFileSync(join(certs, 'left-fullchain.pem'), join(certsDir, 'left-fullchain.pem'));
@@ -135,11 +147,13 @@ beforeAll(async () => {
     http: {
       routers: {
         te: { rule: `Host(\`${NAME}\`) && PathPrefix(\`/te\`)`, service: 'te', tls: {} },
+        h1: { rule: `Host(\`${NAME}\`) && PathPrefix(\`/h1\`)`, service: 'h1', tls: {} },
         grpc: { rule: `Host(\`${NAME}\`)`, service: 'grpc', tls: {} },
       },
       services: {
         grpc: { loadBalancer: { servers: [{ url: upstreamUrl }] } },
         te: { loadBalancer: { servers: [{ url: `h2c://127.0.0.1:${tePort}` }] } },
+        h1: { loadBalancer: { servers: [{ url: `http://127.0.0.1:${h1Port}` }] } },
       },
     },
   });
@@ -154,6 +168,7 @@ afterAll(async () => {
   await stopAllGatehouses();
   await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
   await new Promise<void>((resolve) => (teBackend ? teBackend.close(() => resolve()) : resolve()));
+  await new Promise<void>((resolve) => (h1Backend ? h1Backend.close(() => resolve()) : resolve()));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -271,4 +286,24 @@ it('an HTTP/1.1 client gets the trailers in the last chunk (a gRPC frame posted 
   // "hello h1": 8 bytes of text, 10 of message, behind the 5-byte prefix.
   expect(body.subarray(5).toString('latin1')).toContain('hello h1');
   expect(trailers).toMatchObject({ 'grpc-status': '0', 'x-lab-trailer': 'tail' });
+});
+
+it("an HTTP/1.1 upstream's trailers reach an HTTP/2 client as a trailing HEADERS frame", async () => {
+  const session = h2Connect(`https://127.0.0.1:${gh.ports['websecure']}`, { ca, servername: NAME });
+  try {
+    const got = await new Promise<{ body: string; trailers: Record<string, unknown> }>((resolve, reject) => {
+      const stream = session.request({ ':path': '/h1', ':authority': NAME });
+      let body = '';
+      let trailers: Record<string, unknown> = {};
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => (body += c));
+      stream.on('trailers', (t: Record<string, unknown>) => (trailers = t));
+      stream.on('end', () => resolve({ body, trailers }));
+      stream.on('error', reject);
+    });
+    expect(got.body).toBe('body\n');
+    expect(got.trailers['x-checksum']).toBe('abc123');
+  } finally {
+    session.close();
+  }
 });
