@@ -4,6 +4,15 @@ import type { Server } from 'node:net';
 import { GatehouseError } from '../errors.js';
 import type { ListenAddress } from './address.js';
 
+/**
+ * Connections the kernel may hold completed for us before we accept them. Node's default (511) overflows when thousands
+ * of clients connect at once (an idle flood reconnecting, a restart behind a busy load balancer): the kernel then
+ * drops new SYNs, and a legitimate client waits for its 1 s SYN retry (issue 20, row 4: 1 s stalls at the start and at
+ * each mass close of a 5000-connection flood). The kernel caps this at net.core.somaxconn (4096 by default since
+ * Linux 5.4), which is what Go's listeners use, so Traefik and Caddy.
+ */
+const LISTEN_BACKLOG = 65_535;
+
 /** Listen; rejects with LISTEN_FAILED (address in use, no permission, no such address) naming the entry point. */
 export function bind(server: Server, address: ListenAddress, name: string, text: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -16,7 +25,7 @@ export function bind(server: Server, address: ListenAddress, name: string, text:
       );
     };
     server.once('error', onError);
-    server.listen({ host: address.host, port: address.port }, () => {
+    server.listen({ host: address.host, port: address.port, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });
