@@ -5,16 +5,11 @@
  * connection's serial number, its request count and whether the TLS session was resumed, so a test can count TLS
  * handshakes per request from the server's side. Foreground, no master process, its own prefix; stopped by its PID.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, nginxBinary } from './nginx.js';
+import { freePort, nginxBinary, runNginx } from './nginx.js';
 import type { PemPair } from './test-pki.js';
-
-const START_TIMEOUT_MS = 5000;
-const STOP_TIMEOUT_MS = 5000;
 
 /** One HTTPS backend. */
 export interface TlsBackendSpec {
@@ -66,20 +61,9 @@ function serverBlock(dir: string, spec: TlsBackendSpec, port: number): string {
   }`;
 }
 
-function reachable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** Start nginx with `backends`; rejects (after stopping it) if it is not listening on all of them within 5 s. */
 export async function startNginxTls(backends: readonly TlsBackendSpec[]): Promise<NginxTls> {
-  const binary = nginxBinary();
+  nginxBinary(); // installs nginx or throws with the hint before anything is made
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-tls-'));
   await mkdir(join(dir, 'tmp'));
   const ports: Record<string, number> = {};
@@ -107,33 +91,10 @@ http {
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
-  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGQUIT');
-      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  const until = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const up = await Promise.all(Object.values(ports).map(reachable));
-    if (up.every(Boolean)) break;
-    if (child.exitCode !== null || Date.now() > until) {
-      const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
-      await stop();
-      throw new Error(`nginx did not start listening on ${JSON.stringify(ports)}: ${stderr}${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const { pid, stop } = await runNginx(dir, Object.values(ports));
   const byPort = new Map(Object.entries(ports).map(([name, port]) => [port, name]));
   return {
-    pid: child.pid!,
+    pid,
     ports,
     url: (name) => `https://127.0.0.1:${ports[name]}`,
     hits: async () => {

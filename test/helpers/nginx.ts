@@ -90,15 +90,20 @@ function reachable(port: number): Promise<boolean> {
   });
 }
 
-/** Start nginx on two free loopback ports; rejects (after stopping it) if it is not listening within 5 s. */
-export async function startNginx(): Promise<Nginx> {
-  const binary = nginxBinary();
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-'));
-  await mkdir(join(dir, 'tmp'));
-  const httpPort = await freePort();
-  const tlsPort = await freePort();
-  await writeFile(join(dir, 'nginx.conf'), config(dir, httpPort, tlsPort));
-  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+/** A running nginx started by `runNginx`. */
+export interface NginxProcess {
+  readonly pid: number;
+  /** SIGQUIT (SIGKILL past STOP_TIMEOUT_MS), then its directory is removed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Run nginx from `dir` (its nginx.conf, error.log and temp paths there) until every one of `ports` on 127.0.0.1
+ * accepts a connection; rejects (after stopping it and removing `dir`) with nginx's stderr and error log if that
+ * takes over START_TIMEOUT_MS or nginx exits.
+ */
+export async function runNginx(dir: string, ports: readonly number[]): Promise<NginxProcess> {
+  const child: ChildProcess = spawn(nginxBinary(), ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -114,13 +119,25 @@ export async function startNginx(): Promise<Nginx> {
     await rm(dir, { recursive: true, force: true });
   };
   const until = Date.now() + START_TIMEOUT_MS;
-  while (!((await reachable(httpPort)) && (await reachable(tlsPort)))) {
+  while (!(await Promise.all(ports.map(reachable))).every(Boolean)) {
     if (child.exitCode !== null || Date.now() > until) {
       const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
       await stop();
-      throw new Error(`nginx did not start listening on 127.0.0.1:${httpPort}/${tlsPort}: ${stderr}${log}`);
+      throw new Error(`nginx did not start listening on 127.0.0.1:${ports.join(', ')}: ${stderr}${log}`);
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { pid: child.pid!, httpPort, tlsPort, stop };
+  return { pid: child.pid!, stop };
+}
+
+/** Start nginx on two free loopback ports; rejects (after stopping it) if it is not listening within 5 s. */
+export async function startNginx(): Promise<Nginx> {
+  nginxBinary(); // installs nginx or throws with the hint before anything is made
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-'));
+  await mkdir(join(dir, 'tmp'));
+  const httpPort = await freePort();
+  const tlsPort = await freePort();
+  await writeFile(join(dir, 'nginx.conf'), config(dir, httpPort, tlsPort));
+  const { pid, stop } = await runNginx(dir, [httpPort, tlsPort]);
+  return { pid, httpPort, tlsPort, stop };
 }
