@@ -17,8 +17,9 @@ const SERIAL = [
 
 /**
  * Most test files spend their time waiting on sockets, child processes and Pebble's validations, not on the CPU:
- * vitest's default (cores − 1: one file at a time on a 2-core machine) left a core idle most of the time. Two at a time by default; GATEHOUSE_TEST_WORKERS overrides the count
- * (1 runs everything in sequence).
+ * vitest's default (cores − 1: one file at a time on a 2-core machine) left a core idle most of the time. Two at a
+ * time: the Node 20 suite on a clean clone took 309 s for 145 files, against 433 s for 126 files one at a time.
+ * GATEHOUSE_TEST_WORKERS overrides the count (1 runs everything in sequence).
  */
 const workers = Number(process.env.GATEHOUSE_TEST_WORKERS) || 2;
 
