@@ -14,6 +14,7 @@ import type { StickyCookie } from './sticky-cookie.js';
 import type { UpstreamServer } from './upstream-server.js';
 import { claimReads, headersDone, readsPaused, readsResumed, responseDone, writeView, type SlabClaim } from './read-slabs.js';
 import type { SlotQueue, Waiter } from './queue.js';
+import { addTrailers, endWithHead, hasGrpcStatus, sendHead, type PendingHead } from './response-head.js';
 
 /** What the forwarder needs of the client side; the HTTP handler's request context satisfies it structurally. */
 export interface ForwardInfo extends ForwardedFrom {
@@ -45,13 +46,6 @@ function classify(err: Error & { code?: string }): { status: number; code: Error
   // TLS to an https:// upstream failed (tls-connector.ts wrote the message in words an operator acts on).
   if (err.code === 'UPSTREAM_TLS') return { status: 502, code: 'UPSTREAM_TLS' };
   return { status: 502, code: 'UPSTREAM_CONNECT' };
-}
-
-/** An upstream response head not yet handed to the client's response (see ResponseRelay.onHeaders). */
-interface PendingHead {
-  readonly status: number;
-  readonly statusText: string | undefined;
-  readonly headers: string[];
 }
 
 /** Relays one upstream response into `res`; one instance per request (across its retries), driven by undici. */
@@ -336,51 +330,6 @@ class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
 
 /** The upstream failed after its head: 502 while nothing reached the client, a cut connection after. */
 const FAILED_MID_RESPONSE = { status: 502, code: 'UPSTREAM_FAILED' } as const;
-
-function sendHead(res: ServerResponse, head: PendingHead): void {
-  res.writeHead(head.status, head.statusText, head.headers);
-}
-
-/** Whether flat response headers carry `grpc-status` (HTTP/2 clients only: the HTTP/1.1 path never asks). */
-function hasGrpcStatus(headers: readonly string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    if (name.length === 11 && name.toLowerCase() === 'grpc-status') return true;
-  }
-  return false;
-}
-
-/** End an HTTP/2 response whose head was held: Node's compatibility response sends it with END_STREAM from end(). */
-function endWithHead(res: ServerResponse, head: PendingHead): void {
-  res.statusCode = head.status;
-  const h = head.headers;
-  for (let i = 0; i < h.length; i += 2) res.appendHeader(h[i] as string, h[i + 1] as string);
-  res.end();
-}
-
-/**
- * Relay an upstream's trailers. An HTTP/2 client gets them as a trailing HEADERS frame (RFC 9113 §8.1), an HTTP/1.1
- * one in the last chunk (RFC 9112 §7.1.2): Node sends them only on a chunked response and drops them otherwise (a
- * Content-Length response, an HTTP/1.0 client), as RFC 9110 §6.5.1 lets a recipient do. Node's HTTP/2 response takes
- * an object, its HTTP/1.1 one pairs. A field Node refuses is dropped with a debug line; the response still ends.
- */
-function addTrailers(res: ServerResponse, pairs: [string, string][], log: Logger): void {
-  try {
-    if (res instanceof ServerResponse) {
-      res.addTrailers(pairs);
-      return;
-    }
-    const fields: Record<string, string | string[]> = {};
-    for (const [name, value] of pairs) {
-      const key = name.toLowerCase();
-      const prior = fields[key];
-      fields[key] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
-    }
-    (res as unknown as { addTrailers(fields: Record<string, string | string[]>): void }).addTrailers(fields);
-  } catch (err) {
-    log.debug({ reason: (err as Error).message }, 'upstream trailers not relayed');
-  }
-}
 
 /**
  * The connection closed under a written request before any response byte: typically a keep-alive connection the
