@@ -144,6 +144,11 @@ interface Tracking {
   slow: boolean;
   /** The readable high-water mark to restore when it is no longer slow (0: not lowered). */
   highWaterMark: number;
+  /** A pause stopped the handle's reads (readsPaused): the resume starts them again. */
+  stopped: boolean;
+  /** The free list and size of the full slab a pause swapped for a small one, to swap back at the resume. */
+  fullFree: Slab[] | undefined;
+  fullBytes: number;
   /** The response whose body this socket carries now (its head was handed over, its end not yet parsed). */
   body: SlabClaim | undefined;
 }
@@ -279,13 +284,15 @@ function onClose(this: TrackedSocket): void {
   if (t.armed !== undefined && t.armed.refs === 0) recycle(t.armed);
   t.armed = undefined;
   t.slow = false;
+  t.stopped = false;
+  t.fullFree = undefined;
 }
 
 function track(socket: Socket): void {
   const s = socket as TrackedSocket;
   socketRead ??= Object.getPrototypeOf(socket).read as ReadFn;
   socketUnshift ??= Object.getPrototypeOf(socket).unshift as UnshiftFn;
-  s[TRACKING] = { queued: [], queuedBytes: 0, otherBytes: 0, parsed: [], current: undefined, armed: firstArmed, body: undefined, slow: false, highWaterMark: 0 };
+  s[TRACKING] = { queued: [], queuedBytes: 0, otherBytes: 0, parsed: [], current: undefined, armed: firstArmed, body: undefined, slow: false, highWaterMark: 0, stopped: false, fullFree: undefined, fullBytes: 0 };
   firstArmed = undefined;
   s.read = trackedRead as Socket['read'];
   s.unshift = trackedUnshift as Socket['unshift'];
@@ -397,8 +404,8 @@ export function writeView(res: Writer, chunk: Buffer): boolean {
   return res.write(chunk, holds.hold(slab));
 }
 
-/** The socket's native handle, for swapping the buffer its next read goes into (what Node's own onread does). */
-type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void };
+/** The socket's native handle: the buffer its next read goes into (what Node's own onread swaps), and its reading. */
+type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void; readStop?: () => number; readStart?: () => number; reading?: boolean };
 
 /**
  * Node's record of a socket's next read buffer (stream_base_commons.js `kBuffer`): its read callback is handed this,
@@ -414,12 +421,36 @@ function bufferSymbol(socket: Socket): symbol | null {
 /** The readable side's state: its high-water mark is how much a socket reads ahead while undici is paused. */
 type ReadableState = { highWaterMark: number };
 
+/** The handle of a socket that reads into slabs, when it has the calls a pause uses. */
+function readHandle(socket: Socket): (ReadHandle & Required<Pick<ReadHandle, 'useUserBuffer' | 'readStop' | 'readStart'>>) | undefined {
+  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
+  if (typeof handle?.useUserBuffer !== 'function' || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return undefined;
+  return handle as ReturnType<typeof readHandle>;
+}
+
+/** Puts `slab` where the socket's next read goes (handle and Node's record), if the armed one is unused and known. */
+function swapArmed(socket: TrackedSocket, handle: NonNullable<ReturnType<typeof readHandle>>, slab: Slab): boolean {
+  const t = socket[TRACKING];
+  const armed = t.armed;
+  const sym = bufferSymbol(socket);
+  const record = socket as unknown as Record<symbol, unknown>;
+  // Only when Node's record is the armed slab, i.e. the layout is the one this was written against.
+  if (armed === undefined || armed.refs !== 0 || sym === null || record[sym] !== armed.buf) return false;
+  handle.useUserBuffer(slab.buf);
+  record[sym] = slab.buf;
+  t.armed = slab;
+  recycle(armed);
+  return true;
+}
+
 /**
- * A relay paused its response for a client that does not keep up. A paused socket still reads until its readable
- * buffer reaches the high-water mark (64 KiB, undici's), each read into a slab: a stalled response kept ~76 KiB of
- * read-ahead besides the slab its client write holds (issue 20, row 2). Until the client drains, the socket reads
- * ahead one small read only: its high-water mark is lowered, and the slab armed for its next read (nothing read into
- * it yet) is swapped for a small one.
+ * A relay paused its response for a client that does not keep up. A paused socket would go on reading until its
+ * readable buffer reaches the high-water mark (64 KiB, undici's), each read into a slab: a stalled response kept ~76
+ * KiB of read-ahead besides the slab its client write holds (issue 20, row 2). So the socket stops reading until the
+ * client drains (its handle's readStop, what Node's own pause does for a socket with `onread`), and the slab armed
+ * for its next read (nothing read into it yet) is swapped for a small one, and back at the resume. An earlier version
+ * went on reading into the small slab instead: one extra 4 KiB read per pause cost 1 MiB responses ~2x the CPU
+ * (issue 21's peers bench), since a client socket with a 16 KiB high-water mark pauses on most 32 KiB writes.
  */
 export function readsPaused(claim: SlabClaim): void {
   const socket = claim.socket;
@@ -432,21 +463,25 @@ export function readsPaused(claim: SlabClaim): void {
     t.highWaterMark = state.highWaterMark;
     state.highWaterMark = SLOW_READ_BYTES;
   }
+  const handle = readHandle(socket);
+  if (handle === undefined) return;
+  if (handle.reading === true && !socket.destroyed) {
+    handle.reading = false;
+    handle.readStop();
+    t.stopped = true;
+  }
   const armed = t.armed;
-  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
-  if (armed === undefined || armed.refs !== 0 || armed.buf.length === SLOW_READ_BYTES || typeof handle?.useUserBuffer !== 'function') return;
-  const sym = bufferSymbol(socket);
-  const record = socket as unknown as Record<symbol, unknown>;
-  // Only when Node's record is the armed slab, i.e. the layout is the one this was written against.
-  if (sym === null || record[sym] !== armed.buf) return;
-  const small = take(slowFree, SLOW_READ_BYTES);
-  handle.useUserBuffer(small.buf);
-  record[sym] = small.buf;
-  t.armed = small;
-  recycle(armed);
+  if (armed !== undefined && armed.buf.length !== SLOW_READ_BYTES) {
+    const full = armed.home;
+    const bytes = armed.buf.length;
+    if (swapArmed(socket, handle, take(slowFree, SLOW_READ_BYTES))) {
+      t.fullFree = full;
+      t.fullBytes = bytes;
+    }
+  }
 }
 
-/** The client drained: reads are full size again from the one after the next. */
+/** The client drained: full-size reads again, the socket reading again if the pause stopped it. */
 export function readsResumed(claim: SlabClaim): void {
   const socket = claim.socket;
   if (socket === undefined) return;
@@ -456,4 +491,19 @@ export function readsResumed(claim: SlabClaim): void {
   const state = (socket as unknown as { _readableState?: ReadableState })._readableState;
   if (state !== undefined && t.highWaterMark !== 0) state.highWaterMark = t.highWaterMark;
   t.highWaterMark = 0;
+  const handle = readHandle(socket);
+  const full = t.fullFree;
+  t.fullFree = undefined;
+  if (handle === undefined) return;
+  if (full !== undefined && t.armed?.buf.length === SLOW_READ_BYTES) {
+    const slab = take(full, t.fullBytes);
+    if (!swapArmed(socket, handle, slab)) recycle(slab);
+  }
+  if (t.stopped) {
+    t.stopped = false;
+    if (handle.reading !== true && !socket.destroyed) {
+      handle.reading = true;
+      handle.readStart();
+    }
+  }
 }
