@@ -188,3 +188,42 @@ ${
   writeFileSync(file, config);
   return spawnPinned(1, 'nginx', ['-p', dir, '-c', file, '-e', 'stderr']);
 }
+
+/**
+ * BENCH_BACKEND=nginx: the plain backend as nginx serving backend.mjs's two answers from memory (`/small`: the same
+ * 23 bytes, `/large`: 1 MiB from a file), one worker on core 0 with the load generator. Several times cheaper per
+ * request than a Node backend, so that the backend's CPU does not cap what a multi-core proxy can show on this
+ * machine (the workers rows). Resolves with host:port; the runner stops it by PID with the other backends.
+ */
+export async function startNginxBackend(dir) {
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'large'), Buffer.alloc(1024 * 1024, 'x'));
+  const config = `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 60s;
+  keepalive_requests 100000000;
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:${port};
+    location = /large { alias ${dir}/large; }
+    location / { return 200 "hello from the backend\\n"; }
+  }
+}
+`;
+  const file = path.join(dir, 'nginx-backend.conf');
+  writeFileSync(file, config);
+  const child = spawnPinned(0, 'nginx', ['-p', dir, '-c', file, '-e', 'stderr']);
+  child.stdout.resume();
+  await waitPort(port, child);
+  return { pid: child.pid, hostPort: `127.0.0.1:${port}` };
+}

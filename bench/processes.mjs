@@ -25,10 +25,16 @@ const children = new Set();
 /** Every child ever started, to report the stderr of a target that died mid-run. */
 const allStarted = new Set();
 
+/**
+ * The cores of the load side (load generators and backends, "core 0" below): BENCH_LOAD_CORES, default `0`. The
+ * workers rows set `0,1` so that the load generator shares every core with the unpinned proxy (issue 21's layout).
+ */
+const LOAD_CORES = process.env.BENCH_LOAD_CORES ?? '0';
+
 /** Starts `command args` pinned to `core` (when taskset exists), tracked for `stopAll`; stderr kept (4 KB). */
 export function spawnPinned(core, command, args, env = {}) {
   const cmd = hasTaskset ? 'taskset' : command;
-  const argv = hasTaskset ? ['-c', String(core), command, ...args] : args;
+  const argv = hasTaskset ? ['-c', core === 0 ? LOAD_CORES : String(core), command, ...args] : args;
   const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   allStarted.add(child);

@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { peerMissing, startPeer } from './peers.mjs';
+import { peerMissing, startNginxBackend, startPeer } from './peers.mjs';
 import { freePort, root, start, waitListening, waitPort } from './processes.mjs';
 
 /** The names of every suite, in the order a full run takes them. */
@@ -42,7 +42,14 @@ export function createContext() {
     return d;
   };
   const ctx = {
-    backend: () => memo('backend', async () => `http://${await backend('bench/backend.mjs')}`),
+    // BENCH_BACKEND=nginx: nginx answers /small and /large instead of backend.mjs (peers.mjs, startNginxBackend).
+    backend: () =>
+      memo('backend', async () => {
+        if (process.env.BENCH_BACKEND !== 'nginx') return `http://${await backend('bench/backend.mjs')}`;
+        const b = await startNginxBackend(tempDir('gatehouse-bench-nginx-backend-'));
+        backendPids.add(b.pid);
+        return `http://${b.hostPort}`;
+      }),
     tlsBackend: () => memo('tls-backend', () => backend('bench/tls-backend.mjs')),
     /** PIDs of the backends, which outlive a suite. */
     backendPids: () => backendPids,
@@ -76,7 +83,7 @@ async function script(file, env, scheme = 'http') {
 async function gatehouse(config, ports, env, level, gh = GH, core = 1) {
   const portOf = {};
   for (const name of ports) portOf[name] = await freePort();
-  const child = start(core, [...profile, gh, 'start', '--config', config], {
+  const child = start(core, [...profile, '--max-semi-space-size=16', gh, 'start', '--config', config], {
     ...env,
     ...Object.fromEntries(Object.entries(portOf).map(([name, port]) => [name, String(port)])),
     GATEHOUSE_LOG_LEVEL: level,

@@ -82,7 +82,7 @@ async function startGatehouse(backend, extra = {}) {
   };
   const file = path.join(dir, 'gatehouse.json');
   writeFileSync(file, JSON.stringify(config));
-  const child = start(1, [path.join(root, 'dist/cli/main.js'), 'start', '--config', file]);
+  const child = start(1, ['--max-semi-space-size=16', path.join(root, 'dist/cli/main.js'), 'start', '--config', file]);
   child.stdout.resume();
   for (const port of Object.values(ports)) await waitPort(port, child);
   return { pid: child.pid, ports, child };

@@ -96,7 +96,7 @@ start_target() { # $1: name, $2: port, $3: its directory; echoes the pid
   }
 }
 JSON
-      GATEHOUSE_STATE_DIR="$dir/state" taskset -c "$PROXY_CPU" node "$ROOT/dist/cli/main.js" start --config "$dir/gatehouse.json" >"$dir/out.log" 2>&1 &
+      GATEHOUSE_STATE_DIR="$dir/state" taskset -c "$PROXY_CPU" node --max-semi-space-size=16 "$ROOT/dist/cli/main.js" start --config "$dir/gatehouse.json" >"$dir/out.log" 2>&1 &
       ;;
     nginx)
       {
