@@ -93,6 +93,10 @@ export const slabStats = {
   dropped: 0,
   /** A slab read into while something still held it: must stay 0 (the tests check it). */
   misuse: 0,
+  /** Pauses that stopped a socket's reads (readsPaused). */
+  stops: 0,
+  /** Reads into a small slab: a paused socket that read on (expected 0 where the handle can stop reading). */
+  smallReads: 0,
   free: freeCount,
 };
 
@@ -172,6 +176,7 @@ function onSlabRead(this: TrackedSocket, nread: number, buf: Buffer): boolean {
   if (slab === undefined || t === undefined) return this.push(buf.subarray(0, nread));
   // Never expected (a slab is armed only when free): counted so the tests can show it never happens.
   if (slab.refs !== 0) slabStats.misuse++;
+  if (slab.buf.length === SLOW_READ_BYTES) slabStats.smallReads++;
   slab.refs = 1;
   slab.seq = ++seq;
   t.queued.push(slab);
@@ -469,6 +474,7 @@ export function readsPaused(claim: SlabClaim): void {
     handle.reading = false;
     handle.readStop();
     t.stopped = true;
+    slabStats.stops++;
   }
   const armed = t.armed;
   if (armed !== undefined && armed.buf.length !== SLOW_READ_BYTES) {

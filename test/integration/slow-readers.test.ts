@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { createUpstream, type ForwardInfo, type Upstream } from '../../src/upstream/index.js';
 import { upstreamOptions } from '../../src/http/services.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
+import { slabStats } from '../../src/upstream/read-slabs.js';
 import type { LoadBalancerConfig } from '../../src/config/index.js';
 
 const LARGE = Buffer.alloc(1024 * 1024, 'x');
@@ -163,11 +164,37 @@ describe('slow readers (issue 20)', () => {
     expect(answer.status).toBe(200);
     expect(be.large()).toBe(STALLED);
     // The read buffers the client writes keep (up to the client socket's high-water mark, 16 KiB on Node 20 and 64 on
-    // Node 22 and later, plus the one that crossed it), one 4 KiB read ahead and the bookkeeping. Before: 159 KiB on
+    // Node 22 and later, plus the one that crossed it), the 4 KiB buffer armed for the next read (the socket reads no
+    // further until the client drains) and the bookkeeping. Before: 159 KiB on
     // Node 20 (64 KiB reads, 64 KiB read ahead).
     const perStalled = held / STALLED;
     const bound = clientHighWaterMark() + DEFAULTS.upstreamReadBufferSize + 24 * 1024;
     expect(perStalled, `${Math.round(perStalled / 1024)} KiB of ArrayBuffers per stalled response`).toBeLessThan(bound);
+  });
+
+  it('a paused response reads nothing more from its server until its client drains, then arrives whole', async () => {
+    const be = await backend();
+    const { port } = await proxy({ servers: [{ url: be.url }] });
+    const before = { stops: slabStats.stops, smallReads: slabStats.smallReads };
+    // A client that reads nothing for a while: 1 MiB does not fit the socket's buffers, so the relay pauses.
+    const socket = net.connect({ path: port });
+    socket.pause();
+    socket.write('GET /large HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n');
+    closers.push(() => void socket.destroy());
+    expect(await waitFor(() => slabStats.stops > before.stops, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    // Stopped, not reading on into a small buffer: one 4 KiB read per pause doubled the CPU of large bodies.
+    expect(slabStats.smallReads - before.smallReads).toBe(0);
+    const received = await new Promise<number>((resolve, reject) => {
+      let bytes = 0;
+      socket.on('data', (d: Buffer) => (bytes += d.length));
+      socket.on('end', () => resolve(bytes));
+      socket.on('error', reject);
+      socket.resume();
+    });
+    expect(received).toBeGreaterThan(LARGE.length);
+    expect(received).toBeLessThan(LARGE.length + 1024);
+    expect(slabStats.smallReads - before.smallReads).toBe(0);
   });
 
   it('a request waiting for a slot past timeouts.queue, or behind maxQueued others, gets 503 with Retry-After and a log line', async () => {
