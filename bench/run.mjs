@@ -3,7 +3,8 @@
 // core 0. Each piece is its own process, started here and stopped by PID at the end, even on error or Ctrl-C.
 // Env: BENCH_SUITE (comma list of http,tls,chain,reload,h2,peers; default all but peers), BENCH_DURATION (s, default 5), BENCH_WARMUP
 //      (s, default 1), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3), BENCH_ONLY (comma list of
-//      target names), BENCH_PATHS (http suite: comma list of small,large), BENCH_LOADGEN=autocannon.
+//      target names), BENCH_PATHS (http suite: comma list of small,large), BENCH_LOADGEN=autocannon, BENCH_BACKEND=nginx
+//      (the plain backend as nginx, peers.mjs), BENCH_LOAD_CORES (cores of load generator and backends, default 0).
 import { connections, load, useWrk } from './load.mjs';
 import { cpuSeconds, exited, hasTaskset, perfRecord, stopAll } from './processes.mjs';
 import { loadavg } from 'node:os';
