@@ -247,13 +247,14 @@ describe('the gatehouse container image', () => {
 
   it('runs node as uid 1000 under tini as PID 1', async () => {
     expect(await dockerOk(['exec', main, 'id', '-u'], 15_000)).toBe('1000');
-    // (node names its main thread "MainThread", so its comm says nothing: its command line does.)
+    // (node names its main thread "MainThread", so its comm says nothing: its command line does, with the
+    // young-generation cap of README "Memory".)
     const script = 'cat /proc/1/comm; grep ^Uid: /proc/1/status; c=$(cat /proc/1/task/1/children); set -- $c; grep ^Uid: /proc/$1/status; tr "\\0" " " </proc/$1/cmdline';
     const [pid1, pid1Uid, childUid, childCmd] = (await dockerOk(['exec', main, 'sh', '-c', script], 15_000)).split('\n');
     expect(pid1).toBe('tini');
     expect(pid1Uid).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/);
     expect(childUid).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/);
-    expect(childCmd?.trim()).toBe('node /app/dist/cli/main.js start');
+    expect(childCmd?.trim()).toBe('node --max-semi-space-size=16 /app/dist/cli/main.js start');
   });
 
   it('turns healthy (HEALTHCHECK: gatehouse health)', async () => {
