@@ -12,7 +12,9 @@ import { clientResponseHeaders, clientResponseTrailers, upstreamRequestHeaders, 
 import type { LoadBalancer } from './load-balancer.js';
 import type { StickyCookie } from './sticky-cookie.js';
 import type { UpstreamServer } from './upstream-server.js';
-import { claimReads, headersDone, readsPaused, readsResumed, responseDone, writeView, type SlabClaim } from './read-slabs.js';
+import { claimReads, headersDone, responseDone, type SlabClaim } from './read-slabs.js';
+import { readsPaused, readsResumed } from './read-slabs-pause.js';
+import { writeView } from './read-slabs-writes.js';
 import type { SlotQueue, Waiter } from './queue.js';
 import { addTrailers, endWithHead, hasGrpcStatus, sendHead, type PendingHead } from './response-head.js';
 

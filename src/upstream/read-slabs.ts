@@ -21,10 +21,11 @@
  * then, a view put back with `unshift` that is not the chunk being parsed) marks the slab `lost`: it is never
  * reused and the GC frees it as before. A mistake here would hand the same bytes to two readers, so every rule
  * errs on losing a slab rather than reusing it early.
+ *
+ * The client writes' holds are in read-slabs-writes.ts, the pauses for a slow client in read-slabs-pause.ts.
  */
 import type { Socket } from 'node:net';
 import type { buildConnector as BuildConnector } from 'undici';
-import { writeCallsBack } from '../http/write-callbacks.js';
 import { buildConnector } from './undici-parts.js';
 
 /**
@@ -37,7 +38,8 @@ export const SLAB_BYTES = 32 * 1024;
 /** At most this many bytes of free slabs are kept per size (8 MiB); more go to the GC. */
 const MAX_FREE_BYTES = 8 * 1024 * 1024;
 
-class Slab {
+// Exported for read-slabs-writes.ts and read-slabs-pause.ts only.
+export class Slab {
   readonly buf: Buffer;
   /** The free list of its size. */
   readonly home: Slab[];
@@ -80,7 +82,8 @@ function freeCount(): number {
   for (const list of freeLists.values()) n += list.length;
   return n;
 }
-const slabOf = new WeakMap<ArrayBufferLike, Slab>();
+// Exported for read-slabs-writes.ts only.
+export const slabOf = new WeakMap<ArrayBufferLike, Slab>();
 let seq = 0;
 
 /** Counters for tests and benchmarks: slabs allocated, handed out again from the free list, and lost to the GC. */
@@ -100,7 +103,8 @@ export const slabStats = {
   free: freeCount,
 };
 
-function take(free: Slab[], bytes: number): Slab {
+// Exported for read-slabs-pause.ts only.
+export function take(free: Slab[], bytes: number): Slab {
   for (let slab = free.pop(); slab !== undefined; slab = free.pop()) {
     slab.free = false;
     if (slab.refs === 0 && !slab.lost) {
@@ -116,7 +120,8 @@ function take(free: Slab[], bytes: number): Slab {
   return fresh;
 }
 
-function recycle(slab: Slab): void {
+// Exported for read-slabs-pause.ts only.
+export function recycle(slab: Slab): void {
   if (slab.lost || slab.free) return;
   const free = slab.home;
   if ((free.length + 1) * slab.buf.length > MAX_FREE_BYTES) slabStats.dropped++;
@@ -126,7 +131,8 @@ function recycle(slab: Slab): void {
   }
 }
 
-function lose(slab: Slab): void {
+// Exported for read-slabs-writes.ts only.
+export function lose(slab: Slab): void {
   if (slab.lost) return;
   slab.lost = true;
   slabStats.lost++;
@@ -157,8 +163,9 @@ interface Tracking {
   body: SlabClaim | undefined;
 }
 
-const TRACKING = Symbol('gatehouse.readSlabs');
-type TrackedSocket = Socket & { [TRACKING]: Tracking };
+// Exported, with TrackedSocket, for read-slabs-pause.ts only.
+export const TRACKING = Symbol('gatehouse.readSlabs');
+export type TrackedSocket = Socket & { [TRACKING]: Tracking };
 
 /** The socket undici read from last: the chunk it parses now, and so the handler callbacks now, are this socket's. */
 let reading: TrackedSocket | undefined;
@@ -184,12 +191,13 @@ function onSlabRead(this: TrackedSocket, nread: number, buf: Buffer): boolean {
   return this.push(buf.subarray(0, nread));
 }
 
+// Exported, with slowFree, for read-slabs-pause.ts only.
 /**
  * Reads of a socket whose response waits for a slow client. While undici is paused the socket still reads until its
  * readable buffer passes the high-water mark, and each such read kept a whole slab: these keep it to a few KiB.
  */
-const SLOW_READ_BYTES = 4096;
-const slowFree = freeListOf(SLOW_READ_BYTES);
+export const SLOW_READ_BYTES = 4096;
+export const slowFree = freeListOf(SLOW_READ_BYTES);
 
 /** The first slab of a socket being created, armed inside net.connect before `track` sees the socket. */
 let firstArmed: Slab | undefined;
@@ -351,165 +359,4 @@ export function responseDone(claim: SlabClaim): void {
   if (t.body === claim) t.body = undefined;
   releaseFrom(t.parsed, claim.since, undefined);
   t.current = undefined;
-}
-
-/** A client response: its write, and the 'close' after which no write of it calls back any more. */
-type Writer = {
-  write(chunk: Buffer, cb: () => void): boolean;
-  write(chunk: Buffer): boolean;
-  readonly destroyed: boolean;
-  once(event: 'close', listener: () => void): unknown;
-};
-
-/** One response's writes that hold a slab and have not called back yet. */
-class WriteHolds {
-  /** Each slab held, and by how many writes. */
-  readonly #slabs = new Map<Slab, number>();
-  closed = false;
-
-  /** The response closed: every write done with its chunk has called back before this; the others never will. */
-  readonly onClose = (): void => {
-    this.closed = true;
-    for (const slab of this.#slabs.keys()) lose(slab);
-    this.#slabs.clear();
-  };
-
-  /** The callback of one write of a view of `slab`. */
-  hold(slab: Slab): () => void {
-    this.#slabs.set(slab, (this.#slabs.get(slab) ?? 0) + 1);
-    slab.refs++;
-    return () => this.#done(slab);
-  }
-
-  #done(slab: Slab): void {
-    if (this.closed) return; // lost at the close: a late word changes nothing
-    const n = this.#slabs.get(slab) ?? 0;
-    if (n <= 1) this.#slabs.delete(slab);
-    else this.#slabs.set(slab, n - 1);
-    slab.release();
-  }
-}
-
-const holdsOf = new WeakMap<Writer, WriteHolds>();
-
-/** `res.write(chunk)`, holding the chunk's slab (if it is one) until the write is done or the response closes. */
-export function writeView(res: Writer, chunk: Buffer): boolean {
-  const slab = slabOf.get(chunk.buffer);
-  if (slab === undefined) return res.write(chunk);
-  let holds = holdsOf.get(res);
-  if (holds === undefined && !res.destroyed) {
-    holds = new WriteHolds();
-    holdsOf.set(res, holds);
-    res.once('close', holds.onClose);
-  }
-  if (holds === undefined || holds.closed || !writeCallsBack(res)) {
-    lose(slab);
-    return res.write(chunk);
-  }
-  return res.write(chunk, holds.hold(slab));
-}
-
-/** The socket's native handle: the buffer its next read goes into (what Node's own onread swaps), and its reading. */
-type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void; readStop?: () => number; readStart?: () => number; reading?: boolean };
-
-/**
- * Node's record of a socket's next read buffer (stream_base_commons.js `kBuffer`): its read callback is handed this,
- * not the buffer the handle read into, so a swap must change both. Found on the first socket; never found: no swap.
- */
-let kBuffer: symbol | null | undefined;
-
-function bufferSymbol(socket: Socket): symbol | null {
-  if (kBuffer === undefined) kBuffer = Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'kBuffer') ?? null;
-  return kBuffer;
-}
-
-/** The readable side's state: its high-water mark is how much a socket reads ahead while undici is paused. */
-type ReadableState = { highWaterMark: number };
-
-/** The handle of a socket that reads into slabs, when it has the calls a pause uses. */
-function readHandle(socket: Socket): (ReadHandle & Required<Pick<ReadHandle, 'useUserBuffer' | 'readStop' | 'readStart'>>) | undefined {
-  const handle = (socket as unknown as { _handle: ReadHandle | null })._handle;
-  if (typeof handle?.useUserBuffer !== 'function' || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return undefined;
-  return handle as ReturnType<typeof readHandle>;
-}
-
-/** Puts `slab` where the socket's next read goes (handle and Node's record), if the armed one is unused and known. */
-function swapArmed(socket: TrackedSocket, handle: NonNullable<ReturnType<typeof readHandle>>, slab: Slab): boolean {
-  const t = socket[TRACKING];
-  const armed = t.armed;
-  const sym = bufferSymbol(socket);
-  const record = socket as unknown as Record<symbol, unknown>;
-  // Only when Node's record is the armed slab, i.e. the layout is the one this was written against.
-  if (armed === undefined || armed.refs !== 0 || sym === null || record[sym] !== armed.buf) return false;
-  handle.useUserBuffer(slab.buf);
-  record[sym] = slab.buf;
-  t.armed = slab;
-  recycle(armed);
-  return true;
-}
-
-/**
- * A relay paused its response for a client that does not keep up. A paused socket would go on reading until its
- * readable buffer reaches the high-water mark (64 KiB, undici's), each read into a slab: a stalled response kept ~76
- * KiB of read-ahead besides the slab its client write holds (issue 20, row 2). So the socket stops reading until the
- * client drains (its handle's readStop, what Node's own pause does for a socket with `onread`), and the slab armed
- * for its next read (nothing read into it yet) is swapped for a small one, and back at the resume. An earlier version
- * went on reading into the small slab instead: one extra 4 KiB read per pause cost 1 MiB responses ~2x the CPU
- * (issue 21's peers bench), since a client socket with a 16 KiB high-water mark pauses on most 32 KiB writes.
- */
-export function readsPaused(claim: SlabClaim): void {
-  const socket = claim.socket;
-  if (socket === undefined) return;
-  const t = socket[TRACKING];
-  if (t.slow || t.body !== claim) return;
-  t.slow = true;
-  const state = (socket as unknown as { _readableState?: ReadableState })._readableState;
-  if (state !== undefined && typeof state.highWaterMark === 'number') {
-    t.highWaterMark = state.highWaterMark;
-    state.highWaterMark = SLOW_READ_BYTES;
-  }
-  const handle = readHandle(socket);
-  if (handle === undefined) return;
-  if (handle.reading === true && !socket.destroyed) {
-    handle.reading = false;
-    handle.readStop();
-    t.stopped = true;
-    slabStats.stops++;
-  }
-  const armed = t.armed;
-  if (armed !== undefined && armed.buf.length !== SLOW_READ_BYTES) {
-    const full = armed.home;
-    const bytes = armed.buf.length;
-    if (swapArmed(socket, handle, take(slowFree, SLOW_READ_BYTES))) {
-      t.fullFree = full;
-      t.fullBytes = bytes;
-    }
-  }
-}
-
-/** The client drained: full-size reads again, the socket reading again if the pause stopped it. */
-export function readsResumed(claim: SlabClaim): void {
-  const socket = claim.socket;
-  if (socket === undefined) return;
-  const t = socket[TRACKING];
-  if (!t.slow) return;
-  t.slow = false;
-  const state = (socket as unknown as { _readableState?: ReadableState })._readableState;
-  if (state !== undefined && t.highWaterMark !== 0) state.highWaterMark = t.highWaterMark;
-  t.highWaterMark = 0;
-  const handle = readHandle(socket);
-  const full = t.fullFree;
-  t.fullFree = undefined;
-  if (handle === undefined) return;
-  if (full !== undefined && t.armed?.buf.length === SLOW_READ_BYTES) {
-    const slab = take(full, t.fullBytes);
-    if (!swapArmed(socket, handle, slab)) recycle(slab);
-  }
-  if (t.stopped) {
-    t.stopped = false;
-    if (handle.reading !== true && !socket.destroyed) {
-      handle.reading = true;
-      handle.readStart();
-    }
-  }
 }
