@@ -4,35 +4,21 @@
  * it with apt-get if it runs as root, and otherwise fails with the command to run. Each run gets a fresh profile
  * directory and is bounded in time; the browser is stopped by its PID (its process group) if it overruns.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureAptTools } from './apt.js';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
-const INSTALL_HINT = 'install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) and run the tests again';
 const RUN_TIMEOUT_MS = 60_000;
 
 /** Path of the chromium binary, installing it first when it is missing and we may; throws with a hint otherwise. */
 export function chromiumBinary(): string {
-  const found = CANDIDATES.find((p) => existsSync(p));
-  if (found) return found;
-  if (process.getuid?.() !== 0) throw new Error(`chromium is not installed and the tests are not running as root: ${INSTALL_HINT}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    try {
-      execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'ignore', timeout: 600_000, env });
-    } catch {
-      execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', timeout: 300_000, env });
-      execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'ignore', timeout: 600_000, env });
-    }
-  } catch (err) {
-    throw new Error(`chromium is not installed and \`apt-get install -y chromium\` failed (${(err as Error).message}): ${INSTALL_HINT}`);
-  }
-  const installed = CANDIDATES.find((p) => existsSync(p));
-  if (!installed) throw new Error(`chromium was installed but no binary was found: ${INSTALL_HINT}`);
-  return installed;
+  const find = () => CANDIDATES.find((p) => existsSync(p));
+  ensureAptTools({ what: 'chromium', packages: ['chromium'], present: () => find() !== undefined, timeoutMs: 600_000 });
+  return find()!; // ensureAptTools returns only once present() holds
 }
 
 /** What a headless load produced. */

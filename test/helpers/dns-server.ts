@@ -5,7 +5,7 @@
  * updatable by one TSIG key (RFC 2136), recursion off. Pebble is pointed at it, so the CA really looks the TXT record
  * up. Stopped by its PID; every wait bounded.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query, rcodeOf } from '../../src/acme/dns/query.js';
+import { ensureAptTools } from './apt.js';
 import { stopChild } from './pebble.js';
 
 const READY_TIMEOUT_MS = 15_000;
@@ -38,16 +39,12 @@ export interface DnsLab {
 
 /** Installs bind9 with apt when missing and running as root; otherwise throws saying how. */
 export function ensureBindInstalled(): void {
-  if (existsSync('/usr/sbin/named') && existsSync('/usr/bin/nsupdate')) return;
-  if (process.getuid?.() !== 0) throw new Error('BIND is not installed: run `sudo apt-get install -y --no-install-recommends bind9 bind9-dnsutils`');
-  const opts = { stdio: 'ignore' as const, timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
-  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'bind9', 'bind9-dnsutils'], opts);
-  try {
-    install();
-  } catch {
-    execFileSync('apt-get', ['update'], opts);
-    install();
-  }
+  ensureAptTools({
+    what: 'BIND',
+    packages: ['bind9', 'bind9-dnsutils'],
+    present: () => existsSync('/usr/sbin/named') && existsSync('/usr/bin/nsupdate'),
+    noRecommends: true,
+  });
 }
 
 /**

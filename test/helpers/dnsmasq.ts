@@ -4,7 +4,7 @@
  * /etc/hosts, no config file). Each instance answers `c<i>.udp.test` with an address of its own, so a test can tell
  * which server answered whom. Stopped by its PID; every wait bounded.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query } from '../../src/acme/dns/query.js';
+import { ensureAptTools } from './apt.js';
 import { stopChild } from './pebble.js';
 
 const DNSMASQ = '/usr/sbin/dnsmasq';
@@ -33,16 +34,12 @@ export interface Dnsmasq {
 
 /** Installs dnsmasq-base (and dig) with apt when missing and running as root; otherwise throws saying how. */
 export function ensureDnsmasqInstalled(): void {
-  if (existsSync(DNSMASQ) && existsSync('/usr/bin/dig')) return;
-  if (process.getuid?.() !== 0) throw new Error('dnsmasq or dig is missing: run `sudo apt-get install -y dnsmasq-base bind9-dnsutils`');
-  const opts = { stdio: 'ignore' as const, timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
-  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'dnsmasq-base', 'bind9-dnsutils'], opts);
-  try {
-    install();
-  } catch {
-    execFileSync('apt-get', ['update'], opts);
-    install();
-  }
+  ensureAptTools({
+    what: 'dnsmasq or dig',
+    packages: ['dnsmasq-base', 'bind9-dnsutils'],
+    present: () => existsSync(DNSMASQ) && existsSync('/usr/bin/dig'),
+    noRecommends: true,
+  });
 }
 
 /** A port free for both UDP and TCP on 127.0.0.1 (dnsmasq binds both). */

@@ -8,6 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureAptTools, onPath } from './apt.js';
 
 /** The outcome of a command that ran to its end (or was killed at its time limit: `timedOut`). */
 export interface RunResult {
@@ -94,14 +95,16 @@ export async function ensureDocker(): Promise<DockerDaemon> {
   if (running !== undefined) return { startedHere: false, version: running };
 
   const root = process.getuid?.() === 0;
-  const apt = (await run('sh', ['-c', 'command -v apt-get'], { timeoutMs: 5_000 })).code === 0;
+  const apt = onPath('apt-get');
   if (!root || !apt) throw new Error(`no Docker daemon answers (docker version failed) and this is ${root ? 'not a system with apt-get' : 'not root'}: ${HOW_TO_ENABLE}`);
 
-  const hasDockerd = (await run('sh', ['-c', 'command -v dockerd && command -v docker'], { timeoutMs: 5_000 })).code === 0;
-  if (!hasDockerd) {
-    const install = await run('apt-get', ['install', '-y', '-q', 'docker.io'], { timeoutMs: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (install.code !== 0) throw new Error(`apt-get install -y docker.io failed (exit ${install.code}): ${install.stderr.trim().slice(-2000)}; ${HOW_TO_ENABLE}`);
-  }
+  ensureAptTools({
+    what: 'dockerd',
+    packages: ['docker.io'],
+    present: () => onPath('dockerd') && onPath('docker'),
+    timeoutMs: 600_000,
+    note: 'then start it: sudo systemctl start docker, or sudo dockerd &',
+  });
 
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-dockerd-'));
   const log = join(dir, 'dockerd.log');

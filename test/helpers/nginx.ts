@@ -5,16 +5,16 @@
  * and is stopped by its PID. When nginx is missing, the helper installs nginx-light with apt-get if it runs as
  * root, and otherwise fails with the command to run.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureAptTools } from './apt.js';
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx'];
-const INSTALL_HINT = 'install it with `sudo apt-get install -y nginx-light` (Debian/Ubuntu) and run the tests again';
 const START_TIMEOUT_MS = 5000;
 const STOP_TIMEOUT_MS = 5000;
 
@@ -30,17 +30,9 @@ export interface Nginx {
 
 /** Path of the nginx binary, installing nginx-light first when it is missing and we may; throws with a hint otherwise. */
 export function nginxBinary(): string {
-  const found = CANDIDATES.find((p) => existsSync(p));
-  if (found) return found;
-  if (process.getuid?.() !== 0) throw new Error(`nginx is not installed and the tests are not running as root: ${INSTALL_HINT}`);
-  try {
-    execFileSync('apt-get', ['install', '-y', '-q', 'nginx-light'], { stdio: 'ignore', timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch (err) {
-    throw new Error(`nginx is not installed and \`apt-get install -y nginx-light\` failed (${(err as Error).message}): ${INSTALL_HINT}`);
-  }
-  const installed = CANDIDATES.find((p) => existsSync(p));
-  if (!installed) throw new Error(`nginx-light was installed but no nginx binary was found: ${INSTALL_HINT}`);
-  return installed;
+  const find = () => CANDIDATES.find((p) => existsSync(p));
+  ensureAptTools({ what: 'nginx', packages: ['nginx-light'], present: () => find() !== undefined, timeoutMs: 180_000 });
+  return find()!; // ensureAptTools returns only once present() holds
 }
 
 export async function freePort(): Promise<number> {

@@ -4,7 +4,7 @@
  * real (PEBBLE_VA_ALWAYS_VALID removed): the VA connects to the name's A record at `httpPort` (http-01) or `tlsPort`
  * (tls-alpn-01). Every process is stopped by its PID, every wait is bounded. Facts from ../shared/acme/README.md.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
+import { ensureAptTools } from './apt.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -57,15 +58,13 @@ export interface Pebble {
 
 /** Installs Pebble with apt when missing and running as root; otherwise throws saying how. */
 export function ensurePebbleInstalled(): void {
-  if (existsSync('/usr/bin/pebble') && existsSync('/usr/bin/pebble-challtestsrv')) return;
-  if (process.getuid?.() !== 0) throw new Error('pebble is not installed: run `sudo apt-get install -y pebble` (it brings pebble-challtestsrv)');
-  const opts = { stdio: 'ignore' as const, timeout: 180_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
-  try {
-    execFileSync('apt-get', ['install', '-y', 'pebble'], opts);
-  } catch {
-    execFileSync('apt-get', ['update'], opts); // a fresh image has no package lists yet
-    execFileSync('apt-get', ['install', '-y', 'pebble'], opts);
-  }
+  ensureAptTools({
+    what: 'pebble',
+    packages: ['pebble'],
+    present: () => existsSync('/usr/bin/pebble') && existsSync('/usr/bin/pebble-challtestsrv'),
+    timeoutMs: 180_000,
+    note: 'it brings pebble-challtestsrv',
+  });
 }
 
 /** Starts challtestsrv and Pebble on free loopback ports; resolves when the directory answers. */
