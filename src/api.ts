@@ -3,14 +3,14 @@
  * Custom handlers and middlewares are registered by name here and referenced from the config's `plugin` sections;
  * they follow the same contract as the built-in ones (src/http/contract.ts). The instance's state and its set-up
  * (certificate store, ACME manager, listeners) are here; reloads are in src/reload/reloader.ts, the control socket's
- * commands in src/control-handler.ts.
+ * commands in src/control-handler.ts, the public types in src/api-types.ts.
  */
 import type { Server } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { loadConfigFile, parseConfigText, validateConfig, type Config } from './config/index.js';
 import { DEFAULTS, parseDuration } from './config/index.js';
 import type { Admin } from './admin/index.js';
-import { loadAcmeManager, type AcmeManager, type ManagedCertificate } from './acme/index.js';
+import { loadAcmeManager, type AcmeManager } from './acme/index.js';
 import { createControlHandler, openControl } from './control-handler.js';
 import { challengeSettingsFor, createReloader, logProblems, readConfigText, type LiveState } from './reload/reloader.js';
 import { createMemoryChallengeRegistry, createSharedChallengeRegistry, peerSettings, type ChallengeRegistry } from './challenges/index.js';
@@ -21,17 +21,17 @@ import { listenProtocol } from './edge/address.js';
 import type { TlsSources } from './edge/tls-listener.js';
 import type { UdpSources } from './udp/index.js';
 import { GatehouseError } from './errors.js';
-import type { HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
+import type { Plugins } from './http/contract.js';
 import type { PassthroughObserver } from './tcp/index.js';
-import type { RouterProblem } from './http/router.js';
-import { createLogger, flushLog, reopenLogFiles, type Logger } from './log.js';
+import { createLogger, flushLog, reopenLogFiles } from './log.js';
 import { accessLogSettings, type AccessLogSettings } from './http/access-log-settings.js';
 import { buildRuntime, type Runtime } from './runtime/index.js';
 import { createStorage, isRedisStorage, loadStorageBackend, type Storage } from './storage/index.js';
 import { configBaseDir, legacyDefaultStateDir } from './config/paths.js';
 import { ensureWritableStateDir, warnLegacyState } from './state-dir.js';
 import type { PrimaryRole, WorkerRole } from './cluster/role.js';
-import type { Fleet, WorkerInfo } from './cluster/fleet.js';
+import type { Fleet } from './cluster/fleet.js';
+import type { Gatehouse, GatehouseOptions, GatehouseStatus } from './api-types.js';
 
 export type { Config } from './config/index.js';
 export type { Handler, HandlerFactory, MiddlewareFactory, Plugins } from './http/contract.js';
@@ -39,84 +39,7 @@ export type { RequestContext } from './http/context.js';
 export type { RouterProblem } from './http/router.js';
 export { GatehouseError, GatehouseErrors, ERROR_CODES, type ErrorCode } from './errors.js';
 export { checkConfig } from './check.js';
-
-/** How to build a gatehouse. */
-export interface GatehouseOptions {
-  /** A config object (validated against the schema) or the path of a JSON config file (with ${VAR} substitution). */
-  config: Config | string;
-  /** Custom handlers, referenced from `http.services.NAME.plugin.name`. */
-  handlers?: Record<string, HandlerFactory>;
-  /** Custom middlewares, referenced from `http.middlewares.NAME.plugin.name`. */
-  middlewares?: Record<string, MiddlewareFactory>;
-  /** A pino logger; by default JSON lines on stdout at the config's level. */
-  logger?: Logger;
-  /** Environment for ${VAR} substitution; process.env by default. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** A running (or ready to run) gatehouse. */
-export interface Gatehouse {
-  /** The config in force (a reload replaces it). */
-  readonly config: Config;
-  /** Routers disabled because of a problem in their piece of the config in force. */
-  readonly problems: readonly RouterProblem[];
-  /** Bind every entry point. Rejects with LISTEN_FAILED if one cannot bind (the others are closed again). */
-  start(): Promise<void>;
-  /** Bound address and port of each entry point, by name. */
-  addresses(): Record<string, { address: string; port: number }>;
-  /**
-   * Reload: re-read the config file (or take `config`), validate it, build a new runtime and swap it in. Never
-   * rejects for a bad config: the running one stays and the result carries the errors (also logged).
-   */
-  reload(config?: Config): Promise<ReloadResult>;
-  /** What `gatehouse status` shows. */
-  status(): GatehouseStatus;
-  /** Stop accepting, let in-flight requests finish within the grace period, close pools. */
-  stop(options?: { graceMs?: number }): Promise<void>;
-  /** The certificates ACME manages (certificateResolvers), with their renewal time and last error. */
-  managedCertificates(): readonly ManagedCertificate[];
-  /** Orders a new certificate for `name` now (ACME); resolves when the attempt ended, logged either way. */
-  renewCertificate(name: string): Promise<void>;
-  /** Reopens `log.file` at its path (after logrotate renamed it; the CLI does this on SIGUSR1); logs that it did. */
-  reopenLogFile(): void;
-}
-
-/** The outcome of one reload. */
-export interface ReloadResult {
-  /** Applied, and all of it serves (outcome `ok`). */
-  readonly ok: boolean;
-  /**
-   * `ok`; `problems`: applied, but it disables routers or certificates, or part of it could not be applied (an entry
-   * point that cannot bind); `refused`: the running config stays (invalid file, or `lifecycle.reload: strict` with problems).
-   */
-  readonly outcome: 'ok' | 'problems' | 'refused';
-  /** The outcome in words, as the status page shows it: "ok", "applied with 2 problems", "refused, the running config stays". */
-  readonly summary: string;
-  readonly at: string;
-  /** Time from reading the file to the new config serving. */
-  readonly ms: number;
-  /** Why the new config was refused (file, JSON path, message), or what could not be applied (an entry point that cannot bind). */
-  readonly errors: readonly string[];
-  /** What the config disables (as `gatehouse check` lists it): routers with a broken rule or unknown reference, certificates. */
-  readonly problems: readonly string[];
-}
-
-/** A running instance's state. */
-export interface GatehouseStatus {
-  readonly configFile: string | undefined;
-  readonly startedAt: string | undefined;
-  readonly reloads: number;
-  readonly lastReload: ReloadResult | undefined;
-  readonly entryPoints: Record<string, { address: string; port: number }>;
-  /** Routers disabled in the config in force. */
-  readonly problems: readonly string[];
-  /** Runtimes replaced by a reload that still serve something (long requests, websockets, passthrough streams). */
-  readonly retiredRuntimes: number;
-  /** Where the admin entry point listens (metrics, status page, JSON API); absent when it is off. */
-  readonly admin?: { address: string; port: number } | undefined;
-  /** With `workers` > 1: the worker processes (pid, restarts); absent in a single process. */
-  readonly workers?: readonly WorkerInfo[] | undefined;
-}
+export type { Gatehouse, GatehouseOptions, GatehouseStatus, ReloadResult } from './api-types.js';
 
 /**
  * Load and compile a config. Throws GatehouseErrors (every problem of the file) when it is invalid; a broken router
