@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
-import type { GatehouseStatus, ReloadResult } from './api.js';
+import type { GatehouseStatus, ReloadResult } from './api-types.js';
 import { resolveStateDir } from './certs/index.js';
 import { listenControl, type ControlAnswer, type ControlHandler } from './control.js';
 import type { ExplainQuery } from './explain/index.js';

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { wantedCertificates, type AcmeManager } from '../acme/index.js';
 import type { Admin } from '../admin/index.js';
-import type { ReloadResult } from '../api.js';
+import type { ReloadResult } from '../api-types.js';
 import { httpChallengeSettings, type HttpChallengeSettings } from '../challenges/http-settings.js';
 import { createCertStore, resolveStateDir, type CertStore } from '../certs/index.js';
 import { configBaseDir, type PathContext } from '../config/paths.js';
