@@ -78,10 +78,11 @@ export function readsPaused(claim: SlabClaim): void {
   if (armed !== undefined && armed.buf.length !== SLOW_READ_BYTES) {
     const full = armed.home;
     const bytes = armed.buf.length;
-    if (swapArmed(socket, handle, take(slowFree, SLOW_READ_BYTES))) {
+    const small = take(slowFree, SLOW_READ_BYTES);
+    if (swapArmed(socket, handle, small)) {
       t.fullFree = full;
       t.fullBytes = bytes;
-    }
+    } else recycle(small); // not swapped in: back to its free list, not left out for good
   }
 }
 
