@@ -1,148 +1,28 @@
 /**
  * HTTP/2 on a TLS entry point, end to end through a gatehouse child process: a node:http2 client (trusting the test
  * CA) negotiates h2, and its requests go through the same routers, middlewares, forwarder and access log to a real
- * HTTP/1.1 upstream. HTTP/1.1 clients and websockets keep working on the same port; `tls.http2: false` offers
- * HTTP/1.1 only; junk and a rapid-reset burst do not take the proxy down; SIGTERM lets an h2 stream finish.
+ * HTTP/1.1 upstream; header limits, PROXY protocol addresses, and HTTP/1.1 clients and websockets on the same port;
+ * `tls.http2: false` offers HTTP/1.1 only. Session limits, hostile clients and shutdown: http2-resilience.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { connect as h2Connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as h2Connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
-import { startGatehouse, stopAllGatehouses, type GatehouseProcess } from '../helpers/gatehouse-process.js';
+import type { GatehouseProcess } from '../helpers/gatehouse-process.js';
+import { ca, closeHttp2Lab, echoOf, h2Client, NAME, sessions, startHttp2Lab, STREAM_CHUNKS } from '../helpers/http2-lab.js';
 import { linesWith } from '../helpers/log-lines.js';
-import { closeAllUpstreams, startEchoUpstream, startHttpUpstream, startWsEchoUpstream, type EchoReply, type HttpUpstream, type WsUpstream } from '../helpers/upstreams.js';
+import type { EchoReply } from '../helpers/upstreams.js';
 
-const fixtures = fileURLToPath(new URL('../fixtures/certs/', import.meta.url));
-const ca = readFileSync(join(fixtures, 'ca.pem'));
-const NAME = 'left.example';
-const dirs: string[] = [];
-
-let echo: HttpUpstream;
-let wsUp: WsUpstream;
-let streamer: HttpUpstream;
-const STREAM_CHUNKS = 64;
 let gh: GatehouseProcess;
 let port: number;
-
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-/** A certs directory with the left.example certificate, and a state directory: what a TLS entry point needs. */
-function tlsDirs(): { tls: { certsDir: string }; stateDir: string } {
-  const certsDir = tempDir('gatehouse-h2-certs-');
-  copyFileSync(join(fixtures, 'left-fullchain.pem'), join(certsDir, 'left-fullchain.pem'));
-  copyFileSync(join(fixtures, 'left-key.pem'), join(certsDir, 'left-key.pem'));
-  return { tls: { certsDir }, stateDir: tempDir('gatehouse-h2-state-') };
-}
-
 beforeAll(async () => {
-  echo = await startEchoUpstream();
-  wsUp = await startWsEchoUpstream();
-  // 4 MiB in 64 KiB chunks without Content-Length: chunked on the HTTP/1.1 side, flow-controlled DATA on the h2 side.
-  streamer = await startHttpUpstream((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    let left = STREAM_CHUNKS;
-    const more = (): void => {
-      while (left > 0) {
-        left--;
-        if (!res.write(Buffer.alloc(64 * 1024, left % 251))) return void res.once('drain', more);
-      }
-      res.end();
-    };
-    more();
-  });
-  gh = await startGatehouse({
-    ...tlsDirs(),
-    entryPoints: {
-      websecure: { address: '127.0.0.1:0', tls: {}, maxHeaderSize: 8192 },
-      h1only: { address: '127.0.0.1:0', tls: { http2: false } },
-      quick: { address: '127.0.0.1:0', tls: {}, timeouts: { idle: '1s' } },
-      lb: { address: '127.0.0.1:0', tls: {}, proxyProtocol: { trustedIPs: ['127.0.0.1/8'] } },
-    },
-    http: {
-      routers: {
-        app: { rule: 'Host(`left.example`) && PathPrefix(`/app`)', service: 'echo', middlewares: ['hdr'], tls: {} },
-        ws: { rule: 'Host(`left.example`) && PathPrefix(`/ws`)', service: 'ws', tls: {} },
-        made: { rule: 'Host(`left.example`) && Path(`/made`)', respond: { status: 201, body: 'made' }, tls: {} },
-        stream: { rule: 'Host(`left.example`) && PathPrefix(`/stream`)', service: 'stream', tls: {} },
-      },
-      services: {
-        echo: { loadBalancer: { servers: [{ url: echo.url }] } },
-        ws: { loadBalancer: { servers: [{ url: wsUp.url }] } },
-        stream: { loadBalancer: { servers: [{ url: streamer.url }] } },
-      },
-      middlewares: {
-        // Keep-Alive is connection-specific: an HTTP/2 response must not carry it (RFC 9113 §8.2.2), so it is dropped.
-        hdr: { headers: { customRequestHeaders: { 'X-Via-Middleware': 'yes' }, customResponseHeaders: { 'X-Served-By': 'gatehouse', 'Keep-Alive': 'timeout=5' } } },
-      },
-    },
-  });
-  port = gh.ports['websecure']!;
+  ({ gh, port } = await startHttp2Lab());
 });
-
-afterAll(async () => {
-  await stopAllGatehouses();
-  await closeAllUpstreams();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const sessions = new Set<ClientHttp2Session>();
-afterAll(() => {
-  for (const s of sessions) s.destroy();
-});
-
-/** An HTTP/2 session to `port` that trusts the test CA; resolves once connected (h2 negotiated). */
-function connectH2(to = port): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = h2Connect(`https://127.0.0.1:${to}`, { ca, servername: NAME });
-    sessions.add(session);
-    session.once('connect', () => resolve(session));
-    session.once('error', reject);
-    session.on('error', () => undefined);
-  });
-}
-
-interface H2Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One request on `session`; `body` is sent as DATA frames (no Content-Length unless the headers say so). */
-function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: Buffer | string, timeoutMs = 10_000): Promise<H2Reply> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ':authority': `${NAME}:${port}`, ...headers }, { endStream: body === undefined });
-    const timer = setTimeout(() => {
-      stream.close(constants.NGHTTP2_CANCEL);
-      reject(new Error(`no answer in ${timeoutMs} ms`));
-    }, timeoutMs);
-    let response: IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    stream.on('response', (h) => (response = h));
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      clearTimeout(timer);
-      resolve({ status: Number(response[':status']), headers: response, body: Buffer.concat(chunks) });
-    });
-    stream.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    if (body !== undefined) stream.end(body);
-  });
-}
-
-const echoOf = (reply: H2Reply): EchoReply => JSON.parse(reply.body.toString('utf8')) as EchoReply;
+afterAll(closeHttp2Lab);
+const { connectH2, h2Request } = h2Client(() => port);
 
 describe('HTTP/2 to an HTTP/1.1 upstream', () => {
   it('negotiates h2 and relays status, headers and body; the upstream sees a clean HTTP/1.1 request', async () => {
@@ -285,31 +165,6 @@ describe('HTTP/2 behind a load balancer', () => {
   });
 });
 
-describe('HTTP/2 session limits', () => {
-  it('an idle session is closed with GOAWAY after the entry point idle timeout', async () => {
-    const quick = gh.ports['quick']!;
-    const session = await connectH2(quick);
-    const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
-    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
-    const t0 = performance.now();
-    const reply = await h2Request(session, { ':path': '/app/idle', ':authority': `${NAME}:${quick}` });
-    expect(reply.status).toBe(200);
-    expect(await goaway).toBe(constants.NGHTTP2_NO_ERROR);
-    await closed;
-    const waited = performance.now() - t0;
-    expect(waited).toBeGreaterThan(900);
-    expect(waited).toBeLessThan(5_000);
-  });
-
-  it('announces its stream limit in its SETTINGS', async () => {
-    const session = await connectH2();
-    const settings = session.remoteSettings.maxConcurrentStreams === undefined || session.remoteSettings.maxConcurrentStreams > 1000
-      ? await new Promise<typeof session.remoteSettings>((resolve) => session.once('remoteSettings', resolve))
-      : session.remoteSettings;
-    expect(settings.maxConcurrentStreams).toBe(100);
-  });
-});
-
 describe('HTTP/1.1 and websockets on the same port', () => {
   it('an HTTP/1.1-only client is served as before', async () => {
     const res = await new Promise<{ status: number; alpn: string | false | null; body: string }>((resolve, reject) => {
@@ -361,85 +216,5 @@ describe('HTTP/1.1 and websockets on the same port', () => {
       s.setTimeout(5_000, () => s.destroy(new Error('timeout')));
     });
     expect(alpn).toBe('http/1.1');
-  });
-});
-
-describe('hostile HTTP/2 clients', () => {
-  it('junk after an h2 handshake closes that connection only', async () => {
-    const closed = await new Promise<boolean>((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port, servername: NAME, ca, ALPNProtocols: ['h2'] }, () => {
-        expect(s.alpnProtocol).toBe('h2');
-        s.write(randomBytes(4096));
-      });
-      s.on('data', () => undefined);
-      s.once('close', () => resolve(true));
-      s.once('error', () => undefined);
-      s.setTimeout(5_000, () => reject(new Error('junk connection not closed')));
-    });
-    expect(closed).toBe(true);
-    const reply = await h2Request(await connectH2(), { ':path': '/app/after-junk' });
-    expect(reply.status).toBe(200);
-  });
-
-  it('a rapid-reset burst (CVE-2023-44487) does not take the proxy down', async () => {
-    const session = await connectH2();
-    session.on('goaway', () => undefined);
-    // Open and cancel streams as fast as the client can: each one is a request the proxy starts, then must drop.
-    for (let round = 0; round < 20 && !session.destroyed && !session.closed; round++) {
-      for (let i = 0; i < 100; i++) {
-        const stream = session.request({ ':authority': `${NAME}:${port}`, ':path': `/app/reset/${round}/${i}` });
-        stream.on('error', () => undefined);
-        stream.close(constants.NGHTTP2_CANCEL);
-      }
-      await new Promise((r) => setImmediate(r));
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    const reply = await h2Request(await connectH2(), { ':path': '/app/after-reset' });
-    expect(reply.status).toBe(200);
-    expect(gh.stderr()).not.toMatch(/Error|uncaught/i);
-  });
-});
-
-describe('shutdown', () => {
-  it('SIGTERM with an h2 stream in flight: GOAWAY, the stream completes, exit 0', async () => {
-    let arrived: () => void = () => {};
-    const requestArrived = new Promise<void>((r) => (arrived = r));
-    const slow = await startHttpUpstream((_req, res) => {
-      arrived();
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('finished after 1s');
-      }, 1_000);
-    });
-    const own = await startGatehouse({
-      ...tlsDirs(),
-      log: { accessLog: false },
-      entryPoints: { websecure: { address: '127.0.0.1:0', tls: {} } },
-      http: {
-        routers: { slow: { rule: 'Host(`left.example`)', service: 'slow', tls: {} } },
-        services: { slow: { loadBalancer: { servers: [{ url: slow.url }] } } },
-      },
-    });
-    const ownPort = own.ports['websecure']!;
-    const session = await connectH2(ownPort);
-    const goaway = new Promise<void>((r) => session.once('goaway', () => r()));
-    const stream = session.request({ ':authority': `${NAME}:${ownPort}`, ':path': '/slow' });
-    const inFlight = new Promise<H2Reply>((resolve, reject) => {
-      let headers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      stream.on('response', (h) => (headers = h));
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }));
-      stream.on('error', reject);
-    });
-    await requestArrived;
-    const startedAt = performance.now();
-    const exitCode = own.stop('SIGTERM');
-    await goaway;
-    const reply = await inFlight;
-    expect(reply.status).toBe(200);
-    expect(reply.body.toString()).toBe('finished after 1s');
-    expect(await exitCode).toBe(0);
-    expect(performance.now() - startedAt).toBeLessThan(5_000);
   });
 });
