@@ -135,6 +135,14 @@ backend pass_be
   return spawnPinned(1, 'haproxy', ['-db', '-f', file]);
 }
 
+/** The lines of an nginx `http` block both nginx configs share: temp paths in `dir`, long keep-alive to clients. */
+function nginxHttpCommon(dir) {
+  return ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `${t === 'body' ? 'client_body' : t}_temp_path ${dir}/${t};`)
+    .concat('keepalive_timeout 60s;', 'keepalive_requests 100000000;')
+    .join('\n  ');
+}
+
 function nginx({ ports, backend, tlsBackend, cert, dir }) {
   const location = `location / {
         proxy_pass http://be;
@@ -155,13 +163,7 @@ error_log stderr warn;
 events { worker_connections 4096; }
 http {
   access_log ${dir}/access.log combined buffer=64k flush=1s;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 60s;
-  keepalive_requests 100000000;
+  ${nginxHttpCommon(dir)}
   upstream be { server ${backend}; keepalive 64; keepalive_requests 100000000; }
   server {
     listen 127.0.0.1:${ports.web};
@@ -205,13 +207,7 @@ error_log stderr warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 60s;
-  keepalive_requests 100000000;
+  ${nginxHttpCommon(dir)}
   default_type text/plain;
   server {
     listen 127.0.0.1:${port};

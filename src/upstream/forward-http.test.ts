@@ -3,32 +3,19 @@ import http from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createUpstream, type ForwardInfo, type Upstream, type UpstreamOptions } from './index.js';
+import { closeWithSockets, listenLoopback } from '../../test/helpers/closers.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
-}
-
-function track(server: net.Server): void {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s: net.Socket) => (sockets.add(s), s.once('close', () => sockets.delete(s))));
-  closers.push(() => new Promise((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
-}
-
 async function backend(handler: http.RequestListener): Promise<string> {
   const server = http.createServer(handler);
-  track(server);
-  return `http://127.0.0.1:${await listen(server)}`;
+  closeWithSockets(server, closers);
+  return `http://127.0.0.1:${await listenLoopback(server)}`;
 }
 
 /** A proxy in front of `servers`; returns its URL and the JSON log lines it wrote. */
@@ -45,9 +32,9 @@ async function proxy(servers: string[], extra: Partial<UpstreamOptions> = {}, tr
     infos.push(info);
     upstream.forward(req, res, info);
   });
-  track(server);
+  closeWithSockets(server, closers);
   closers.push(() => upstream.close());
-  const port = await listen(server);
+  const port = await listenLoopback(server);
   return { url: `http://127.0.0.1:${port}`, port, lines, infos };
 }
 
@@ -137,7 +124,7 @@ describe('forward (plain HTTP)', () => {
 
   it('answers 502 with one log line when the port is closed', async () => {
     const probe = net.createServer();
-    const port = await listen(probe);
+    const port = await listenLoopback(probe);
     await new Promise((r) => probe.close(r));
     const p = await proxy([`http://127.0.0.1:${port}`]);
     const r = await request(p.url);
@@ -153,8 +140,8 @@ describe('forward (plain HTTP)', () => {
 
   it('answers 504 when the upstream accepts and never answers', async () => {
     const silent = net.createServer((s) => s.on('data', () => {}));
-    track(silent);
-    const port = await listen(silent);
+    closeWithSockets(silent, closers);
+    const port = await listenLoopback(silent);
     const p = await proxy([`http://127.0.0.1:${port}`], { responseHeadersTimeoutMs: 300 });
     const r = await request(p.url);
     expect(r.status).toBe(504);
@@ -185,8 +172,8 @@ describe('forward (plain HTTP)', () => {
       s.on('error', () => {});
       s.once('data', () => s.write(reply, () => (close === 'end' ? s.end() : s.resetAndDestroy())));
     });
-    track(server);
-    return `http://127.0.0.1:${await listen(server)}`;
+    closeWithSockets(server, closers);
+    return `http://127.0.0.1:${await listenLoopback(server)}`;
   }
 
   it.each([

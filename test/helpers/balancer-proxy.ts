@@ -6,9 +6,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createUpstream, type ForwardInfo, type UpstreamOptions } from '../../src/upstream/index.js';
+import { listenLoopback } from './closers.js';
 
 const closers: (() => Promise<void>)[] = [];
 
@@ -39,9 +39,7 @@ export interface Backend {
 }
 
 /** Listen on 127.0.0.1 (port 0 = a free one) and resolve with the port. */
-export function listen(server: net.Server, port = 0): Promise<number> {
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
-}
+export const listen = listenLoopback;
 
 /** Close an HTTP server and cut its keep-alive connections, which would hold close() open. */
 export function closeServer(server: http.Server): Promise<void> {

@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { gunzipSync } from 'node:zlib';
 import { createUpstream, type ForwardInfo } from '../../src/upstream/index.js';
@@ -16,6 +15,7 @@ import { createBuffering } from '../../src/middlewares/buffering.js';
 import { createCompress } from '../../src/middlewares/compress.js';
 import type { RequestContext } from '../../src/http/context.js';
 import { SLAB_BYTES, slabStats } from '../../src/upstream/read-slabs.js';
+import { closeWithSockets, listenLoopback } from '../helpers/closers.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,22 +23,6 @@ afterEach(async () => {
 });
 
 const log = pino({ level: process.env.SLAB_TEST_LOG ?? 'silent' });
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
-}
-
-function closeWithSockets(server: net.Server): void {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s: net.Socket) => (sockets.add(s), s.once('close', () => sockets.delete(s))));
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-}
 
 /** `size` bytes that only response `id` has (xorshift from the id). */
 function bodyFor(id: number, size: number): Buffer {
@@ -82,7 +66,7 @@ async function upstreams(): Promise<{ http: string; raw: string }> {
     res.setHeader('content-length', body.length);
     res.end(body);
   });
-  closeWithSockets(server);
+  closeWithSockets(server, closers);
   const raw = net.createServer((socket) => {
     socket.on('error', () => {}); // the forwarder resets it when a client leaves mid-body
     let text = '';
@@ -109,8 +93,8 @@ async function upstreams(): Promise<{ http: string; raw: string }> {
       send();
     });
   });
-  closeWithSockets(raw);
-  return { http: `http://127.0.0.1:${await listen(server)}`, raw: `http://127.0.0.1:${await listen(raw)}` };
+  closeWithSockets(raw, closers);
+  return { http: `http://127.0.0.1:${await listenLoopback(server)}`, raw: `http://127.0.0.1:${await listenLoopback(raw)}` };
 }
 
 /**
@@ -151,10 +135,10 @@ async function proxy(
     const ctx = { method: req.method, upgrade: undefined, log, router: 'slabs' } as unknown as RequestContext;
     void handler(req, res, ctx);
   });
-  closeWithSockets(front);
+  closeWithSockets(front, closers);
   const close = (): Promise<void> => upstream.close();
   closers.push(close);
-  return { port: await listen(front), close };
+  return { port: await listenLoopback(front), close };
 }
 
 type Client = 'fast' | 'slow' | 'leave' | 'cut';

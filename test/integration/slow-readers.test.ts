@@ -7,7 +7,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,28 +19,13 @@ import { upstreamOptions } from '../../src/http/services.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { slabStats } from '../../src/upstream/read-slabs.js';
 import type { LoadBalancerConfig } from '../../src/config/index.js';
+import { closeWithSockets, listenLoopback } from '../helpers/closers.js';
 
 const LARGE = Buffer.alloc(1024 * 1024, 'x');
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
-}
-
-function closeWithSockets(server: net.Server): void {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s: net.Socket) => (sockets.add(s), s.once('close', () => sockets.delete(s))));
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-}
 
 /** The backend: `/large` 4 MiB, anything else a short body; counts the `/large` requests it was sent. */
 async function backend(): Promise<{ url: string; large: () => number }> {
@@ -55,8 +39,8 @@ async function backend(): Promise<{ url: string; large: () => number }> {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
     res.end('ok\n');
   });
-  closeWithSockets(server);
-  return { url: `http://127.0.0.1:${await listen(server)}`, large: () => large };
+  closeWithSockets(server, closers);
+  return { url: `http://127.0.0.1:${await listenLoopback(server)}`, large: () => large };
 }
 
 interface LogRecord {
@@ -86,7 +70,7 @@ async function proxy(lb: LoadBalancerConfig): Promise<{ port: string; logs: LogR
     const info: ForwardInfo = { clientIp: '127.0.0.1', scheme: 'http', trustForwarded: false, upstream: undefined, log };
     upstream.forward(req, res, info);
   });
-  closeWithSockets(front);
+  closeWithSockets(front, closers);
   let clientHighWaterMark = 0;
   front.on('connection', (s: net.Socket) => (clientHighWaterMark = s.writableHighWaterMark));
   closers.push(() => upstream.close());
