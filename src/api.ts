@@ -250,7 +250,7 @@ export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | 
           live.edge = await startEdge(live.config, sources, log, () => accessLog, { registry: () => challenges, settings: () => live.challengeSettings, decided: admin?.challengeDecided }, { bindUdp: worker === undefined || worker.id === 1 });
         }
       } catch (err) {
-        live.acme?.stop();
+        await live.acme?.stop();
         await storage?.close();
         live.certs?.close();
         ticketKeys.close();
@@ -305,7 +305,8 @@ export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | 
       const closing = live.edge;
       live.edge = undefined;
       reloader.stop();
-      live.acme?.stop();
+      // Attempts under way finish their status writes while the edge drains; the store closes after both.
+      const acmeStopped = live.acme?.stop();
       control?.close();
       await admin?.close();
       await reloader.idle();
@@ -315,6 +316,7 @@ export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | 
       await Promise.all([closing?.close(grace), ...all.map((r) => r.closeConnections(grace))]);
       await Promise.all(all.map((r) => r.dispose()));
       live.retired.clear();
+      await acmeStopped;
       await storage?.close();
       live.certs?.close();
       ticketKeys?.close();

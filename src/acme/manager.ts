@@ -69,8 +69,16 @@ export interface AcmeManager {
    * certificates are stored and served); resolves when the last has ended.
    */
   retire(): Promise<void>;
-  stop(): void;
+  /**
+   * Nothing new is started, stored or served; resolves once the attempts under way have ended, or after
+   * STOP_WAIT_MS: a status write in progress (a CA's Retry-After, which a restart must obey) gets to finish before
+   * the process exits, an order waiting on the CA is not waited for.
+   */
+  stop(): Promise<void>;
 }
+
+/** How long stop() waits for attempts under way. */
+const STOP_WAIT_MS = 2000;
 
 /** Longest single timer; a far renewal is re-checked at least this often (setTimeout caps at 24.8 days anyway). */
 const MAX_TIMER_MS = 3600_000;
@@ -273,6 +281,11 @@ export function createAcmeManager(options: AcmeManagerOptions): AcmeManager {
       clearInterval(checkTimer);
       // The store outlives a manager that a reload replaced.
       for (const u of unsubscribe.splice(0)) u();
+      const running = entries.map((e) => e.running).filter((p) => p !== undefined);
+      if (running.length === 0) return Promise.resolve();
+      let bound: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => (bound = setTimeout(resolve, STOP_WAIT_MS).unref()));
+      return Promise.race([Promise.allSettled(running).then(() => undefined), waited]).finally(() => clearTimeout(bound));
     },
   };
 }
