@@ -6,7 +6,7 @@
  */
 import { ServerResponse } from 'node:http';
 import type { AccessLog } from './access-log.js';
-import { writeCallsBackWhenDone } from './write-callbacks.js';
+import { writeCallsBackWhenDone, writeGoesThrough } from './write-callbacks.js';
 import type { RequestContext } from './context.js';
 
 /** What a response tells when it closes (src/http/dispatch.ts RouteGeneration). */
@@ -73,8 +73,9 @@ export class CountingResponse extends ServerResponse {
   }
 }
 
-// Its write passes the callback to Node's.
+// Its write passes the chunk and the callback to Node's.
 writeCallsBackWhenDone(CountingResponse.prototype.write);
+writeGoesThrough(CountingResponse.prototype.write);
 
 /** Bytes of a body chunk as written (string in its encoding, or bytes). */
 export function sizeOf(chunk: unknown, encoding: unknown): number {

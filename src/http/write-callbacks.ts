@@ -27,3 +27,20 @@ export function wrapsWrite(res: object, inner: unknown): void {
 export function writeCallsBack(res: { write: unknown }): boolean {
   return callsBackWhenDone.has(res.write) && (res as { [UNTRUSTED]?: true })[UNTRUSTED] !== true;
 }
+
+/**
+ * Which `res.write` functions keep nothing of their own: what they were given and have not handed to the kernel is
+ * in `res.writableLength` (Node's HTTP/1.1 response write, and replacements that only pass it on). A compressor's or
+ * a buffer's write keeps chunks elsewhere: its caller must go by its return value alone.
+ */
+const writesThrough = new Set<unknown>([OutgoingMessage.prototype.write]);
+
+/** Registers a replacement of `res.write` that passes every chunk straight on to the response's own write. */
+export function writeGoesThrough(fn: unknown): void {
+  writesThrough.add(fn);
+}
+
+/** Whether whatever `res.write` was given and still waits is counted in `res.writableLength`. */
+export function writeWaitsInResponse(res: { write: unknown }): boolean {
+  return writesThrough.has(res.write);
+}

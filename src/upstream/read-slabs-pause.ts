@@ -54,12 +54,14 @@ function swapArmed(socket: TrackedSocket, handle: NonNullable<ReturnType<typeof 
  * for its next read (nothing read into it yet) is swapped for a small one, and back at the resume. An earlier version
  * went on reading into the small slab instead: one extra 4 KiB read per pause cost 1 MiB responses ~2x the CPU
  * (issue 21's peers bench), since a client socket with a 16 KiB high-water mark pauses on most 32 KiB writes.
+ * Returns whether the socket's reads are stopped (false: no handle calls, or not this response's socket any more).
  */
-export function readsPaused(claim: SlabClaim): void {
+export function readsPaused(claim: SlabClaim): boolean {
   const socket = claim.socket;
-  if (socket === undefined) return;
+  if (socket === undefined) return false;
   const t = socket[TRACKING];
-  if (t.slow || t.body !== claim) return;
+  if (t.body !== claim) return false;
+  if (t.slow) return t.stopped;
   t.slow = true;
   const state = (socket as unknown as { _readableState?: ReadableState })._readableState;
   if (state !== undefined && typeof state.highWaterMark === 'number') {
@@ -67,7 +69,7 @@ export function readsPaused(claim: SlabClaim): void {
     state.highWaterMark = SLOW_READ_BYTES;
   }
   const handle = readHandle(socket);
-  if (handle === undefined) return;
+  if (handle === undefined) return false;
   if (handle.reading === true && !socket.destroyed) {
     handle.reading = false;
     handle.readStop();
@@ -84,6 +86,7 @@ export function readsPaused(claim: SlabClaim): void {
       t.fullBytes = bytes;
     } else recycle(small); // not swapped in: back to its free list, not left out for good
   }
+  return t.stopped;
 }
 
 /** The client drained: full-size reads again, the socket reading again if the pause stopped it. */

@@ -18,6 +18,7 @@ import { createUpstream, type ForwardInfo, type Upstream } from '../../src/upstr
 import { upstreamOptions } from '../../src/http/services.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { slabStats } from '../../src/upstream/read-slabs.js';
+import { CLIENT_SOCKET_HIGH_WATER_MARK } from '../../src/edge/entry-point.js';
 import type { LoadBalancerConfig } from '../../src/config/index.js';
 import { closeWithSockets, listenLoopback } from '../helpers/closers.js';
 
@@ -56,7 +57,7 @@ interface LogRecord {
  * before a client that does not read stalls its response, which cost seconds of copying per test with 150 clients.
  * The upstream side, where connections are held, is TCP.
  */
-async function proxy(lb: LoadBalancerConfig): Promise<{ port: string; logs: LogRecord[]; upstream: Upstream; clientHighWaterMark: () => number }> {
+async function proxy(lb: LoadBalancerConfig, highWaterMark?: number): Promise<{ port: string; logs: LogRecord[]; upstream: Upstream; clientHighWaterMark: () => number }> {
   const logs: LogRecord[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -66,7 +67,7 @@ async function proxy(lb: LoadBalancerConfig): Promise<{ port: string; logs: LogR
   });
   const log = pino({ level: 'info' }, sink);
   const upstream = createUpstream(upstreamOptions(lb, 'svc'), log);
-  const front = http.createServer((req, res) => {
+  const front = http.createServer(highWaterMark === undefined ? {} : { highWaterMark }, (req, res) => {
     const info: ForwardInfo = { clientIp: '127.0.0.1', scheme: 'http', trustForwarded: false, upstream: undefined, log };
     upstream.forward(req, res, info);
   });
@@ -179,6 +180,19 @@ describe('slow readers (issue 20)', () => {
     expect(received).toBeGreaterThan(LARGE.length);
     expect(received).toBeLessThan(LARGE.length + 1024);
     expect(slabStats.smallReads - before.smallReads).toBe(0);
+  });
+
+  it('a client that keeps up never stops its server: a 1 MiB body does not pause at every read', async () => {
+    const be = await backend();
+    // The entry points' client sockets: a 32 KiB read written to one returns false (Node's per-write cork), whether
+    // or not the kernel takes it. Pausing on that stopped the upstream reads 32 times per MiB (issue 21).
+    const { port } = await proxy({ servers: [{ url: be.url }] }, CLIENT_SOCKET_HIGH_WATER_MARK);
+    const before = slabStats.stops;
+    const responses = 4;
+    for (let i = 0; i < responses; i++) expect((await get(port, '/large', 5000)).status).toBe(200);
+    const stops = slabStats.stops - before;
+    // A stop when the kernel's buffer (~200 KB on a Unix socket) is full while this process's own client reads: a few.
+    expect(stops).toBeLessThan(responses * 4);
   });
 
   it('a request waiting for a slot past timeouts.queue, or behind maxQueued others, gets 503 with Retry-After and a log line', async () => {
