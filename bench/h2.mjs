@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, freePort, root, spawnPinned, start, stop, stopAll, waitListening, waitPort } from './processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, cpuSeconds, freePort, root, spawnPinned, start, stop, stopAll, waitListening, waitPort } from './processes.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 1);
@@ -86,7 +86,7 @@ async function main() {
     const port = await freePort();
     // BENCH_PROFILE_DIR: gatehouse writes a V8 CPU profile there when it is stopped (as in suites.mjs).
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const gh = start(1, [...profile, process.env.BENCH_DIST ? `${process.env.BENCH_DIST}/cli/main.js` : 'dist/cli/main.js', 'start', '--config', 'bench/gatehouse-tls.json'], {
+    const gh = start(1, [...profile, ...GATEHOUSE_NODE_FLAGS, process.env.BENCH_DIST ? `${process.env.BENCH_DIST}/cli/main.js` : 'dist/cli/main.js', 'start', '--config', 'bench/gatehouse-tls.json'], {
       GATEHOUSE_BENCH_PORT: String(port),
       GATEHOUSE_BENCH_PASS_PORT: String(await freePort()),
       GATEHOUSE_BENCH_BACKEND: `http://${backendAddr}`,

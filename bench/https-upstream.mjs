@@ -10,7 +10,7 @@
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { load } from './load.mjs';
-import { cpuSeconds, freePort, root, start, stopAll, waitListening, waitPort } from './processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, cpuSeconds, freePort, root, start, stopAll, waitListening, waitPort } from './processes.mjs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -47,7 +47,7 @@ try {
   };
   const file = path.join(dir, 'gatehouse.json');
   writeFileSync(file, JSON.stringify(config));
-  const gh = start(1, ['dist/cli/main.js', 'start', '--config', file]);
+  const gh = start(1, [...GATEHOUSE_NODE_FLAGS, 'dist/cli/main.js', 'start', '--config', file]);
   gh.stdout.resume();
   await waitPort(plainPort, gh);
   await waitPort(tlsEntryPort, gh);

@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { load, useWrk } from './load.mjs';
-import { freePort, start, stopAll, waitListening, waitPort } from './processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, freePort, start, stopAll, waitListening, waitPort } from './processes.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -64,7 +64,7 @@ async function main() {
   let debounce = '0';
   const write = () => writeFileSync(file, JSON.stringify(config(port, backend, ++generation, debounce)));
   write();
-  const gh = start(1, ['dist/cli/main.js', 'start', '--config', file]);
+  const gh = start(1, [...GATEHOUSE_NODE_FLAGS, 'dist/cli/main.js', 'start', '--config', file]);
   gh.stdout.resume();
   await waitPort(port, gh);
   await untilGeneration(port, generation);

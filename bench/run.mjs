@@ -4,7 +4,8 @@
 // Env: BENCH_SUITE (comma list of http,tls,chain,reload,h2,peers; default all but peers), BENCH_DURATION (s, default 5), BENCH_WARMUP
 //      (s, default 1), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (default 3), BENCH_ONLY (comma list of
 //      target names), BENCH_PATHS (http suite: comma list of small,large), BENCH_LOADGEN=autocannon, BENCH_BACKEND=nginx
-//      (the plain backend as nginx, peers.mjs), BENCH_LOAD_CORES (cores of load generator and backends, default 0).
+//      (the plain backend as nginx, peers.mjs), BENCH_LOAD_CORES (cores of load generator and backends, default 0),
+//      BENCH_DIST_B / BENCH_NODE_FLAGS_B (a twin gatehouse in the peers suite: another build, other node flags).
 import { connections, load, useWrk } from './load.mjs';
 import { cpuSeconds, exited, hasTaskset, perfRecord, stopAll } from './processes.mjs';
 import { loadavg } from 'node:os';

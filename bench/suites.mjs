@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { peerMissing, startNginxBackend, startPeer } from './peers.mjs';
-import { freePort, root, start, waitListening, waitPort } from './processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, freePort, root, start, waitListening, waitPort } from './processes.mjs';
 
 /** The names of every suite, in the order a full run takes them. */
 export const SUITE_NAMES = ['http', 'tls', 'chain', 'peers'];
@@ -83,7 +83,7 @@ async function script(file, env, scheme = 'http') {
 async function gatehouse(config, ports, env, level, gh = GH, core = 1) {
   const portOf = {};
   for (const name of ports) portOf[name] = await freePort();
-  const child = start(core, [...profile, '--max-semi-space-size=16', gh, 'start', '--config', config], {
+  const child = start(core, [...profile, ...gh.flags, gh.main, 'start', '--config', config], {
     ...env,
     ...Object.fromEntries(Object.entries(portOf).map(([name, port]) => [name, String(port)])),
     GATEHOUSE_LOG_LEVEL: level,
@@ -94,7 +94,7 @@ async function gatehouse(config, ports, env, level, gh = GH, core = 1) {
 }
 
 function tlsGatehouse(ctx, level, gh = GH) {
-  return ctx.memo(`gatehouse-tls ${level} ${gh}`, async () =>
+  return ctx.memo(`gatehouse-tls ${level} ${gh.main} ${gh.flags.join(' ')}`, async () =>
     gatehouse('bench/gatehouse-tls.json', ['GATEHOUSE_BENCH_PORT', 'GATEHOUSE_BENCH_PASS_PORT'], {
       GATEHOUSE_BENCH_BACKEND: await ctx.backend(),
       GATEHOUSE_BENCH_TLS_BACKEND: await ctx.tlsBackend(),
@@ -112,10 +112,16 @@ function chainGatehouse(ctx, level) {
 
 // BENCH_DIST: another build of gatehouse (e.g. .bench/<variant>/dist) to compare with dist/.
 const DIST = process.env.BENCH_DIST ?? 'dist';
-const GH = `${DIST}/cli/main.js`;
-// BENCH_DIST_B: a second build measured in the same run (a change before/after): the peers suite then has a twin
-// `<target>@b` of each gatehouse row, started from that build.
-const GH_B = process.env.BENCH_DIST_B ? `${process.env.BENCH_DIST_B}/cli/main.js` : undefined;
+// BENCH_NODE_FLAGS: node's flags for gatehouse (default the launchers' own, GATEHOUSE_NODE_FLAGS).
+const flagList = (text) => text.split(' ').filter(Boolean);
+const NODE_FLAGS = flagList(process.env.BENCH_NODE_FLAGS ?? GATEHOUSE_NODE_FLAGS.join(' '));
+/** A gatehouse to start: its CLI entry and node's flags for it. */
+const GH = { main: `${DIST}/cli/main.js`, flags: NODE_FLAGS };
+// BENCH_DIST_B, BENCH_NODE_FLAGS_B: a second build, or the same with other node flags, measured in the same run (a
+// change before/after): the peers suite then has a twin `<target>@b` of each gatehouse row, started that way.
+const GH_B = process.env.BENCH_DIST_B || process.env.BENCH_NODE_FLAGS_B !== undefined
+  ? { main: `${process.env.BENCH_DIST_B || DIST}/cli/main.js`, flags: flagList(process.env.BENCH_NODE_FLAGS_B ?? NODE_FLAGS.join(' ')) }
+  : undefined;
 // BENCH_PROFILE_DIR: every gatehouse writes a V8 CPU profile there when it is stopped (open it in Chrome DevTools).
 const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
 
@@ -126,14 +132,14 @@ const TARGETS = {
   'bare-http-proxy': { start: async (ctx) => script('bench/bare-http-proxy.mjs', { TARGET: await ctx.backend() }) },
   'upstream-only': { needs: 'dist/upstream/index.js', start: async (ctx) => script('bench/upstream-only.mjs', { TARGET: await ctx.backend() }) },
   gatehouse: {
-    needs: GH,
+    needs: GH.main,
     start: async (ctx) => {
       const g = await gatehouse('bench/gatehouse.json', ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, logLevel);
       return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
     },
   },
   'gatehouse-nolog': {
-    needs: GH,
+    needs: GH.main,
     start: async (ctx) => {
       // Level warn: no access log, what routing alone costs.
       const g = await gatehouse('bench/gatehouse.json', ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, 'warn');
@@ -144,14 +150,14 @@ const TARGETS = {
   'bare-https-undici': {
     start: async (ctx) => script('bench/bare-https-undici.mjs', { TARGET: await ctx.backend(), CERT: path.join(ctx.certsDir(), 'wrong.pem') }, 'https'),
   },
-  'gatehouse-tls': { needs: GH, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
-  'gatehouse-tls-nolog': { needs: GH, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-tls': { needs: GH.main, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-tls-nolog': { needs: GH.main, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_PORT') },
   'bare-pipe': { start: async (ctx) => script('bench/bare-pipe.mjs', { TARGET: await ctx.tlsBackend() }, 'https') },
-  'gatehouse-passthrough': { needs: GH, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PASS_PORT') },
-  'gatehouse-plain': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_PORT') },
-  'gatehouse-chain': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_CHAIN_PORT') },
-  'gatehouse-plain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
-  'gatehouse-chain-log': { needs: GH, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_CHAIN_PORT') },
+  'gatehouse-passthrough': { needs: GH.main, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PASS_PORT') },
+  'gatehouse-plain': { needs: GH.main, start: async (ctx) => httpTarget(await chainGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-chain': { needs: GH.main, start: async (ctx) => httpTarget(await chainGatehouse(ctx, 'warn'), 'GATEHOUSE_BENCH_CHAIN_PORT') },
+  'gatehouse-plain-log': { needs: GH.main, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_PORT') },
+  'gatehouse-chain-log': { needs: GH.main, start: async (ctx) => httpTarget(await chainGatehouse(ctx, logLevel), 'GATEHOUSE_BENCH_CHAIN_PORT') },
 };
 
 // BENCH_WORKERS=N (issue 21): targets gatehouse-w1 and gatehouse-wN, bench/gatehouse.json with `workers` 1 and N, both
@@ -163,7 +169,7 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
 const workerTargets = WORKERS > 1 ? ['gatehouse-w1', `gatehouse-w${WORKERS}`, `gatehouse-w${WORKERS}-shared`] : [];
 for (const [n, policy] of WORKERS > 1 ? [[1, 'rr'], [WORKERS, 'rr'], [WORKERS, 'none']] : []) {
   TARGETS[`gatehouse-w${n}${policy === 'none' ? '-shared' : ''}`] = {
-    needs: GH,
+    needs: GH.main,
     start: async (ctx) => {
       const file = path.join(ctx.tempDir('gatehouse-bench-workers-'), 'gatehouse.json');
       writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(path.join(root, 'bench/gatehouse.json'), 'utf8')), workers: n }));
@@ -175,14 +181,14 @@ for (const [n, policy] of WORKERS > 1 ? [[1, 'rr'], [WORKERS, 'rr'], [WORKERS, '
 
 if (GH_B) {
   TARGETS['gatehouse@b'] = {
-    needs: GH_B,
+    needs: GH_B.main,
     start: async (ctx) => {
       const g = await gatehouse('bench/gatehouse.json', ['GATEHOUSE_BENCH_PORT'], { GATEHOUSE_BENCH_BACKEND: await ctx.backend() }, logLevel, GH_B);
       return { url: `http://127.0.0.1:${g.ports.GATEHOUSE_BENCH_PORT}`, pid: g.pid };
     },
   };
-  TARGETS['gatehouse-tls@b'] = { needs: GH_B, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel, GH_B), 'GATEHOUSE_BENCH_PORT') };
-  TARGETS['gatehouse-passthrough@b'] = { needs: GH_B, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel, GH_B), 'GATEHOUSE_BENCH_PASS_PORT') };
+  TARGETS['gatehouse-tls@b'] = { needs: GH_B.main, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel, GH_B), 'GATEHOUSE_BENCH_PORT') };
+  TARGETS['gatehouse-passthrough@b'] = { needs: GH_B.main, start: async (ctx) => tlsTarget(await tlsGatehouse(ctx, logLevel, GH_B), 'GATEHOUSE_BENCH_PASS_PORT') };
 }
 
 // The real peers (bench/peers.mjs): one process per peer serving plain HTTP, TLS termination and (HAProxy, nginx) SNI

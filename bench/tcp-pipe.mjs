@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, freePort, hasTaskset, root, start, stopAll, waitListening, waitPort } from './processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, cpuSeconds, freePort, hasTaskset, root, start, stopAll, waitListening, waitPort } from './processes.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 1);
@@ -67,7 +67,7 @@ try {
       stateDir: path.join(dir, 'state'),
     }),
   );
-  const gh = start(1, [GH, 'start', '--config', config], { GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info' });
+  const gh = start(1, [...GATEHOUSE_NODE_FLAGS, GH, 'start', '--config', config], { GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'info' });
   gh.stdout.resume(); // the access lines, discarded: the bench counts the cost of writing them
   await waitPort(ghPlain, gh);
   await waitPort(ghPass, gh);

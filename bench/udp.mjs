@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, hasTaskset, root, start, stopAll, waitListening } from './processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, cpuSeconds, hasTaskset, root, start, stopAll, waitListening } from './processes.mjs';
 
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const warmup = Number(process.env.BENCH_WARMUP ?? 1);
@@ -88,7 +88,7 @@ try {
       stateDir: path.join(dir, 'state'),
     }),
   );
-  const gh = start(1, [GH, 'start', '--config', config], { GATEHOUSE_LOG_LEVEL: 'warn' });
+  const gh = start(1, [...GATEHOUSE_NODE_FLAGS, GH, 'start', '--config', config], { GATEHOUSE_LOG_LEVEL: 'warn' });
   gh.stdout.resume();
   await waitEcho(ghPort, gh);
   process.stderr.write(`udp bench: ${clients} clients × ${windowSize} in flight, ${size}-byte datagrams, ${duration} s × ${rounds} rounds${hasTaskset ? '' : ' (not pinned: no taskset)'}\n`);

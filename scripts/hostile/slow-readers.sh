@@ -11,7 +11,7 @@
 # (seconds between the slow connections being up and the measurement, 10: a proxy starved of CPU by a loaded machine
 # takes seconds to take them all in), PIPELINED (requests per slow connection, 1),
 # PROXY_CPU (core the proxy runs on, 1), GATEHOUSE_CONFIG_EXTRA (JSON merged into the load balancer, e.g.
-# '{"maxConnections":128}' to see the old default), GATEHOUSE_DIST (the build to run, default dist: a before/after), NODE_FLAGS (node's flags for gatehouse, default the launcher's --max-semi-space-size=16). Needs: slowhttptest nginx-light haproxy caddy (Debian), a built
+# '{"maxConnections":128}' to see the old default), GATEHOUSE_DIST (the build to run, default dist: a before/after), NODE_FLAGS (node's flags for gatehouse, default the launchers' own). Needs: slowhttptest nginx-light haproxy caddy (Debian), a built
 # gatehouse (npm run build). Run as root or with `ulimit -n` above 10 * CONNS.
 set -euo pipefail
 
@@ -97,7 +97,7 @@ start_target() { # $1: name, $2: port, $3: its directory; echoes the pid
   }
 }
 JSON
-      GATEHOUSE_STATE_DIR="$dir/state" taskset -c "$PROXY_CPU" node ${NODE_FLAGS:---max-semi-space-size=16} "$GATEHOUSE_DIST/cli/main.js" start --config "$dir/gatehouse.json" >"$dir/out.log" 2>&1 &
+      GATEHOUSE_STATE_DIR="$dir/state" taskset -c "$PROXY_CPU" node ${NODE_FLAGS:---max-semi-space-size=16 --heap-growing-percent=50} "$GATEHOUSE_DIST/cli/main.js" start --config "$dir/gatehouse.json" >"$dir/out.log" 2>&1 &
       ;;
     nginx)
       {
