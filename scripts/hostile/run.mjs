@@ -20,7 +20,7 @@
  * Then scripts/hostile/slow-readers.sh (rows 1 and 2, its own table) when it exists.
  *
  * Environment: HOSTILE_SECONDS (30 per row), HOSTILE_TARGETS (gatehouse,nginx,haproxy,caddy), HOSTILE_ROWS (all
- * of the above, comma-separated), HOSTILE_IDLE, HOSTILE_SLOW. Needs a built gatehouse (npm run build), python3,
+ * of the above, comma-separated), HOSTILE_IDLE, HOSTILE_SLOW, GATEHOUSE_DIST (the build to run, default dist). Needs a built gatehouse (npm run build), python3,
  * and: apt-get install -y slowhttptest testssl.sh nginx-light haproxy caddy. The machine's load average is printed
  * with every row: on a shared machine, compare targets within one run, never across runs.
  */
@@ -29,7 +29,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { peerMissing, startPeer } from '../../bench/peers.mjs';
-import { freePort, root, spawnPinned, start, stop, stopAll, waitListening, waitPort } from '../../bench/processes.mjs';
+import { GATEHOUSE_NODE_FLAGS, freePort, root, spawnPinned, start, stop, stopAll, waitListening, waitPort } from '../../bench/processes.mjs';
 import { loadAverage, pct, probe, treeRssMB } from './probe.mjs';
 
 const SECONDS = Number(process.env.HOSTILE_SECONDS ?? 30);
@@ -82,7 +82,7 @@ async function startGatehouse(backend, extra = {}) {
   };
   const file = path.join(dir, 'gatehouse.json');
   writeFileSync(file, JSON.stringify(config));
-  const child = start(1, ['--max-semi-space-size=16', path.join(root, 'dist/cli/main.js'), 'start', '--config', file]);
+  const child = start(1, [...GATEHOUSE_NODE_FLAGS, path.join(process.env.GATEHOUSE_DIST ? path.resolve(process.env.GATEHOUSE_DIST) : path.join(root, 'dist'), 'cli/main.js'), 'start', '--config', file]);
   child.stdout.resume();
   for (const port of Object.values(ports)) await waitPort(port, child);
   return { pid: child.pid, ports, child };
@@ -126,7 +126,7 @@ async function warmUp(t) {
   return treeRssMB(t.pid);
 }
 
-const figure = (p) => `p99 ${p.p99} ms, ${p.answeredPct}% answered, RSS +${p.rssGrowthMB} MB`;
+const figure = (p) => `p99 ${p.p99} ms, ${p.answeredPct}% answered, RSS +${p.rssGrowthMB} MB (slowest: ${p.slowest})`;
 
 /** Run `attack` (a child process) while probing `url`; stop the attack by PID; the probe's figures. */
 async function during(attack, t, url) {
