@@ -53,7 +53,8 @@ function swapArmed(socket: TrackedSocket, handle: NonNullable<ReturnType<typeof 
  * client drains (its handle's readStop, what Node's own pause does for a socket with `onread`), and the slab armed
  * for its next read (nothing read into it yet) is swapped for a small one, and back at the resume. An earlier version
  * went on reading into the small slab instead: one extra 4 KiB read per pause cost 1 MiB responses ~2x the CPU
- * (issue 21's peers bench), since a client socket with a 16 KiB high-water mark pauses on most 32 KiB writes.
+ * (issue 21's peers bench), when a client socket with a 16 KiB high-water mark paused on most 32 KiB writes (an
+ * HTTP/1.1 relay now pauses only for a write still waiting on the next tick: forward-http.ts #checkWrite).
  * Returns whether the socket's reads are stopped (false: no handle calls, or not this response's socket any more).
  */
 export function readsPaused(claim: SlabClaim): boolean {
