@@ -44,8 +44,24 @@ export function dnsJournal(e: Entry): DnsJournal {
  * lock. Never throws: a value that cannot be removed stays noted and is tried again at the next turn.
  */
 export async function removeLeftovers(ctx: ManagerContext, e: Entry): Promise<void> {
+  if ((e.status.dnsRecords ?? []).length === 0) return;
+  // What this instance read may be stale: another instance sharing the store held the lock since, and removed its
+  // own values (a second start read them while that one ordered). Under the lock the store's list is the truth;
+  // acting on the stale one removed a value twice and wrote this instance's old status over the holder's.
+  let stored: readonly TxtRecord[] | undefined;
+  try {
+    stored = (await e.resolver.storage.readStatus(e.wanted.names[0]!))?.dnsRecords ?? [];
+  } catch {
+    stored = undefined; // the store unreadable: the list known here, as before
+  }
+  if (stored !== undefined) {
+    if (stored.length === 0) {
+      e.status = { ...e.status, dnsRecords: [] };
+      return;
+    }
+    e.status = { ...e.status, dnsRecords: stored };
+  }
   const left = e.status.dnsRecords ?? [];
-  if (left.length === 0) return;
   let solver: DnsSolver | undefined;
   try {
     solver = e.resolver.spec.dnsChallenge ? await createDnsSolver(e.resolver.spec.dnsChallenge, { configFile: ctx.configFile }) : undefined;
