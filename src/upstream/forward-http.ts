@@ -13,9 +13,8 @@ import type { LoadBalancer } from './load-balancer.js';
 import type { StickyCookie } from './sticky-cookie.js';
 import type { UpstreamServer } from './upstream-server.js';
 import { claimReads, headersDone, responseDone, type SlabClaim } from './read-slabs.js';
-import { readsPaused, readsResumed } from './read-slabs-pause.js';
 import { writeView } from './read-slabs-writes.js';
-import { writeWaitsInResponse } from '../http/write-callbacks.js';
+import { ClientDrain, type DrainOwner } from './client-drain.js';
 import type { SlotQueue, Waiter } from './queue.js';
 import { addTrailers, endWithHead, hasGrpcStatus, sendHead, type PendingHead } from './response-head.js';
 
@@ -52,7 +51,7 @@ function classify(err: Error & { code?: string }): { status: number; code: Error
 }
 
 /** Relays one upstream response into `res`; one instance per request (across its retries), driven by undici. */
-class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
+class ResponseRelay implements Dispatcher.DispatchHandler, Waiter, DrainOwner {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
   #clientGone = false;
@@ -205,38 +204,20 @@ class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
     this.#abort?.(new ClientGoneError('client closed the connection'));
   };
 
-  #onDrain = (): void => {
-    this.#drainAwaited = false;
-    this.#pauseNext = false;
-    if (this.#server.slabReads) readsResumed(this.#reads);
+  /** The waits on the client, made at the first body write that returns false. */
+  #drain: ClientDrain | undefined;
+
+  // DrainOwner, for #drain.
+  get done(): boolean {
+    return this.#done;
+  }
+
+  get slabReads(): boolean {
+    return this.#server.slabReads;
+  }
+
+  resumeUpstream(): void {
     this.#resume?.();
-  };
-
-  /** A write check is queued for the next tick (#checkWrite): one per tick. */
-  #checkQueued = false;
-  /** #onDrain listens for the client's 'drain' (once). */
-  #drainAwaited = false;
-  /** The last write was still pending at its check and the socket's reads could not be stopped: pause undici. */
-  #pauseNext = false;
-
-  /**
-   * Runs on the tick after a client write that returned false (after Node's uncork of the response's socket, queued
-   * by that write before this): if the kernel took every byte, nothing waits and nothing pauses. Otherwise the
-   * upstream socket stops reading until the client drains, as a pause would; where it cannot (no slab socket), the
-   * next chunk pauses undici.
-   */
-  #checkWrite = (): void => {
-    this.#checkQueued = false;
-    const res = this.#res;
-    if (this.#done || res.destroyed || res.writableLength === 0) return;
-    this.#awaitDrain();
-    if (!readsPaused(this.#reads)) this.#pauseNext = true;
-  };
-
-  #awaitDrain(): void {
-    if (this.#drainAwaited) return;
-    this.#drainAwaited = true;
-    this.#res.once('drain', this.#onDrain);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -293,21 +274,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler, Waiter {
     // the JS heap, and that external memory is what starts V8's full collections on large bodies: 10.4 against 13.5
     // mark-compacts per 1000 responses of 1 MiB, 1.05-1.10x less CPU per response (bench/README.md, 2026-11-23).
     if (writeView(res, chunk)) return true;
-    if (this.#pauseNext || !this.#server.slabReads || !(res instanceof ServerResponse) || !writeWaitsInResponse(res)) {
-      this.#awaitDrain();
-      if (this.#server.slabReads) readsPaused(this.#reads);
-      return false;
-    }
-    // An HTTP/1.1 response's write returns false for any chunk above the socket's 16 KiB high-water mark, even when
-    // the kernel takes all of it: Node corks the socket per write and writes at the next tick. Pausing on each of
-    // those cost a pause and resume per 32 KiB read (issue 21: 1 MiB responses). The check after that write
-    // decides: a client that keeps up never pauses, one that does not stops the upstream reads with this one chunk
-    // held, as before. (A compressor's write keeps chunks where writableLength does not count them: it pauses.)
-    if (!this.#checkQueued) {
-      this.#checkQueued = true;
-      process.nextTick(this.#checkWrite);
-    }
-    return true;
+    this.#drain ??= new ClientDrain(res, this.#reads, this);
+    return this.#drain.writeFull();
   }
 
   onComplete(trailers: string[] | null): void {
