@@ -18,6 +18,7 @@ import { createCertStore, resolveStateDir, TicketKeys, type CertStore } from './
 import { certStoreOptions, needsCertificates } from './certs/store-options.js';
 import { startEdge, type Edge } from './edge/start.js';
 import { listenProtocol } from './edge/address.js';
+import { hostFindings } from './edge/host-tuning.js';
 import type { TlsSources } from './edge/tls-listener.js';
 import type { UdpSources } from './udp/index.js';
 import { GatehouseError } from './errors.js';
@@ -269,7 +270,11 @@ export function createGatehouseIn(options: GatehouseOptions, role: WorkerRole | 
       worker?.attach({ admin: () => admin, edge: () => live.edge });
       // A worker's own line is not 'gatehouse started': supervisors and scripts wait for that one, the primary's.
       if (worker !== undefined) log.info('worker started');
-      else log.info(primary !== undefined ? { workers: primary.count } : {}, 'gatehouse started');
+      else {
+        // Once per host (the workers share its kernel): settings that let slow readers stall every connection.
+        for (const f of hostFindings()) log.warn({ code: 'HOST_TUNING', setting: f.setting, value: f.value, recommended: f.recommended, fix: f.fix }, f.message);
+        log.info(primary !== undefined ? { workers: primary.count } : {}, 'gatehouse started');
+      }
       await flushLog(log);
     },
     addresses() {

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   ACME_SELF_TEST: "gatehouse could not reach its own challenge responder before asking the CA to validate; the CA is not asked.",
   ACME_DNS: "dns-01: the TXT record could not be written or removed (provider refused, TSIG key rejected, script failed), its zone was not found, or it did not appear at every authoritative server in time; the CA is not asked, the attempt is retried with backoff.",
   STATE_DIR: 'The state directory (default certificate, ACME state, control socket) cannot be made or written by the user gatehouse runs as; gatehouse does not start.',
+  HOST_TUNING: "A kernel setting of the host leaves it open to slow readers (net.ipv4.tcp_notsent_lowat unlimited); a warning at start with the command that fixes it.",
   STORAGE_CONFIG: 'The shared storage is misconfigured (storage.redis.url not redis:// or rediss://, caFile unreadable).',
   STORAGE_UNAVAILABLE: 'The ACME state store cannot be used (Redis down, authentication failed, TLS not trusted, a state file not writable); gatehouse keeps serving and retries.',
 } as const;

@@ -126,14 +126,33 @@ async function warmUp(t) {
   return treeRssMB(t.pid);
 }
 
-const figure = (p) => `p99 ${p.p99} ms, ${p.answeredPct}% answered, RSS +${p.rssGrowthMB} MB (slowest: ${p.slowest})`;
+const figure = (p) => `p99 ${p.p99} ms, ${p.answeredPct}% answered, RSS +${p.rssGrowthMB} MB, kernel TCP memory peak ${p.tcpPeakMB} MB (slowest: ${p.slowest})`;
+
+/** The kernel's TCP memory in use, MB (all sockets of the host: /proc/net/sockstat counts pages). */
+function kernelTcpMB() {
+  const m = /^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'));
+  return m ? Math.round((Number(m[1]) * 4) / 1024) : NaN;
+}
+
+/** The setting that decides whether slow readers can fill the kernel's TCP memory (docs/hostile.md). */
+function notsentLowat() {
+  try {
+    const v = readFileSync('/proc/sys/net/ipv4/tcp_notsent_lowat', 'utf8').trim();
+    return `net.ipv4.tcp_notsent_lowat ${v === '4294967295' ? 'unlimited (the kernel default)' : v}`;
+  } catch {
+    return 'net.ipv4.tcp_notsent_lowat unknown';
+  }
+}
 
 /** Run `attack` (a child process) while probing `url`; stop the attack by PID; the probe's figures. */
 async function during(attack, t, url) {
   await new Promise((r) => setTimeout(r, 2_000)); // let the attack build up
+  let tcpPeakMB = kernelTcpMB();
+  const sampler = setInterval(() => (tcpPeakMB = Math.max(tcpPeakMB, kernelTcpMB())), 250);
   const p = await probe({ url, pid: t.pid, seconds: SECONDS, baselineRssMB: t.warmRssMB });
+  clearInterval(sampler);
   const extra = await attack.stop();
-  return { ...p, extra };
+  return { ...p, tcpPeakMB, extra };
 }
 
 /** slowhttptest with `args` against `url`, stopped by PID after the probe; its last status block, summarized. */
@@ -286,7 +305,7 @@ async function main() {
   if (!existsSync(path.join(root, 'dist/cli/main.js'))) missing.push('a built gatehouse (npm run build)');
   for (const [bin, pkg] of [['slowhttptest', 'slowhttptest'], ['testssl', 'testssl.sh'], ['python3', 'python3']]) if (!has(bin)) missing.push(`${bin} (apt-get install -y ${pkg})`);
   if (missing.length) notes.push(`missing: ${missing.join(', ')}; the rows that need them say so`);
-  console.error(`hostile: ${SECONDS} s per row, ${IDLE} idle, ${SLOW} slow connections; targets ${TARGETS.join(', ')}; rows ${ROWS.join(', ')}`);
+  console.error(`hostile: ${SECONDS} s per row, ${IDLE} idle, ${SLOW} slow connections; targets ${TARGETS.join(', ')}; rows ${ROWS.join(', ')}; ${notsentLowat()}`);
 
   const backendChild = start(0, [path.join(root, 'bench/backend.mjs')]);
   const backend = `127.0.0.1:${await waitListening(backendChild)}`;
@@ -322,7 +341,7 @@ async function main() {
   if (ROWS.includes('split-write')) await splitWrite();
 
   const columns = ['direct', ...TARGETS].filter((c) => [...results.values()].some((m) => m.has(c)));
-  console.log(`\n## Hostile clients (issue 20): ${SECONDS} s per row, load average now ${loadAverage()}\n`);
+  console.log(`\n## Hostile clients (issue 20): ${SECONDS} s per row, load average now ${loadAverage()}, ${notsentLowat()}\n`);
   console.log(`| row | ${columns.join(' | ')} |`);
   console.log(`|---|${columns.map(() => '---').join('|')}|`);
   for (const [row, m] of results) console.log(`| ${row} | ${columns.map((c) => m.get(c) ?? '').join(' | ')} |`);

@@ -151,6 +151,7 @@ count_established() { # $1: ss filter
   ss -Htn state established "$1" 2>/dev/null | wc -l
 }
 
+echo "# net.ipv4.tcp_notsent_lowat $(cat /proc/sys/net/ipv4/tcp_notsent_lowat 2>/dev/null || echo unknown) (4294967295: unlimited, the kernel default; docs/hostile.md)"
 printf '%-10s %6s %9s %9s %7s %7s %7s %7s %7s  %s\n' target slow upstream answered p50ms p99ms rss0MB rssMB deltaMB load
 i=0
 for target in "${TARGETS[@]}"; do

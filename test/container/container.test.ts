@@ -119,6 +119,7 @@ describe('the gatehouse container image', () => {
     '-e', 'GATEHOUSE_CONFIG=/etc/gatehouse/config.prod.json',
     '-p', '127.0.0.1::8080',
     '-p', '127.0.0.1::8443',
+    '--sysctl', 'net.ipv4.tcp_notsent_lowat=131072',
     IMAGE,
   ];
 
@@ -210,7 +211,23 @@ describe('the gatehouse container image', () => {
     const entries = await readdir(stateDir);
     expect(entries).toContain('default-cert');
     expect((await stat(join(stateDir, 'default-cert'))).uid).toBe(1000);
+    // The README's command sets the container's own tcp_notsent_lowat: nothing to warn about.
+    expect(await logs(main)).not.toContain('HOST_TUNING');
   });
+
+  it("warns at start when the container's network namespace lets slow readers queue megabytes, naming docker run's flag", async () => {
+    const name = containerName('lowat');
+    await dockerOk(['run', '-d', '--name', name, '--sysctl', 'net.ipv4.tcp_notsent_lowat=4294967295', IMAGE], 60_000);
+    const text = await waitFor('"gatehouse started" in the demo container', async () => {
+      const t = await logs(name);
+      return t.includes('gatehouse started') ? t : undefined;
+    }, 30_000);
+    const warning = text.split('\n').find((l) => l.includes('HOST_TUNING'));
+    expect(warning, text).toBeDefined();
+    expect(warning).toContain('net.ipv4.tcp_notsent_lowat is unlimited');
+    expect(warning).toContain('docker run --sysctl net.ipv4.tcp_notsent_lowat=131072');
+    await docker(['rm', '-f', name], 30_000);
+  }, 90_000);
 
   it('sees an edit of the mounted config directory (new file renamed over the old one)', async () => {
     expect((await get('http', httpPort, '/version')).body).toBe('v1\n');

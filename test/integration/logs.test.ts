@@ -4,6 +4,7 @@
  * log file reopened on SIGUSR1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,5 +308,24 @@ describe('the drain on SIGTERM', () => {
     client.terminate();
     stream.destroy();
     expect(await exit).toBe(0);
+  });
+});
+
+describe('host settings at start', () => {
+  it("warns once (the primary, not each worker) when the kernel lets slow readers queue megabytes, naming the fix", async () => {
+    // Whatever this machine's value is, the process must say what it calls for: Linux's default is unlimited.
+    const value = Number(readFileSync('/proc/sys/net/ipv4/tcp_notsent_lowat', 'utf8'));
+    const gh = await startGatehouse({ workers: 2, entryPoints: { web: { address: '127.0.0.1:0' } } }, { env: { GATEHOUSE_STATE_DIR: stateDir } });
+    const started = gh.logs.findIndex((l) => l.msg === 'gatehouse started');
+    const warnings = gh.logs.filter((l) => l['code'] === 'HOST_TUNING');
+    if (value > 1_048_576) {
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ level: 'warn', setting: 'net.ipv4.tcp_notsent_lowat', recommended: '131072' });
+      expect(String(warnings[0]!['fix'])).toContain('sysctl -w net.ipv4.tcp_notsent_lowat=131072');
+      expect(gh.logs.indexOf(warnings[0]!)).toBeLessThan(started);
+    } else {
+      expect(warnings).toEqual([]);
+    }
+    expect(await gh.stop('SIGTERM')).toBe(0);
   });
 });
