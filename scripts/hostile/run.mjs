@@ -38,6 +38,8 @@ const SLOW = Number(process.env.HOSTILE_SLOW ?? 1000);
 const TARGETS = (process.env.HOSTILE_TARGETS ?? 'gatehouse,nginx,haproxy,caddy').split(',').filter(Boolean);
 const ALL_ROWS = ['idle', 'idle-tls', 'slowloris', 'slow-body', 'slow-read', 'range', 'headers', 'testssl', 'split-write'];
 const ROWS = (process.env.HOSTILE_ROWS ?? ALL_ROWS.join(',')).split(',').filter(Boolean);
+// gatehouse's node flags: the launchers' own, or HOSTILE_NODE_FLAGS (space-separated) to compare others.
+const NODE_FLAGS = process.env.HOSTILE_NODE_FLAGS?.split(' ').filter(Boolean) ?? GATEHOUSE_NODE_FLAGS;
 const CERT = path.join(root, 'test/fixtures/certs/wrong.pem'); // RSA 2048, cert + key, as the peers benchmark serves
 
 const has = (bin) => {
@@ -82,7 +84,7 @@ async function startGatehouse(backend, extra = {}) {
   };
   const file = path.join(dir, 'gatehouse.json');
   writeFileSync(file, JSON.stringify(config));
-  const child = start(1, [...GATEHOUSE_NODE_FLAGS, path.join(process.env.GATEHOUSE_DIST ? path.resolve(process.env.GATEHOUSE_DIST) : path.join(root, 'dist'), 'cli/main.js'), 'start', '--config', file]);
+  const child = start(1, [...NODE_FLAGS, path.join(process.env.GATEHOUSE_DIST ? path.resolve(process.env.GATEHOUSE_DIST) : path.join(root, 'dist'), 'cli/main.js'), 'start', '--config', file]);
   child.stdout.resume();
   for (const port of Object.values(ports)) await waitPort(port, child);
   return { pid: child.pid, ports, child };

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../log.js';
-import { CLOSE_BATCH, createFirstByteGate, type FirstByteGate } from './first-byte-gate.js';
+import { CLOSE_BATCH, CLOSE_PAUSE_MS, createFirstByteGate, type FirstByteGate } from './first-byte-gate.js';
 
 interface Logged {
   fields: Record<string, unknown>;
@@ -81,26 +81,35 @@ describe('first-byte gate', () => {
     expect(lines).toEqual([]);
   });
 
-  it(`closes silent connections at their deadline, at most ${CLOSE_BATCH} per turn, and sums them up in one line`, async () => {
+  it(`closes silent connections at their deadline, ${CLOSE_BATCH} at a time ${CLOSE_PAUSE_MS} ms apart, with a reset, and sums them up in one line`, async () => {
     const n = 200;
     const { gate, lines, handed, connect } = await gated(300);
     const conns = await Promise.all(Array.from({ length: n }, connect));
     const received = conns.map(() => 0);
-    conns.forEach((c, i) => c.on('data', (d: Buffer) => (received[i]! += d.length)));
+    const errors: string[] = [];
+    conns.forEach((c, i) => c.on('data', (d: Buffer) => (received[i]! += d.length)).on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message)));
     await until(() => gate.waiting() === n, 2_000);
     const steps: number[] = [];
     let last = n;
+    let firstClose = 0;
     await until(
       () => gate.waiting() === 0,
       5_000,
       () => {
         const now = gate.waiting();
         if (now !== last) steps.push(last - now);
+        if (now !== last && firstClose === 0) firstClose = performance.now();
         last = now;
       },
     );
+    const spread = performance.now() - firstClose;
     expect(Math.max(...steps)).toBeLessThanOrEqual(CLOSE_BATCH);
     expect(steps.length).toBeGreaterThanOrEqual(Math.ceil(n / CLOSE_BATCH));
+    // Paced, not one batch per turn of the loop: 25 batches take at least 24 pauses (a timer never fires early).
+    expect(spread).toBeGreaterThanOrEqual((Math.ceil(n / CLOSE_BATCH) - 1) * CLOSE_PAUSE_MS * 0.9);
+    // A reset, not a FIN: the clients see ECONNRESET (each once its socket notices).
+    await until(() => errors.length === n, 2_000);
+    expect(new Set(errors)).toEqual(new Set(['ECONNRESET']));
     await until(() => lines.length > 0, 3_000);
     expect(lines).toEqual([{ fields: { entryPoint: 'web', connections: n, waitedMs: 300 }, msg: 'connections closed before sending anything' }]);
     expect(handed).toEqual([]);
