@@ -191,8 +191,9 @@ describe('slow readers (issue 20)', () => {
     const responses = 4;
     for (let i = 0; i < responses; i++) expect((await get(port, '/large', 5000)).status).toBe(200);
     const stops = slabStats.stops - before;
-    // A stop when the kernel's buffer (~200 KB on a Unix socket) is full while this process's own client reads: a few.
-    expect(stops).toBeLessThan(responses * 4);
+    // A stop when the kernel's buffer (~200 KB on a Unix socket) is full while this process's own client reads: a few
+    // (4-7 alone, 16 once in a full suite run), where pausing at every false write stopped 32 times per MiB (127).
+    expect(stops, `${stops} stops over ${responses} responses`).toBeLessThan(responses * 10);
   });
 
   it('a request waiting for a slot past timeouts.queue, or behind maxQueued others, gets 503 with Retry-After and a log line', async () => {
