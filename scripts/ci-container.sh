@@ -40,5 +40,17 @@ if ! timeout 20 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; t
 fi
 echo "ci-container: docker $(docker version --format '{{.Server.Version}}')"
 
+# scripts/docker-base.sh bootstraps the base image with debootstrap: installed here as docker.io is (root + apt).
+if ! command -v debootstrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ci-container: installing debootstrap"
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q debootstrap >/dev/null ||
+      { timeout 300 apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q debootstrap >/dev/null; }
+  else
+    echo "ci-container: debootstrap is missing; install it with: sudo apt-get install -y debootstrap" >&2
+    exit 1
+  fi
+fi
+
 # The test builds the base images (cached by tag) and the Dockerfile itself; bounded as a whole.
 timeout 3600 npm run test:container -- "$@"
