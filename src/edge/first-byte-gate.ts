@@ -113,7 +113,7 @@ export function createFirstByteGate(opts: FirstByteGateOptions): FirstByteGate {
       release(socket);
       // An error of the close itself has no one to tell: swallow it rather than crash.
       socket.on('error', ignore);
-      socket.resetAndDestroy();
+      reset(socket);
       if (closedSinceSummary === 0 && closed === 0) firstClose = now;
       closed++;
     }
@@ -165,3 +165,12 @@ export function createFirstByteGate(opts: FirstByteGateOptions): FirstByteGate {
 }
 
 function ignore(): void {}
+
+/** Close with a reset; a socket that is not TCP (resetAndDestroy throws ERR_INVALID_HANDLE_TYPE) is just destroyed. */
+function reset(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}

@@ -12,6 +12,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from '../http/dispatch.js';
 import type { Logger } from '../log.js';
+import { clientErrorLog } from './client-error-log.js';
 import type { EntryPointSettings } from './entry-point.js';
 
 const BODY = 'Request Header Fields Too Large: too many header lines\n';
@@ -55,8 +56,9 @@ export function limitParsedHeaders(server: Server, _maxHeaderCount: number): voi
 export function refuseHeaderFloods(dispatcher: Dispatcher, settings: EntryPointSettings, log: Logger): Dispatcher {
   const max = settings.maxHeaderCount;
   const entryPoint = settings.name;
+  const logError = clientErrorLog(log, entryPoint);
   const refused = (req: IncomingMessage, count: number): void => {
-    log.info({ entryPoint, code: 'TOO_MANY_HEADERS', clientIp: req.socket?.remoteAddress, headerCount: count, maxHeaderCount: max }, 'client error');
+    logError('TOO_MANY_HEADERS', { clientIp: req.socket?.remoteAddress, headerCount: count, maxHeaderCount: max });
   };
   return {
     onRequest(req: IncomingMessage, res: ServerResponse) {

@@ -54,7 +54,7 @@ export function hostFindings(read: (name: string) => string | undefined = readSy
       value: shown,
       recommended,
       fix: `sysctl -w ${setting}=${recommended}; to keep it, a line ${setting}=${recommended} in /etc/sysctl.d/90-gatehouse.conf; in a container: docker run --sysctl ${setting}=${recommended}`,
-      message: `kernel setting ${setting} is ${shown}: every slow client can queue up to ${perReader} of unsent response in the kernel, and a thousand of them fill its TCP memory and stall every connection on this host (docs/hostile.md)`,
+      message: `kernel setting ${setting} is ${shown}: every slow client can queue up to ${perReader} of unsent response in the kernel, and enough of them (1000 on a 24 GiB machine, fewer with less memory) fill its TCP memory and stall every connection on this host (docs/hostile.md)`,
     },
   ];
 }

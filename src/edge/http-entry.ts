@@ -9,6 +9,7 @@ import { type AccessLogSwitch, createDispatcher, type Dispatcher, type EntryHook
 import type { Logger } from '../log.js';
 import type { EntryPointSettings } from './entry-point.js';
 import { limitParsedHeaders, refuseHeaderFloods } from './header-count.js';
+import { clientErrorLog, type ClientErrorLog } from './client-error-log.js';
 
 /** Build the http server of an entry point (not listening). */
 export function createHttpEntry(settings: EntryPointSettings, source: RouteSource, log: Logger, accessLog: AccessLogSwitch, hook?: EntryHook): Server {
@@ -21,7 +22,8 @@ export function createHttpServer(settings: EntryPointSettings, shared: Dispatche
   const server = createServer(settings.serverOptions, dispatcher.onRequest);
   limitParsedHeaders(server, settings.maxHeaderCount);
   server.on('upgrade', dispatcher.onUpgrade);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, log, settings.name));
+  const logError = clientErrorLog(log, settings.name);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, logError));
   return server;
 }
 
@@ -40,9 +42,9 @@ const CLIENT_ERRORS: Record<string, string> = {
 };
 
 /** A request Node could not parse or that timed out: answer it if the socket still can, log it, close it. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logger, entryPoint: string): void {
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logError: ClientErrorLog): void {
   const status = CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request';
-  log.info({ entryPoint, code: err.code, clientIp: socket.remoteAddress }, 'client error');
+  logError(err.code ?? 'ERR_UNKNOWN', { clientIp: socket.remoteAddress });
   if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
     const body = `${status.slice(4)}\n`;
     socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
