@@ -66,7 +66,7 @@ export const EntryPointSchema = Type.Object(
         minimum: 1,
         maximum: 10000,
         description:
-          'Most header lines a request may carry (Host included; over HTTP/2 the pseudo-headers do not count and the Cookie crumbs count as one line). A request with more is answered 431 and logged (`client error`, code TOO_MANY_HEADERS) before any router sees it: never forwarded with some headers dropped. Browsers send 10–30; the default is Apache\'s LimitRequestFields, and HAProxy refuses past 101 lines counting the request line, so a client that passes those passes here.',
+          'Most header lines a request may carry (Host included; over HTTP/2 the pseudo-headers do not count and the Cookie crumbs count as one line). A request with more is answered 431 and logged (`client error`, code TOO_MANY_HEADERS; on Node 22 and later, which stop parsing a head at line maxHeaderCount + 2, HPE_HEADER_OVERFLOW for more than one line over) before any router sees it: never forwarded with some headers dropped. Browsers send 10–30; the default is Apache\'s LimitRequestFields, and HAProxy refuses past 101 lines counting the request line, so a client that passes those passes here.',
         default: DEFAULTS.maxHeaderCount,
       }),
     ),

@@ -23,7 +23,8 @@ export function createHttpServer(settings: EntryPointSettings, shared: Dispatche
   limitParsedHeaders(server, settings.maxHeaderCount);
   server.on('upgrade', dispatcher.onUpgrade);
   const logError = clientErrorLog(log, settings.name);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, logError));
+  const limits = { maxHeaderCount: settings.maxHeaderCount, maxHeaderSize: settings.serverOptions.maxHeaderSize };
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, logError, limits));
   return server;
 }
 
@@ -41,12 +42,16 @@ const CLIENT_ERRORS: Record<string, string> = {
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
 };
 
-/** A request Node could not parse or that timed out: answer it if the socket still can, log it, close it. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logError: ClientErrorLog): void {
+/**
+ * A request Node could not parse or that timed out: answer it if the socket still can, log it, close it. A head over
+ * either limit (too large, or on Node 22+ too many lines: limitParsedHeaders) says both in its line and its answer.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logError: ClientErrorLog, limits: { maxHeaderCount: number; maxHeaderSize: number | undefined }): void {
   const status = CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request';
-  logError(err.code ?? 'ERR_UNKNOWN', { clientIp: socket.remoteAddress });
+  const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+  logError(err.code ?? 'ERR_UNKNOWN', overflow ? { clientIp: socket.remoteAddress, ...limits } : { clientIp: socket.remoteAddress });
   if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-    const body = `${status.slice(4)}\n`;
+    const body = overflow ? `${status.slice(4)}: too many header lines or too large a head\n` : `${status.slice(4)}\n`;
     socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   } else {
     socket.destroy();

@@ -90,8 +90,14 @@ describe('request header count', () => {
     const before = gh.logs.length;
     const res = await httpRequest(gh.ports['few']!, { host: 'logged.test', path: '/counted', headers: headerLines(25) });
     expect(res.status).toBe(431);
-    const line = await gh.waitForLog((l) => l.msg === 'client error' && l['code'] === 'TOO_MANY_HEADERS' && l['headerCount'] === 25, 3_000);
+    // Node 22 and later stop parsing at line maxHeaderCount + 2 (HPE_HEADER_OVERFLOW, both limits in the line); Node 20
+    // parses on and the count says how many (src/edge/header-count.ts limitParsedHeaders).
+    const parserStops = Number(process.versions.node.split('.')[0]) >= 22;
+    const line = parserStops
+      ? await gh.waitForLog((l) => gh.logs.indexOf(l) >= before && l.msg === 'client error' && l['code'] === 'HPE_HEADER_OVERFLOW' && l['entryPoint'] === 'few', 3_000)
+      : await gh.waitForLog((l) => l.msg === 'client error' && l['code'] === 'TOO_MANY_HEADERS' && l['headerCount'] === 25, 3_000);
     expect(line).toMatchObject({ entryPoint: 'few', maxHeaderCount: 10, clientIp: '127.0.0.1' });
+    if (parserStops) expect(line).toMatchObject({ maxHeaderSize: 16384 });
     // The access log line is written by the router chain: none for a request refused before it.
     expect(gh.logs.slice(before).filter((l) => l.msg === 'request' && l['path'] === '/counted')).toHaveLength(0);
   });
