@@ -20,7 +20,7 @@
  * Then scripts/hostile/slow-readers.sh (rows 1 and 2, its own table) when it exists.
  *
  * Environment: HOSTILE_SECONDS (30 per row), HOSTILE_TARGETS (gatehouse,nginx,haproxy,caddy), HOSTILE_ROWS (all
- * of the above, comma-separated), HOSTILE_IDLE, HOSTILE_SLOW, GATEHOUSE_DIST (the build to run, default dist). Needs a built gatehouse (npm run build), python3,
+ * of the above, comma-separated), HOSTILE_IDLE, HOSTILE_SLOW, GATEHOUSE_DIST (the build to run, default dist), HOSTILE_NODE_FLAGS (gatehouse's node flags). Needs a built gatehouse (npm run build), python3,
  * and: apt-get install -y slowhttptest testssl.sh nginx-light haproxy caddy. The machine's load average is printed
  * with every row: on a shared machine, compare targets within one run, never across runs.
  */
