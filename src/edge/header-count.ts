@@ -3,10 +3,10 @@
  * (RFC 6585 §5) before any router sees it. A flood of small headers fits under `maxHeaderSize` yet costs every
  * middleware and the upstream a pass over each line; HAProxy and Apache refuse past about 100.
  *
- * Node's own knobs do not refuse: the http server's `maxHeadersCount` silently drops the lines past it (a dropped
+ * Node's own knobs do not refuse: the http server's `maxHeadersCount` drops the lines past it on Node 20 (a dropped
  * Authorization or X-Forwarded-For changes what the request means), and HTTP/2's `maxHeaderListPairs` resets the
- * stream without an answer. So HTTP/1.1 keeps every line (bounded by maxHeaderSize) and HTTP/2 a little past the
- * limit, and the count is made here.
+ * stream without an answer. So Node's limits are set a little past the entry point's (limitParsedHeaders,
+ * h2HeaderPairs), which only ever drops lines of a request refused here anyway, and the count is made here.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
