@@ -2,9 +2,10 @@
 // takes those routers down, and every place an operator looks says so: the log at warn, `gatehouse reload`'s exit
 // code (3) and lines (the same as `gatehouse check`'s), status.lastReload, the admin's /api/status, status page and
 // metrics. With lifecycle.reload strict the reload is refused and the running config keeps serving.
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runGatehouseCli, startGatehouse, stopAllGatehouses } from '../helpers/gatehouse-process.js';
+import { MAIN_JS, runGatehouseCli, startGatehouse, stopAllGatehouses, writeConfigFile } from '../helpers/gatehouse-process.js';
 import { httpRequest } from '../helpers/raw-http.js';
 
 afterEach(stopAllGatehouses);
@@ -77,6 +78,24 @@ describe('a reload whose config disables routers', () => {
     // The gauges read a status kept for a second (one per scrape).
     await new Promise((r) => setTimeout(r, 1_100));
     expect((await httpRequest(admin, { path: '/metrics' })).text).toMatch(/^gatehouse_config_problems 0$/m);
+  });
+
+  it('a SIGHUP sent as soon as it listens is not lost: the reload runs once it serves', async () => {
+    const file = await writeConfigFile(config(good));
+    const child = spawn(process.execPath, [MAIN_JS, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    try {
+      // Its entry point listens before "gatehouse started": the signal comes while the start is under way.
+      for (let waited = 0; !out.includes('"entry point listening"') && waited < 10_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+      await writeFile(file, JSON.stringify(config(broken)));
+      child.kill('SIGHUP');
+      for (let waited = 0; !out.includes('"config reloaded with problems"') && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain('"config reloaded with problems"');
+      expect(out.indexOf('"gatehouse started"')).toBeLessThan(out.indexOf('"config reloaded with problems"'));
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('SIGHUP logs the same warning', async () => {

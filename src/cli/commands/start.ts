@@ -39,9 +39,14 @@ export async function runStart(ctx: CommandContext): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP reloads (the config file; a refused one is logged and the running config stays).
+  // SIGHUP reloads (the config file; a refused one is logged and the running config stays). One that arrives while
+  // the proxy starts is kept for the moment it serves: a supervisor may send it as soon as it sees "gatehouse
+  // started", which is printed before the start returns here.
+  let reloadAtStart = false;
   process.on('SIGHUP', () => {
-    if (started && !stopping) void gh!.reload();
+    if (stopping) return;
+    if (started) void gh!.reload();
+    else reloadAtStart = true;
   });
   // SIGUSR1 reopens `log.file` after logrotate renamed it (this also keeps Node from starting its inspector on it).
   process.on('SIGUSR1', () => gh?.reopenLogFile());
@@ -62,6 +67,7 @@ export async function runStart(ctx: CommandContext): Promise<number> {
     shutdown();
     return 0;
   }
+  if (reloadAtStart) void gh.reload();
   if (file === undefined) {
     const web = gh.addresses()['web'];
     process.stderr.write(`gatehouse: running the embedded demo config. Open http://localhost:${web?.port ?? 8080}/\n`);
