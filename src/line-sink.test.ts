@@ -14,10 +14,19 @@ let children: ChildProcess[] = [];
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-sink-'));
 });
-afterEach(() => {
+afterEach(async () => {
   for (const s of sinks) s.close();
   for (const fd of fds) closeSync(fd);
-  for (const c of children) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined);
+  for (const c of running) process.kill(c.pid!, 'SIGKILL');
+  for (const c of children) c.stdin?.destroy();
+  if (children.length > 0) {
+    // A sink whose pipe reader never read retries its write every 100 ms (EAGAIN). Once the child is gone its pipe's
+    // descriptor is closed, and the retry must meet it closed (EBADF: the sink gives up), not reused by the next
+    // test's file: a clean-clone CI run found 62 of this file's lines in the reopen test's a.log.
+    await Promise.all(running.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('close', r)))));
+    await new Promise((r) => setTimeout(r, 250));
+  }
   rmSync(dir, { recursive: true, force: true });
   sinks = [];
   fds = [];
