@@ -54,14 +54,9 @@ export async function removeLeftovers(ctx: ManagerContext, e: Entry): Promise<vo
   } catch {
     stored = undefined; // the store unreadable: the list known here, as before
   }
-  if (stored !== undefined) {
-    if (stored.length === 0) {
-      e.status = { ...e.status, dnsRecords: [] };
-      return;
-    }
-    e.status = { ...e.status, dnsRecords: stored };
-  }
+  if (stored !== undefined) e.status = { ...e.status, dnsRecords: stored };
   const left = e.status.dnsRecords ?? [];
+  if (left.length === 0) return;
   let solver: DnsSolver | undefined;
   try {
     solver = e.resolver.spec.dnsChallenge ? await createDnsSolver(e.resolver.spec.dnsChallenge, { configFile: ctx.configFile }) : undefined;

@@ -191,7 +191,7 @@ export const LoadBalancerSchema = Type.Object(
         minimum: 4096,
         maximum: 1048576,
         description:
-          'Bytes per read from an http:// server\'s connection (reused buffers). A response whose client stops reading holds about one such buffer (its last write to the client keeps it), a 4 KiB one armed for the next read (the server\'s socket stops reading until the client drains) and ~20 KB of connection state, until the client reads on or leaves: 1000 stalled readers (slowhttptest -X, scripts/hostile/slow-readers.sh) cost +47 to +49 MB of RSS on Node 20 and +36 to +46 on Node 24 at the default, with the node flags every launcher passes (README, Memory; +88 to +98 before issue 20). Larger reads cost less CPU on large bodies. https:// servers read TLS records instead.',
+          'Bytes per read from an http:// server\'s connection (reused buffers). A response whose client stops reading holds about one such buffer (its last write to the client keeps it), a 4 KiB one armed for the next read (the server\'s socket stops reading until the client drains) and ~20 KB of connection state, until the client reads on or leaves: 1000 stalled readers (slowhttptest -X, scripts/hostile/slow-readers.sh) cost +47 to +49 MB of RSS on Node 20 and +36 to +46 on Node 24 at the default, with the node flags every launcher passes, and +65 to +78 on Node 20 with net.ipv4.tcp_notsent_lowat=131072, where the kernel holds less and more responses stall in the proxy (16384: about 7 MB less) (README, Memory; +88 to +98 before issue 20). Larger reads cost less CPU on large bodies. https:// servers read TLS records instead.',
         default: DEFAULTS.upstreamReadBufferSize,
       }),
     ),

@@ -49,7 +49,7 @@ export function h2HeaderPairs(maxHeaderCount: number): number {
  * ones only; Node 22 and later (llhttp) fail the parse with HPE_HEADER_OVERFLOW, which the entry point answers 431
  * too (http-entry.ts), logged with that code since Node does not say whether the count or the size overflowed.
  * Keeping every line (0, before) let a 1000-line head cost ~0.5 ms: Node builds a headers object of every line before
- * any handler runs (`npm run hostile`'s headers row: 2.2x the floods refused per second on Node 20, 3.7x on Node 24).
+ * any handler runs (`npm run hostile`'s headers row: 2.1x the floods refused per second on Node 20, 3.7x on Node 24).
  */
 export function limitParsedHeaders(server: Server, maxHeaderCount: number): void {
   server.maxHeadersCount = maxHeaderCount + 1;

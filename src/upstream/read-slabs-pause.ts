@@ -54,7 +54,7 @@ function swapArmed(socket: TrackedSocket, handle: NonNullable<ReturnType<typeof 
  * for its next read (nothing read into it yet) is swapped for a small one, and back at the resume. An earlier version
  * went on reading into the small slab instead: one extra 4 KiB read per pause cost 1 MiB responses ~2x the CPU
  * (issue 21's peers bench), when a client socket with a 16 KiB high-water mark paused on most 32 KiB writes (an
- * HTTP/1.1 relay now pauses only for a write still waiting on the next tick: forward-http.ts #checkWrite).
+ * HTTP/1.1 relay now pauses only for a write still waiting on the next tick: client-drain.ts #checkWrite).
  * Returns whether the socket's reads are stopped (false: no handle calls, or not this response's socket any more).
  */
 export function readsPaused(claim: SlabClaim): boolean {

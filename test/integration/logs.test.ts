@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MAIN_JS, startGatehouse, stopAllGatehouses, writeConfigFile } from '../helpers/gatehouse-process.js';
 import { parseLogLine, type LogLine } from '../helpers/log-lines.js';
+import { NOTSENT_LOWAT_REPORTED_ABOVE } from '../../src/edge/host-tuning.js';
 import { httpRequest } from '../helpers/raw-http.js';
 import { BACKEND_CA, closeAllTlsBackends, startTlsBackend, type TlsBackend } from '../helpers/tls-backend.js';
 import { closeAllUpstreams, startHttpUpstream, startWsEchoUpstream } from '../helpers/upstreams.js';
@@ -318,7 +319,7 @@ describe('host settings at start', () => {
     const gh = await startGatehouse({ workers: 2, entryPoints: { web: { address: '127.0.0.1:0' } } }, { env: { GATEHOUSE_STATE_DIR: stateDir } });
     const started = gh.logs.findIndex((l) => l.msg === 'gatehouse started');
     const warnings = gh.logs.filter((l) => l['code'] === 'HOST_TUNING');
-    if (value > 1_048_576) {
+    if (value > NOTSENT_LOWAT_REPORTED_ABOVE) {
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatchObject({ level: 'warn', setting: 'net.ipv4.tcp_notsent_lowat', recommended: '131072' });
       expect(String(warnings[0]!['fix'])).toContain('sysctl -w net.ipv4.tcp_notsent_lowat=131072');
