@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -67,9 +67,28 @@ export function ensurePebbleInstalled(): void {
   });
 }
 
-/** Starts challtestsrv and Pebble on free loopback ports; resolves when the directory answers. */
+/**
+ * Starts challtestsrv and Pebble on free loopback ports; resolves when the directory answers. A port can still be
+ * taken between the check and the bind (another test file, an outgoing connection): when a child exits saying so,
+ * the pair is started again on other ports, at most START_ATTEMPTS times.
+ */
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
   ensurePebbleInstalled();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPebbleOnce(options);
+    } catch (e) {
+      if (!(e instanceof PortTaken) || attempt >= START_ATTEMPTS) throw e;
+    }
+  }
+}
+
+const START_ATTEMPTS = 3;
+
+/** A child exited because a port it was given was taken after freePorts checked it. */
+class PortTaken extends Error {}
+
+async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pebble-'));
   const [acmePort, mgmtPort, dnsPort, ctsPort, httpPort, tlsPort] = (await freePorts(6)) as [number, number, number, number, number, number];
   const api = apiCertificate();
@@ -94,13 +113,18 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   await writeFile(join(dir, 'pebble.json'), JSON.stringify(config));
   let output = '';
   const children: ChildProcess[] = [];
+  let exited: string | undefined; // set when a child exits before it was stopped
   const spawnLogged = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.setEncoding('utf8').on('data', (c: string) => (output += c));
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
+    child.once('exit', (code, signal) => {
+      if (!stopping) exited = `${cmd} exited (${signal ?? `code ${code}`})`;
+    });
     children.push(child);
     return child;
   };
+  let stopping = false;
   // challtestsrv as DNS only: its own responders would take the VA ports; no AAAA answers, or the VA dials [::1].
   const dns = spawnLogged('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-management', `127.0.0.1:${ctsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], process.env);
   const pebbleEnv: NodeJS.ProcessEnv = { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0', PEBBLE_CHAIN_LENGTH: '1' };
@@ -109,14 +133,29 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   const startCa = () => spawnLogged('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer ?? `127.0.0.1:${dnsPort}`, '-strict=false'], pebbleEnv);
   let ca = startCa();
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
-  const ready = () => waitFor(async () => (await get(directoryUrl, api.certPem)).status === 200, READY_TIMEOUT_MS, () => `pebble not ready at ${directoryUrl}:\n${output.slice(-2000)}`);
+  // A child that exits ends the wait at once; its output says why (a taken port: PortTaken, the caller retries).
+  const up = async (check: () => Promise<boolean>, what: string) => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (exited !== undefined) {
+        await new Promise((r) => setTimeout(r, 100)); // the rest of its output
+        const why = `${what}: ${exited}:\n${output.slice(-2000)}`;
+        throw /address already in use/i.test(output) ? new PortTaken(why) : new Error(why);
+      }
+      if (await check().catch(() => false)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${what} within ${READY_TIMEOUT_MS} ms:\n${output.slice(-2000)}`);
+  };
+  const ready = () => up(async () => (await get(directoryUrl, api.certPem)).status === 200, `pebble not ready at ${directoryUrl}`);
 
   const stopAll = async () => {
+    stopping = true;
     await Promise.all(children.map((c) => stopChild(c)));
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => (await post(`http://127.0.0.1:${ctsPort}/set-default-ipv4`, { ip: '127.0.0.1' })) === 200, READY_TIMEOUT_MS, () => `challtestsrv not ready:\n${output}`);
+    await up(async () => (await post(`http://127.0.0.1:${ctsPort}/set-default-ipv4`, { ip: '127.0.0.1' })) === 200, 'challtestsrv not ready');
     await ready();
   } catch (e) {
     await stopAll();
@@ -144,7 +183,9 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     log: () => output,
     orders: () => (output.match(/POST \/order-plz/g) ?? []).length,
     async restart() {
+      stopping = true;
       await stopChild(ca);
+      stopping = false;
       ca = startCa();
       await ready();
     },
@@ -175,26 +216,30 @@ function apiCertificate(): { certPem: string; keyPem: string } {
   return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey };
 }
 
+/**
+ * `n` distinct ports free on 127.0.0.1, drawn at random below the kernel's ephemeral range: a port bound to 0 and
+ * closed comes from that range, where any outgoing connection of the other test files may take it before Pebble binds.
+ */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const top = Math.max(FIRST_PORT + 1000, Math.min(low ?? 32768, 65536));
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < n; tries++) {
+    if (tries >= 200) throw new Error(`no ${n} free ports between ${FIRST_PORT} and ${top} on 127.0.0.1 in 200 tries`);
+    const port = FIRST_PORT + Math.floor(Math.random() * (top - FIRST_PORT));
+    if (!ports.has(port) && (await bindable(port))) ports.add(port);
+  }
+  return [...ports];
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(message());
+const FIRST_PORT = 20_000;
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
