@@ -9,12 +9,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query, rcodeOf } from '../../src/acme/dns/query.js';
 import { ensureAptTools } from './apt.js';
 import { stopChild } from './pebble.js';
+import { freePort } from './ports.js';
 
 const READY_TIMEOUT_MS = 15_000;
 
@@ -134,14 +134,4 @@ zone "acme.test" { type primary; file "${join(dir, 'acme.test.zone')}"; ${policy
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as import('node:net').AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 

@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query } from '../../src/acme/dns/query.js';
 import { ensureAptTools } from './apt.js';
 import { stopChild } from './pebble.js';
+import { freePort } from './ports.js';
 
 const DNSMASQ = '/usr/sbin/dnsmasq';
 const READY_TIMEOUT_MS = 10_000;
@@ -45,14 +45,7 @@ export function ensureDnsmasqInstalled(): void {
 /** A port free for both UDP and TCP on 127.0.0.1 (dnsmasq binds both). */
 export async function freeDnsPort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort(); // TCP, below the ephemeral range
     const free = await new Promise<boolean>((resolve) => {
       const u = createSocket('udp4');
       u.once('error', () => resolve(false));

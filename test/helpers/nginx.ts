@@ -8,11 +8,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureAptTools } from './apt.js';
+import { freePort } from './ports.js';
+export { freePort };
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx'];
 const START_TIMEOUT_MS = 5000;
@@ -35,13 +37,6 @@ export function nginxBinary(): string {
   return find()!; // ensureAptTools returns only once present() holds
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function config(dir: string, httpPort: number, tlsPort: number): string {
   const fixtures = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));

@@ -6,15 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { ensureAptTools } from './apt.js';
+import { freePorts } from './ports.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -216,31 +216,6 @@ function apiCertificate(): { certPem: string; keyPem: string } {
   return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey };
 }
 
-/**
- * `n` distinct ports free on 127.0.0.1, drawn at random below the kernel's ephemeral range: a port bound to 0 and
- * closed comes from that range, where any outgoing connection of the other test files may take it before Pebble binds.
- */
-async function freePorts(n: number): Promise<number[]> {
-  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-  const top = Math.max(FIRST_PORT + 1000, Math.min(low ?? 32768, 65536));
-  const ports = new Set<number>();
-  for (let tries = 0; ports.size < n; tries++) {
-    if (tries >= 200) throw new Error(`no ${n} free ports between ${FIRST_PORT} and ${top} on 127.0.0.1 in 200 tries`);
-    const port = FIRST_PORT + Math.floor(Math.random() * (top - FIRST_PORT));
-    if (!ports.has(port) && (await bindable(port))) ports.add(port);
-  }
-  return [...ports];
-}
-
-const FIRST_PORT = 20_000;
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatehouse } from '../../src/api.js';
@@ -19,6 +19,7 @@ import { startGatehouse, stopAllGatehouses, writeConfigFile, type GatehouseProce
 import type { LogLine } from '../helpers/log-lines.js';
 import { httpRequest } from '../helpers/raw-http.js';
 import { closeAllUpstreams, startHttpUpstream, type HttpUpstream } from '../helpers/upstreams.js';
+import { freePort } from '../helpers/ports.js';
 
 const PATH = '/.well-known/acme-challenge/';
 const HELD = 'heldTokenheldTokenheldToken0123456789-_abcd';
@@ -174,14 +175,6 @@ async function startHangingPeer(host: string, port: number): Promise<{ connectio
   };
 }
 
-/** A port free on 127.0.0.1 right now (the instances bind it on 127.0.0.2-.5). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('three instances with peers (127.0.0.2, .3, .4) and a fourth peer that hangs (.5)', () => {
   const ADDRS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;

@@ -4,10 +4,10 @@
 // tells a running instance from a stopped one. The real built CLI runs as a child process; every process started
 // here is stopped by PID in afterEach.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runGatehouseCli, startGatehouse, stopAllGatehouses, writeConfigFile } from '../helpers/gatehouse-process.js';
 import { httpRequest, tryConnect } from '../helpers/raw-http.js';
+import { freePort } from '../helpers/ports.js';
 
 afterEach(stopAllGatehouses);
 afterAll(stopAllGatehouses);
@@ -16,16 +16,6 @@ afterAll(stopAllGatehouses);
 const STACK = /\n\s+at /;
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** A port nothing listens on (bound and released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
 
 /** A config answering on one entry point at `port`. */
 function plainConfig(port: number, body = 'from the named file'): object {
