@@ -59,7 +59,7 @@ EXPOSE 8080 8443
 # accept connections.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["node", "/app/dist/cli/main.js", "health"]
 # node itself under tini, not npm: npm in front of node swallowed SIGTERM (no drain) and SIGHUP (no reload).
-# --max-semi-space-size=16: V8's young generation capped as Node 20 sizes it; --heap-growing-percent=50: a full
+# --max-semi-space-size=8: V8's young generation capped at two 8 MiB halves; --heap-growing-percent=50: a full
 # collection when the old generation has grown by half since the last (README, "Memory").
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "--heap-growing-percent=50", "/app/dist/cli/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "--heap-growing-percent=50", "/app/dist/cli/main.js"]
 CMD ["start"]

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 /** The repository root: every child runs there, so relative paths in configs and scripts resolve alike. */
 /** node's flags for gatehouse, as every launcher it ships passes them (README, "Memory"; src/cli/node-flags.test.ts). */
-export const GATEHOUSE_NODE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=50'];
+export const GATEHOUSE_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const START_TIMEOUT_MS = 15_000;
 

@@ -20,12 +20,12 @@
  * Then scripts/hostile/slow-readers.sh (rows 1 and 2, its own table) when it exists.
  *
  * Environment: HOSTILE_SECONDS (30 per row), HOSTILE_TARGETS (gatehouse,nginx,haproxy,caddy), HOSTILE_ROWS (all
- * of the above, comma-separated), HOSTILE_IDLE, HOSTILE_SLOW, GATEHOUSE_DIST (the build to run, default dist), HOSTILE_NODE_FLAGS (gatehouse's node flags). Needs a built gatehouse (npm run build), python3,
+ * of the above, comma-separated), HOSTILE_IDLE, HOSTILE_SLOW, GATEHOUSE_DIST (the build to run, default dist), HOSTILE_NODE_FLAGS (gatehouse's node flags), HOSTILE_GATEHOUSE_LOG (a file for gatehouse's stdout). Needs a built gatehouse (npm run build), python3,
  * and: apt-get install -y slowhttptest testssl.sh nginx-light haproxy caddy. The machine's load average is printed
  * with every row: on a shared machine, compare targets within one run, never across runs.
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { peerMissing, startPeer } from '../../bench/peers.mjs';
@@ -85,7 +85,9 @@ async function startGatehouse(backend, extra = {}) {
   const file = path.join(dir, 'gatehouse.json');
   writeFileSync(file, JSON.stringify(config));
   const child = start(1, [...NODE_FLAGS, path.join(process.env.GATEHOUSE_DIST ? path.resolve(process.env.GATEHOUSE_DIST) : path.join(root, 'dist'), 'cli/main.js'), 'start', '--config', file]);
-  child.stdout.resume();
+  // HOSTILE_GATEHOUSE_LOG: keep gatehouse's stdout (its log, and what node flags such as --trace-gc print) in a file.
+  if (process.env.HOSTILE_GATEHOUSE_LOG) child.stdout.pipe(createWriteStream(process.env.HOSTILE_GATEHOUSE_LOG, { flags: 'a' }));
+  else child.stdout.resume();
   for (const port of Object.values(ports)) await waitPort(port, child);
   return { pid: child.pid, ports, child };
 }

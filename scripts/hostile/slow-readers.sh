@@ -97,7 +97,7 @@ start_target() { # $1: name, $2: port, $3: its directory; echoes the pid
   }
 }
 JSON
-      GATEHOUSE_STATE_DIR="$dir/state" taskset -c "$PROXY_CPU" node ${NODE_FLAGS:---max-semi-space-size=16 --heap-growing-percent=50} "$GATEHOUSE_DIST/cli/main.js" start --config "$dir/gatehouse.json" >"$dir/out.log" 2>&1 &
+      GATEHOUSE_STATE_DIR="$dir/state" taskset -c "$PROXY_CPU" node ${NODE_FLAGS:---max-semi-space-size=8 --heap-growing-percent=50} "$GATEHOUSE_DIST/cli/main.js" start --config "$dir/gatehouse.json" >"$dir/out.log" 2>&1 &
       ;;
     nginx)
       {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16 --heap-growing-percent=50
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50
 /**
  * The `gatehouse` command: thin, it checks the command line against the command table (src/cli/usage.ts) and only
  * then loads the one command it runs, with a dynamic import. `version`, `--help` and a wrong argument load nothing

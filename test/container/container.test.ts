@@ -271,7 +271,7 @@ describe('the gatehouse container image', () => {
     expect(pid1).toBe('tini');
     expect(pid1Uid).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/);
     expect(childUid).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/);
-    expect(childCmd?.trim()).toBe('node --max-semi-space-size=16 --heap-growing-percent=50 /app/dist/cli/main.js start');
+    expect(childCmd?.trim()).toBe('node --max-semi-space-size=8 --heap-growing-percent=50 /app/dist/cli/main.js start');
   });
 
   it('turns healthy (HEALTHCHECK: gatehouse health)', async () => {
