@@ -186,6 +186,7 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
       stopping = true;
       await stopChild(ca);
       stopping = false;
+      exited = undefined; // a crash before this restart is not this start's
       ca = startCa();
       await ready();
     },
@@ -215,7 +216,6 @@ function apiCertificate(): { certPem: string; keyPem: string } {
   cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey };
 }
-
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
