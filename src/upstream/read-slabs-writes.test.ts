@@ -11,10 +11,10 @@ class HeldWriter {
   readonly pending: Array<() => void> = [];
   destroyed = false;
   #close: (() => void) | undefined;
-  write = (_chunk: Buffer, cb?: () => void): boolean => {
+  write(_chunk: Buffer, cb?: () => void): boolean {
     if (cb !== undefined) this.pending.push(cb);
     return true;
-  };
+  }
   once(_event: 'close', listener: () => void): this {
     this.#close = listener;
     return this;
@@ -24,6 +24,8 @@ class HeldWriter {
     this.#close?.();
   }
 }
+
+writeCallsBackWhenDone(HeldWriter.prototype.write);
 
 /** A slab the upstream socket has let go of (its read was parsed): only the writes of its views hold it now. */
 function readSlab(free: Slab[]): Slab {
@@ -36,7 +38,6 @@ describe('write holds', () => {
   it('four slabs held at once, callbacks in a shuffled order: each slab is free after its last write, not before', () => {
     const free: Slab[] = [];
     const res = new HeldWriter();
-    writeCallsBackWhenDone(res.write);
     const slabs = [readSlab(free), readSlab(free), readSlab(free), readSlab(free)];
     const misuse = slabStats.misuse;
     const owner: Slab[] = [];
@@ -66,7 +67,6 @@ describe('write holds', () => {
   it('a slot freed and taken again by the next slab while the other still holds', () => {
     const free: Slab[] = [];
     const res = new HeldWriter();
-    writeCallsBackWhenDone(res.write);
     const [a, b, c] = [readSlab(free), readSlab(free), readSlab(free)];
     writeView(res, view(a, 0));
     writeView(res, view(b, 0));
@@ -85,7 +85,6 @@ describe('write holds', () => {
   it('the close loses every slab still held, and later callbacks change nothing', () => {
     const free: Slab[] = [];
     const res = new HeldWriter();
-    writeCallsBackWhenDone(res.write);
     const slabs = [readSlab(free), readSlab(free), readSlab(free)];
     for (const slab of slabs) writeView(res, view(slab, 0));
     res.pending[0]!();
@@ -104,8 +103,7 @@ describe('write holds', () => {
     for (let trial = 0; trial < 200; trial++) {
       const free: Slab[] = [];
       const res = new HeldWriter();
-      writeCallsBackWhenDone(res.write);
-      const slabs = Array.from({ length: 1 + next(4) }, () => readSlab(free));
+        const slabs = Array.from({ length: 1 + next(4) }, () => readSlab(free));
       const owner: Slab[] = [];
       const done = new Set<number>();
       // Writes of random slabs, each followed now and then by a random pending callback.
