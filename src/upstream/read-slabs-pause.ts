@@ -5,7 +5,7 @@
  * that the slab tracking itself does not touch.
  */
 import type { Socket } from 'node:net';
-import { recycle, slabStats, slowFree, take, SLOW_READ_BYTES, TRACKING, type Slab, type SlabClaim, type TrackedSocket } from './read-slabs.js';
+import { parked, recycle, slabStats, slowFree, take, SLOW_READ_BYTES, TRACKING, type Slab, type SlabClaim, type TrackedSocket } from './read-slabs.js';
 
 /** The socket's native handle: the buffer its next read goes into (what Node's own onread swaps), and its reading. */
 type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void; readStop?: () => number; readStart?: () => number; reading?: boolean };
@@ -51,7 +51,8 @@ function swapArmed(socket: TrackedSocket, handle: NonNullable<ReturnType<typeof 
  * readable buffer reaches the high-water mark (64 KiB, undici's), each read into a slab: a stalled response kept ~76
  * KiB of read-ahead besides the slab its client write holds (issue 20, row 2). So the socket stops reading until the
  * client drains (its handle's readStop, what Node's own pause does for a socket with `onread`), and the slab armed
- * for its next read (nothing read into it yet) is swapped for a small one, and back at the resume. An earlier version
+ * for its next read (nothing read into it yet) is swapped for the parked buffer shared by every stopped socket (a
+ * small slab of its own where the reads could not be stopped), and back at the resume. An earlier version
  * went on reading into the small slab instead: one extra 4 KiB read per pause cost 1 MiB responses ~2x the CPU
  * (issue 21's peers bench), when a client socket with a 16 KiB high-water mark paused on most 32 KiB writes (an
  * HTTP/1.1 relay now pauses only for a write still waiting on the next tick: client-drain.ts #checkWrite).
@@ -78,14 +79,15 @@ export function readsPaused(claim: SlabClaim): boolean {
     slabStats.stops++;
   }
   const armed = t.armed;
-  if (armed !== undefined && armed.buf.length !== SLOW_READ_BYTES) {
+  if (armed !== undefined && armed !== parked && armed.buf.length !== SLOW_READ_BYTES) {
     const full = armed.home;
     const bytes = armed.buf.length;
-    const small = take(slowFree, SLOW_READ_BYTES);
+    // Stopped: the shared parked buffer (nothing reads into it). Reading on: a small slab of its own.
+    const small = t.stopped ? parked : take(slowFree, SLOW_READ_BYTES);
     if (swapArmed(socket, handle, small)) {
       t.fullFree = full;
       t.fullBytes = bytes;
-    } else recycle(small); // not swapped in: back to its free list, not left out for good
+    } else recycle(small); // not swapped in: back to its free list, not left out for good (parked: a no-op)
   }
   return t.stopped;
 }

@@ -100,6 +100,8 @@ export const slabStats = {
   stops: 0,
   /** Reads into a small slab: a paused socket that read on (expected 0 where the handle can stop reading). */
   smallReads: 0,
+  /** Reads into the parked buffer: a stopped socket that Node started reading again (copied out; expected rare). */
+  parkedReads: 0,
   free: freeCount,
 };
 
@@ -181,6 +183,13 @@ function onSlabRead(this: TrackedSocket, nread: number, buf: Buffer): boolean {
   }
   arming = this;
   if (slab === undefined || t === undefined) return this.push(buf.subarray(0, nread));
+  if (slab === parked) {
+    // A read while the pause meant reads to be stopped (Node started them again): the parked buffer is every stopped
+    // socket's, so its bytes are copied out before any other socket can read into it.
+    slabStats.parkedReads++;
+    t.otherBytes += nread;
+    return this.push(Buffer.from(buf.subarray(0, nread)));
+  }
   // Never expected (a slab is armed only when free): counted so the tests can show it never happens.
   if (slab.refs !== 0) slabStats.misuse++;
   if (slab.buf.length === SLOW_READ_BYTES) slabStats.smallReads++;
@@ -198,6 +207,13 @@ function onSlabRead(this: TrackedSocket, nread: number, buf: Buffer): boolean {
  */
 export const SLOW_READ_BYTES = 4096;
 export const slowFree = freeListOf(SLOW_READ_BYTES);
+/**
+ * The buffer armed for the next read of every socket whose reads a pause stopped (read-slabs-pause.ts): a stopped
+ * socket reads nothing, so one buffer serves them all, and a stalled response holds no read buffer of its own (a
+ * small slab each before: 4 MB for 1000 slow readers). Never in a free list; lost, so nothing recycles it.
+ */
+export const parked: Slab = new Slab(SLOW_READ_BYTES, []);
+parked.lost = true;
 
 /** The first slab of a socket being created, armed inside net.connect before `track` sees the socket. */
 let firstArmed: Slab | undefined;
