@@ -6,6 +6,8 @@
  * same certificate, each peer's documented defaults for client timeouts), and stopped by PID. Prints one table.
  *
  * Rows (each against every target, while legitimate requests are probed at 20/s on new connections, probe.mjs):
+ *   quiet           no attack: the probe alone over HTTP, the floor every other row's p99 sits on
+ *   quiet-tls       the same over HTTPS
  *   idle            HOSTILE_IDLE (5000) TCP connections that never send a byte, reopened when closed (idle-flood.mjs)
  *   idle-tls        the same on the TLS port (no ClientHello), probed over HTTPS
  *   slowloris       slowhttptest -H: HOSTILE_SLOW (1000) connections trickling header lines
@@ -36,7 +38,7 @@ const SECONDS = Number(process.env.HOSTILE_SECONDS ?? 30);
 const IDLE = Number(process.env.HOSTILE_IDLE ?? 5000);
 const SLOW = Number(process.env.HOSTILE_SLOW ?? 1000);
 const TARGETS = (process.env.HOSTILE_TARGETS ?? 'gatehouse,nginx,haproxy,caddy').split(',').filter(Boolean);
-const ALL_ROWS = ['idle', 'idle-tls', 'slowloris', 'slow-body', 'slow-read', 'range', 'headers', 'testssl', 'split-write'];
+const ALL_ROWS = ['quiet', 'quiet-tls', 'idle', 'idle-tls', 'slowloris', 'slow-body', 'slow-read', 'range', 'headers', 'testssl', 'split-write'];
 const ROWS = (process.env.HOSTILE_ROWS ?? ALL_ROWS.join(',')).split(',').filter(Boolean);
 // gatehouse's node flags: the launchers' own, or HOSTILE_NODE_FLAGS (space-separated) to compare others.
 const NODE_FLAGS = process.env.HOSTILE_NODE_FLAGS?.split(' ').filter(Boolean) ?? GATEHOUSE_NODE_FLAGS;
@@ -196,7 +198,16 @@ function forkAttack(script, args) {
   };
 }
 
+/** No attack: `during` without a child, so the probe alone gives the row its floor. */
+const NO_ATTACK = { ready: Promise.resolve(), stop: async () => undefined };
+
 const ATTACKS = {
+  async quiet(t) {
+    return figure(await during(NO_ATTACK, t, `http://127.0.0.1:${t.ports.web}/`));
+  },
+  async 'quiet-tls'(t) {
+    return figure(await during(NO_ATTACK, t, `https://127.0.0.1:${t.ports.secure}/`));
+  },
   async idle(t) {
     const a = forkAttack('idle-flood.mjs', ['--role', 'flood', '--target', `127.0.0.1:${t.ports.web}`, '--connections', String(IDLE)]);
     await a.ready;
