@@ -11,7 +11,7 @@ afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 
-/** A server whose connections each wait for `send(text)`. */
+/** A server that keeps its connections (`peers`) for the test to write to. */
 async function server(): Promise<{ port: number; peers: net.Socket[] }> {
   const peers: net.Socket[] = [];
   const srv = net.createServer((s) => peers.push(s));
