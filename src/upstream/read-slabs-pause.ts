@@ -79,7 +79,8 @@ export function readsPaused(claim: SlabClaim): boolean {
     slabStats.stops++;
   }
   const armed = t.armed;
-  if (armed !== undefined && armed !== parked && armed.buf.length !== SLOW_READ_BYTES) {
+  // A parked or small buffer armed already (its length is SLOW_READ_BYTES): nothing to swap.
+  if (armed !== undefined && armed.buf.length !== SLOW_READ_BYTES) {
     const full = armed.home;
     const bytes = armed.buf.length;
     // Stopped: the shared parked buffer (nothing reads into it). Reading on: a small slab of its own.
